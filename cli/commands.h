@@ -1,0 +1,23 @@
+/* The bnc program's subcommands. Each lives in cmd_<name>.c and has the
+ * signature of bnc_cmd_fn: argv[0] is the subcommand's own name; it returns
+ * the process exit status (0 ok, 1 runtime failure, 2 usage or input). */
+#ifndef BNC_CLI_COMMANDS_H
+#define BNC_CLI_COMMANDS_H
+
+typedef int (*bnc_cmd_fn)(int argc, char **argv);
+
+typedef struct bnc_command {
+    const char *name;    /* "campaign", "db", ... */
+    const char *summary; /* one line for `bnc --help` */
+    bnc_cmd_fn run;
+} bnc_command;
+
+int bnc_cmd_campaign(int argc, char **argv);
+int bnc_cmd_db(int argc, char **argv);
+
+/* Prints "bnc: <msg>" to stderr and returns the exit status for code. */
+int bnc_cli_fail(int code, const char *msg);
+/* True when argv holds -h or --help (before any "--"). */
+int bnc_cli_wants_help(int argc, char **argv);
+
+#endif

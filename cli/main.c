@@ -1,0 +1,63 @@
+/* bnc: argument parsing and subcommand dispatch, nothing else. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bnc_err.h"
+#include "bnc_version.h"
+#include "commands.h"
+
+/* One row per subcommand; adding a command adds a row. */
+static const bnc_command commands[] = {
+    {"campaign", "run a benchmark campaign and inspect its results", bnc_cmd_campaign},
+    {"db", "migrate the schema, sync a journal into PostgreSQL", bnc_cmd_db},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bnc [--version] [--help] <command> [<args>]\n\n"
+               "bitnet-cluster: extreme-quantization experiments over MPI, results in PostgreSQL.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun `bnc <command> --help` for a command's options.\n");
+}
+
+int bnc_cli_fail(int code, const char *msg)
+{
+    fprintf(stderr, "bnc: %s\n", msg);
+    return bnc_exit_status(code);
+}
+
+int bnc_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("bnc %s (git %s)\n", BNC_VERSION, BNC_GIT_REV);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "bnc: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
