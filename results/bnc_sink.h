@@ -26,6 +26,13 @@ size_t bnc_sink_pending(const bnc_sink *s);
  * later flush (or `bnc db sync` from the journal) can load it. */
 int bnc_sink_flush(bnc_sink *s, uint64_t *new_tasks, uint64_t *new_metrics, bnc_err *err);
 
+/* Loads every result of the journal at path into the database at db_url
+ * (NULL: the default), creating the campaign row from the journal's header
+ * when missing; idempotent. Sets the number of results read and the rows
+ * that were new (any pointer may be NULL). */
+int bnc_journal_sync_db(const char *path, const char *db_url, uint64_t *results,
+                        uint64_t *new_tasks, uint64_t *new_metrics, bnc_err *err);
+
 /* Formats wall-clock seconds as a timestamptz literal in UTC. */
 void bnc_format_timestamp(double epoch_s, char *buf, size_t n);
 

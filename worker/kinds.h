@@ -2,10 +2,8 @@
 #ifndef BNC_WORKER_KINDS_H
 #define BNC_WORKER_KINDS_H
 
+#include "bnc_kinds.h"
 #include "bnc_task.h"
-
-extern const bnc_task_kind bnc_kind_quant_error;
-extern const bnc_task_kind bnc_kind_noop;
 
 /* Checks that params holds only the listed keys (NULL-terminated); names the
  * first unknown key. */

@@ -1,0 +1,14 @@
+#include "kinds_all.h"
+
+#include <stddef.h>
+
+#include "bnc_kinds.h"
+
+/* One row per kind; components outside worker/ add theirs here. */
+static const bnc_task_kind *const all_kinds[] = {
+    &bnc_kind_quant_error,
+    &bnc_kind_noop,
+    NULL,
+};
+
+const bnc_task_kind *const *bnc_cli_kinds(void) { return all_kinds; }

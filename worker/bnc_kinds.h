@@ -1,0 +1,10 @@
+/* The task kinds defined in worker/, one executor per kind_<name>.c. */
+#ifndef BNC_KINDS_H
+#define BNC_KINDS_H
+
+#include "bnc_task.h"
+
+extern const bnc_task_kind bnc_kind_quant_error; /* quantize a tensor, every error metric */
+extern const bnc_task_kind bnc_kind_noop;        /* nothing: measures the scheduler */
+
+#endif
