@@ -51,17 +51,22 @@ double bnc_f_sf(double f, double d1, double d2);
 /* ------------------------------------------------------------------ */
 /* Descriptive statistics. */
 
-/* Streaming mean and variance (Welford); merge combines two streams
- * (Chan et al.), so partial results from ranks or threads can be joined. */
+/* Streaming mean and variance (Welford on values shifted by the first one,
+ * so 1e9 + noise keeps the noise's digits); merge combines two streams (Chan
+ * et al.), so partial results from ranks or threads can be joined. Read the
+ * mean with bnc_running_mean. */
 typedef struct bnc_running {
     int64_t n;
-    double mean, m2, min, max;
+    double shift;        /* the first value seen */
+    double mean_d, m2;   /* mean of (x - shift), sum of squared deviations */
+    double min, max;
 } bnc_running;
 void bnc_running_init(bnc_running *r);
 void bnc_running_push(bnc_running *r, double x);
 void bnc_running_merge(bnc_running *into, const bnc_running *other);
 /* Sample variance (n - 1 denominator); 0 when n < 2 (check n first). */
 double bnc_running_var(const bnc_running *r);
+double bnc_running_mean(const bnc_running *r);
 
 typedef struct bnc_desc {
     size_t n;

@@ -72,8 +72,11 @@ static double beta_log_prefactor(double a, double b, double x, double y)
         double s = a + b, p0 = a / s, q0 = b / s;
         double d = x < y ? x - p0 : q0 - y;
         double corr = lgammacor(a) + lgammacor(b) - lgammacor(s);
-        return a * log1pmx(d / p0) + b * log1pmx(-d / q0) + 0.5 * log(a * q0) - LN_SQRT_2PI -
-               corr;
+        double u1 = d / p0, u2 = -d / q0;
+        /* far below the mean u is near -1 and log1p(u) would lose x's digits */
+        double ta = u1 < -0.5 ? a * log(x / p0) - a * u1 : a * log1pmx(u1);
+        double tb = u2 < -0.5 ? b * log(y / q0) - b * u2 : b * log1pmx(u2);
+        return ta + tb + 0.5 * log(a * q0) - LN_SQRT_2PI - corr;
     }
     double lx = x < 0.5 ? log(x) : log1p(-y);
     double ly = y < 0.5 ? log(y) : log1p(-x);
@@ -159,6 +162,8 @@ double bnc_betaincc(double a, double b, double x)
 /* log of x^a e^-x / Gamma(a). */
 static double gamma_log_prefactor(double a, double x)
 {
+    if (a >= 10 && x < 0.5 * a)
+        return a * log(x / a) - (x - a) + 0.5 * log(a) - LN_SQRT_2PI - lgammacor(a);
     if (a >= 10)
         return a * log1pmx((x - a) / a) + 0.5 * log(a) - LN_SQRT_2PI - lgammacor(a);
     return a * log(x) - x - lgamma(a);
@@ -242,16 +247,18 @@ static double norm_log_pdf(double x)
  * 1/(x + 1/(x + 2/(x + 3/(x + ...)))). */
 static double mills(double x)
 {
-    double c = x, d = 1.0 / x, h = d;
+    /* f = x + 1/(x + 2/(x + ...)) by modified Lentz; R = 1/f */
+    double f = x, c = x, d = 0.0;
     for (int n = 1; n < 5000; n++) {
-        d = 1.0 / (x + n * d);
+        d = x + n * d;
         c = x + n / c;
+        d = 1.0 / d;
         double del = c * d;
-        h *= del;
+        f *= del;
         if (fabs(del - 1.0) < 4e-16)
             break;
     }
-    return h;
+    return 1.0 / f;
 }
 
 /* Lower tail Phi(x) for x <= 0 as log, and Phi(x)/phi(x). */
@@ -329,8 +336,12 @@ static void t_lower(double t, double df, double *lower, double *mid)
 {
     double at = fabs(t), x, y;
     if (at > 1e150) {
-        x = df / at / at;
-        y = 1.0;
+        /* x = df / t^2 would underflow: leading term x^a / (a B(a, 1/2)) in
+         * logs (the next term is x times smaller, below 1e-300). */
+        double a = 0.5 * df;
+        *lower = 0.5 * exp(a * (log(df) - 2.0 * log(at)) - log(a) - bnc_lbeta(a, 0.5));
+        *mid = 0.5 - *lower;
+        return;
     } else {
         double t2 = at * at;
         x = df / (df + t2);

@@ -1,0 +1,171 @@
+/* Unit tests of the statistics library beyond the reference fixtures:
+ * large-offset data, streaming updates, degenerate input, bootstrap
+ * reproducibility and BCa against an independent computation. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bnc_rng.h"
+#include "stats.h"
+
+/* 1e9 + noise: mean and sd right to far better than 1e-9 relative. */
+static void test_large_offset(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    double *x = malloc(N * sizeof *x), *d = malloc(N * sizeof *d);
+    bnc_rng r;
+    bnc_rng_init(&r, 7, 0);
+    for (int i = 0; i < N; i++) {
+        x[i] = 1e9 + 1e-3 * bnc_rng_normal(&r);
+        d[i] = x[i] - 1e9; /* exact */
+    }
+    /* reference on the exactly shifted data, in long double */
+    long double s = 0, s2 = 0;
+    for (int i = 0; i < N; i++)
+        s += d[i];
+    long double m = s / N;
+    for (int i = 0; i < N; i++)
+        s2 += (d[i] - m) * (d[i] - m);
+    double ref_mean = 1e9 + (double)m, ref_sd = sqrt((double)(s2 / (N - 1)));
+    bnc_desc ds;
+    bnc_err e;
+    assert_int_equal(bnc_desc_compute(x, N, &ds, &e), 0);
+    assert_true(fabs(ds.mean - ref_mean) <= 1e-15 * ref_mean);
+    assert_true(fabs(ds.sd - ref_sd) <= 1e-9 * ref_sd);
+    /* streaming: Welford, and merging two halves (Chan) */
+    bnc_running a, b;
+    bnc_running_init(&a);
+    bnc_running_init(&b);
+    for (int i = 0; i < N; i++)
+        bnc_running_push(i < N / 3 ? &a : &b, x[i]);
+    bnc_running_merge(&a, &b);
+    assert_int_equal(a.n, N);
+    assert_true(fabs(bnc_running_mean(&a) - ref_mean) <= 1e-15 * ref_mean);
+    assert_true(fabs(sqrt(bnc_running_var(&a)) - ref_sd) <= 1e-9 * ref_sd);
+    free(x);
+    free(d);
+}
+
+static void test_degenerate(void **state)
+{
+    (void)state;
+    bnc_err e;
+    bnc_ttest t;
+    double c[] = {3, 3, 3, 3}, c2[] = {5, 5, 5}, one[] = {1.0}, nanv[] = {1, NAN, 3};
+    assert_int_equal(bnc_ttest_one(c, 4, 0, BNC_TWO_SIDED, 0.95, &t, &e), BNC_ERANGE);
+    assert_non_null(strstr(e.msg, "zero variance"));
+    assert_int_equal(bnc_ttest_two(c, 4, c2, 3, 0, 1, BNC_TWO_SIDED, 0.95, &t, &e), BNC_ERANGE);
+    assert_int_equal(bnc_ttest_one(one, 1, 0, BNC_TWO_SIDED, 0.95, &t, &e), BNC_EINVAL);
+    assert_non_null(strstr(e.msg, "at least 2"));
+    assert_int_equal(bnc_ttest_one(nanv, 3, 0, BNC_TWO_SIDED, 0.95, &t, &e), BNC_ERANGE);
+    assert_non_null(strstr(e.msg, "value 2 of 3 is NaN"));
+    bnc_desc d;
+    assert_int_equal(bnc_desc_compute(one, 1, &d, &e), 0);
+    assert_int_equal(d.has_sd, 0);
+    assert_true(d.sd == 0 && d.mean == 1.0 && d.median == 1.0);
+    assert_int_equal(bnc_desc_compute(one, 0, &d, &e), BNC_EINVAL);
+    const double *g[] = {c, c2};
+    size_t ns[] = {4, 3};
+    bnc_anova a;
+    assert_int_equal(bnc_anova_oneway(g, ns, 2, 0, &a, &e), BNC_ERANGE);
+    assert_int_equal(bnc_anova_oneway(g, ns, 2, 1, &a, &e), BNC_ERANGE);
+    bnc_ranktest r;
+    assert_int_equal(bnc_mann_whitney(c, 4, c, 4, BNC_TWO_SIDED, -1, &r, &e), BNC_ERANGE);
+    assert_int_equal(bnc_wilcoxon_signed(c, c, 4, 0, BNC_TWO_SIDED, -1, &r, &e), BNC_EINVAL);
+    double dd, gg;
+    assert_int_equal(bnc_cohen_d(c, 4, c2, 3, &dd, &gg, &e), BNC_ERANGE);
+    double X[] = {1, 1, 1, 1}, y[] = {1, 2, 3, 5};
+    bnc_ols o;
+    assert_int_equal(bnc_ols_fit(X, 4, 1, y, &o, &e), BNC_EINVAL); /* constant predictor */
+    assert_non_null(strstr(e.msg, "constant or collinear"));
+    double X2[] = {1, 2, 3, 4}, y2[] = {2, 4, 6, 8};
+    assert_int_equal(bnc_ols_fit(X2, 4, 1, y2, &o, &e), BNC_ERANGE); /* perfect fit */
+    double bad[] = {0.5, 1.5};
+    double out[2];
+    assert_int_equal(bnc_p_adjust_holm(bad, 2, out, &e), BNC_ERANGE);
+    assert_true(isnan(bnc_t_cdf(1, -1)) && isnan(bnc_betainc(1, 1, 2)));
+}
+
+static void test_bootstrap(void **state)
+{
+    (void)state;
+    double x[40];
+    bnc_rng r;
+    bnc_rng_init(&r, 11, 3);
+    for (int i = 0; i < 40; i++)
+        x[i] = exp(bnc_rng_normal(&r)); /* skewed */
+    bnc_interval p1, p2, bca;
+    double reps[2000];
+    bnc_err e;
+    assert_int_equal(bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_PERCENTILE, &p1,
+                                      reps, &e),
+                     0);
+    assert_int_equal(bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_PERCENTILE, &p2,
+                                      NULL, &e),
+                     0);
+    assert_true(p1.lo == p2.lo && p1.hi == p2.hi); /* same seed, same interval */
+    assert_true(p1.lo < p1.est && p1.est < p1.hi);
+    /* percentile interval = type-7 quantiles of the sorted replicates */
+    /* h = 1999 * 0.025 = 49.975: between replicates 49 and 50 (0-based) */
+    assert_true(fabs(p1.lo - (reps[49] + 0.975 * (reps[50] - reps[49]))) < 1e-12);
+    assert_int_equal(bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_BCA, &bca, NULL,
+                                      &e),
+                     0);
+    /* BCa from the same replicates, recomputed here from the definition */
+    double jack[40], buf[39], theta = bnc_stat_mean(x, 40, NULL);
+    for (int i = 0; i < 40; i++) {
+        int k = 0;
+        for (int j = 0; j < 40; j++)
+            if (j != i)
+                buf[k++] = x[j];
+        jack[i] = bnc_stat_mean(buf, 39, NULL);
+    }
+    int below = 0;
+    for (int b = 0; b < 2000; b++)
+        below += reps[b] < theta;
+    double z0 = bnc_norm_quantile(below / 2000.0), jm = 0, num = 0, den = 0;
+    for (int i = 0; i < 40; i++)
+        jm += jack[i] / 40;
+    for (int i = 0; i < 40; i++) {
+        num += pow(jm - jack[i], 3);
+        den += pow(jm - jack[i], 2);
+    }
+    double acc = num / (6 * pow(den, 1.5)), z = bnc_norm_quantile(0.025);
+    double a1 = bnc_norm_cdf(z0 + (z0 + z) / (1 - acc * (z0 + z)));
+    assert_true(fabs(bca.lo - bnc_quantile_sorted(reps, 2000, a1)) < 1e-12);
+    assert_true(acc > 0);          /* right-skewed data: positive acceleration */
+    assert_true(bca.hi > p1.hi);   /* BCa shifts the interval to the long tail */
+    assert_int_equal(bnc_bootstrap_ci(x, 1, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_BCA, &bca, NULL,
+                                      &e),
+                     BNC_EINVAL);
+}
+
+/* The exact Mann-Whitney distribution sums to 1 and matches brute force. */
+static void test_exact_small(void **state)
+{
+    (void)state;
+    double x[] = {1, 4}, y[] = {2, 3, 5};
+    bnc_ranktest r;
+    bnc_err e;
+    assert_int_equal(bnc_mann_whitney(x, 2, y, 3, BNC_LESS, -1, &r, &e), 0);
+    /* U = 2; of the C(5,2) = 10 placements of x's ranks, U <= 2 for 4 */
+    assert_true(r.exact && r.stat == 2 && fabs(r.p - 0.4) < 1e-15);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_large_offset),
+        cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_bootstrap),
+        cmocka_unit_test(test_exact_small),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
