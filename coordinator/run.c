@@ -179,6 +179,14 @@ typedef struct exec_state {
     bnc_metrics m;
 } exec_state;
 
+/* A metric of a result with its own copies of name and unit. Bnc__Metric
+ * comes first, so &block[0].m is the start of the allocation. */
+typedef struct owned_metric {
+    Bnc__Metric m;
+    char name[64];
+    char unit[16];
+} owned_metric;
+
 /* Runs task (kind, params, seed) and fills r; r's strings point into st or
  * into heap memory that free_result releases. */
 static void exec_task(exec_state *st, const char *kind, const char *params_json, uint64_t seed,
@@ -206,14 +214,18 @@ static void exec_task(exec_state *st, const char *kind, const char *params_json,
     r->host = (char *)st->ctx->host;
     if (rc == 0 && st->m.n) {
         r->n_metrics = st->m.n;
+        /* The result owns copies of the names: st->m is reused by the next
+         * task while this result waits in the worker's outgoing batch. */
         r->metrics = calloc(st->m.n, sizeof *r->metrics);
-        Bnc__Metric *ms = calloc(st->m.n, sizeof *ms);
+        owned_metric *ms = calloc(st->m.n, sizeof *ms);
         for (size_t i = 0; r->metrics && ms && i < st->m.n; i++) {
-            bnc__metric__init(&ms[i]);
-            ms[i].name = st->m.v[i].name;
-            ms[i].unit = st->m.v[i].unit;
-            ms[i].value = st->m.v[i].value;
-            r->metrics[i] = &ms[i];
+            bnc__metric__init(&ms[i].m);
+            memcpy(ms[i].name, st->m.v[i].name, sizeof ms[i].name);
+            memcpy(ms[i].unit, st->m.v[i].unit, sizeof ms[i].unit);
+            ms[i].m.name = ms[i].name;
+            ms[i].m.unit = ms[i].unit;
+            ms[i].m.value = st->m.v[i].value;
+            r->metrics[i] = &ms[i].m;
         }
         if (!r->metrics || !ms) {
             free(r->metrics);
@@ -654,11 +666,12 @@ static int db_prepare(coord *c, const char *env_json_all, int size, idset *in_db
     if (rc)
         return rc;
     if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), c->spec->hash) != 0) {
+        rc = bnc_err_set(err, BNC_EINVAL,
+                         "%s: campaign '%s' already exists in the database with a different "
+                         "spec (hash %s, this spec %s); give the campaign a new name",
+                         c->spec->file, c->spec->name, PQgetvalue(r, 0, 0), c->spec->hash);
         PQclear(r);
-        return bnc_err_set(err, BNC_EINVAL,
-                           "%s: campaign '%s' already exists in the database with a different "
-                           "spec (hash %s, this spec %s); give the campaign a new name",
-                           c->spec->file, c->spec->name, PQgetvalue(r, 0, 0), c->spec->hash);
+        return rc;
     }
     PQclear(r);
     char total[32];

@@ -187,9 +187,17 @@ int bnc_db_migrate(PGconn *c, bnc_err *err)
         rc = bnc_err_set(err, BNC_EVERSION,
                          "database schema version %d is newer than this bnc (%d): upgrade bnc",
                          have, bnc_db_latest_version());
+    /* Apply every migration not yet recorded (not only those above the
+     * maximum), so a migration numbered into a gap is not skipped. */
+    PGresult *applied = NULL;
+    if (!rc)
+        rc = bnc_db_query(c, "SELECT version FROM schema_version", 0, NULL, &applied, err);
     for (int i = 0; !rc && i < bnc_migration_count; i++) {
         const bnc_migration *m = &bnc_migrations[i];
-        if (m->version <= have)
+        int done = 0;
+        for (int k = 0; k < PQntuples(applied) && !done; k++)
+            done = atoi(PQgetvalue(applied, k, 0)) == m->version;
+        if (done)
             continue;
         rc = bnc_db_exec(c, "BEGIN", err);
         if (!rc)
@@ -211,6 +219,7 @@ int bnc_db_migrate(PGconn *c, bnc_err *err)
             PQclear(PQexec(c, "ROLLBACK"));
         }
     }
+    PQclear(applied);
     bnc_err tmp;
     bnc_db_exec(c, "SELECT pg_advisory_unlock(7461626)", &tmp);
     return rc;
@@ -223,14 +232,28 @@ int bnc_db_require_schema(PGconn *c, bnc_err *err)
     if (rc)
         return rc;
     int want = bnc_db_latest_version();
-    if (have < want)
-        return bnc_err_set(err, BNC_EVERSION,
-                           "database schema version %d is older than this bnc's (%d): run "
-                           "`bnc db migrate --db URL` first",
-                           have, want);
     if (have > want)
         return bnc_err_set(err, BNC_EVERSION,
                            "database schema version %d is newer than this bnc's (%d): upgrade bnc",
+                           have, want);
+    int missing = have == 0;
+    if (!missing) {
+        PGresult *r;
+        rc = bnc_db_query(c, "SELECT version FROM schema_version", 0, NULL, &r, err);
+        if (rc)
+            return rc;
+        for (int i = 0; i < bnc_migration_count && !missing; i++) {
+            int found = 0;
+            for (int k = 0; k < PQntuples(r) && !found; k++)
+                found = atoi(PQgetvalue(r, k, 0)) == bnc_migrations[i].version;
+            missing = !found;
+        }
+        PQclear(r);
+    }
+    if (missing)
+        return bnc_err_set(err, BNC_EVERSION,
+                           "database schema version %d is older than this bnc's (%d): run "
+                           "`bnc db migrate --db URL` first",
                            have, want);
     return 0;
 }
