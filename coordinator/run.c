@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,6 +241,142 @@ static void exec_task(exec_state *st, const char *kind, const char *params_json,
     }
 }
 
+/* Copies metrics of an unpacked result into r as owned metrics. */
+static void adopt_metrics(Bnc__TaskResult *r, const Bnc__TaskResult *from)
+{
+    r->n_metrics = 0;
+    r->metrics = NULL;
+    if (from->n_metrics == 0)
+        return;
+    owned_metric *ms = calloc(from->n_metrics, sizeof *ms);
+    r->metrics = calloc(from->n_metrics, sizeof *r->metrics);
+    if (!ms || !r->metrics) {
+        free(ms);
+        free(r->metrics);
+        r->metrics = NULL;
+        r->ok = 0;
+        r->error = strdup("out of memory for metrics");
+        return;
+    }
+    for (size_t i = 0; i < from->n_metrics; i++) {
+        bnc__metric__init(&ms[i].m);
+        snprintf(ms[i].name, sizeof ms[i].name, "%s", from->metrics[i]->name);
+        snprintf(ms[i].unit, sizeof ms[i].unit, "%s", from->metrics[i]->unit);
+        ms[i].m.name = ms[i].name;
+        ms[i].m.unit = ms[i].unit;
+        ms[i].m.value = from->metrics[i]->value;
+        r->metrics[i] = &ms[i].m;
+    }
+    r->n_metrics = from->n_metrics;
+}
+
+/* Runs a task with a time limit: in a child process, so that a task past its
+ * limit can be killed (a thread cannot be stopped safely). The child sends
+ * its packed result through a pipe and leaves with _exit, touching neither
+ * MPI nor the parent's buffers. */
+static void exec_task_limited(exec_state *st, const char *kind, const char *params_json,
+                              uint64_t seed, double timeout_s, Bnc__TaskResult *r)
+{
+    int fds[2];
+    if (timeout_s <= 0 || pipe(fds) != 0) {
+        exec_task(st, kind, params_json, seed, r);
+        return;
+    }
+    fflush(NULL);
+    double started = bnc_wall();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        exec_task(st, kind, params_json, seed, r);
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        Bnc__TaskResult cr = BNC__TASK_RESULT__INIT;
+        exec_task(st, kind, params_json, seed, &cr);
+        size_t len = bnc__task_result__get_packed_size(&cr);
+        uint8_t *buf = malloc(len + 8);
+        if (buf) {
+            uint64_t l64 = len;
+            memcpy(buf, &l64, 8);
+            bnc__task_result__pack(&cr, buf + 8);
+            size_t off = 0;
+            while (off < len + 8) {
+                ssize_t w = write(fds[1], buf + off, len + 8 - off);
+                if (w <= 0)
+                    break;
+                off += (size_t)w;
+            }
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    int timed_out = 0;
+    for (;;) {
+        double left = timeout_s - (bnc_wall() - started);
+        if (left <= 0) {
+            timed_out = 1;
+            break;
+        }
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)(left * 1000.0) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0) {
+            timed_out = 1;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            uint8_t *p = realloc(buf, cap);
+            if (!p)
+                break;
+            buf = p;
+        }
+        ssize_t got = read(fds[0], buf + n, cap - n);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fds[0]);
+    if (timed_out)
+        kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r->started_at = started;
+    r->finished_at = bnc_wall();
+    r->rank = st->ctx->rank;
+    r->host = (char *)st->ctx->host;
+    uint64_t len = 0;
+    Bnc__TaskResult *cr = NULL;
+    if (!timed_out && n >= 8) {
+        memcpy(&len, buf, 8);
+        if (len == n - 8)
+            cr = bnc__task_result__unpack(NULL, (size_t)len, buf + 8);
+    }
+    free(buf);
+    char msg[200];
+    if (cr) {
+        r->ok = cr->ok;
+        r->error = cr->ok ? NULL : strdup(cr->error);
+        if (cr->ok)
+            adopt_metrics(r, cr);
+        bnc__task_result__free_unpacked(cr, NULL);
+        return;
+    }
+    if (timed_out)
+        snprintf(msg, sizeof msg, "timed out after %g s (killed)", timeout_s);
+    else if (WIFSIGNALED(status))
+        snprintf(msg, sizeof msg, "crashed with signal %d", WTERMSIG(status));
+    else
+        snprintf(msg, sizeof msg, "ended without a result (exit status %d)", WEXITSTATUS(status));
+    r->ok = 0;
+    r->error = strdup(msg);
+}
+
 /* Frees what exec_task allocated (not the strings it borrowed). */
 static void free_result(Bnc__TaskResult *r)
 {
@@ -299,7 +438,7 @@ static int run_alone(coord *c, size_t *queue, size_t nq, bnc_err *err)
         size_t idx = nretry ? retry[--nretry] : queue[qi++];
         const bnc_plan_task *t = &c->plan.tasks[idx];
         Bnc__TaskResult r = BNC__TASK_RESULT__INIT;
-        exec_task(&st, t->kind, t->params_json, t->seed, &r);
+        exec_task_limited(&st, t->kind, t->params_json, t->seed, t->timeout_s, &r);
         handle_result(c, &r, idx, &retry, &nretry, err, &rc);
         free_result(&r);
         if (!rc && bnc_now() - last_sync > 0.05) {
@@ -576,7 +715,7 @@ static int run_worker(MPI_Comm comm, const bnc_run_opts *o, const bnc_task_ctx *
             }
             Bnc__TaskResult *r = &out[nout++];
             bnc__task_result__init(r);
-            exec_task(&st, t->kind, t->params_json, t->seed, r);
+            exec_task_limited(&st, t->kind, t->params_json, t->seed, t->timeout_s, r);
             r->task_id = t->id;
             r->seq = t->seq;
             r->attempt = t->attempt;
