@@ -1,0 +1,505 @@
+/* bnc fed server|client|sim|train: federated learning on Fashion-MNIST. */
+#include <getopt.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bnc_fed.h"
+#include "bnc_fed_db.h"
+#include "bnc_time.h"
+#include "commands.h"
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: bnc fed server --bind ENDPOINT [options]\n"
+        "       bnc fed client --connect ENDPOINT --client-id K [--data DIR]\n"
+        "       bnc fed sim [options] [--threads T]\n"
+        "       bnc fed train --model softmax|mlp [--epochs E] [--lr LR] [--qat]\n\n"
+        "server  a ZeroMQ ROUTER: samples clients each round, aggregates their compressed\n"
+        "        updates, evaluates on the test set, stores rounds, checkpoints\n"
+        "client  a ZeroMQ DEALER: joins, trains on its shard, sends compressed updates\n"
+        "sim     server and --clients clients in one process over inproc:// (a thread pool);\n"
+        "        under mpirun, rank 0 serves on tcp://127.0.0.1 and other ranks run clients\n"
+        "train   centralized training on the whole training set (sanity baseline)\n\n"
+        "run options (server, sim):\n"
+        "  --run NAME            run name (results, checkpoint); default fed-<seed>-<time>\n"
+        "  --model softmax|mlp   (softmax)\n"
+        "  --clients K           clients in the partition (10)\n"
+        "  --per-round M         clients sampled per round (10)\n"
+        "  --rounds R            (10)\n"
+        "  --partition P         iid | dirichlet:ALPHA | classes:K | quantity:ALPHA (iid)\n"
+        "  --seed S              (1)\n"
+        "  --compressor C        uplink: none f16 int8 ternary terngrad qsgd sign topk randk\n"
+        "  --downlink C          model to clients: none f16 int8 ternary (none)\n"
+        "  --error-feedback      keep a residual per client (biased compressors)\n"
+        "  --k-frac F            top-k / random-k fraction kept (0.01)\n"
+        "  --qsgd-levels S       (16)\n"
+        "  --lr LR --momentum M --weight-decay WD --batch B --epochs E   client SGD\n"
+        "                        (0.05, 0.9, 1e-4, 32, 1)\n"
+        "  --prox-mu MU          FedProx proximal term (0: FedAvg clients)\n"
+        "  --qat                 ternary (BitNet) weights in the forward pass, STE\n"
+        "  --server-opt O        fedavg | fedadam | fedyogi (fedavg)\n"
+        "  --server-lr LR        (1 for fedavg, 0.01 for fedadam/fedyogi)\n"
+        "  --deadline SEC        per-round deadline (60)\n"
+        "  --join-timeout SEC    wait for --min-clients before starting (60)\n"
+        "  --min-clients N       (per-round)\n"
+        "  --max-msg BYTES       reject larger client messages (model size based)\n"
+        "  --checkpoint FILE     write every round; resume from it when present\n"
+        "  --stop-after R        stop after round R without finishing (tests)\n"
+        "  --db URL              store fed_runs/fed_rounds in PostgreSQL\n"
+        "  --data DIR            Fashion-MNIST directory (/usr/share/datasets/fashion-mnist)\n"
+        "  --quiet               no per-round lines on stdout\n"
+        "server: --bind ENDPOINT (e.g. tcp://127.0.0.1:5555) --endpoint-file FILE\n"
+        "client: --connect ENDPOINT --client-id K --heartbeat SEC (2) --timeout SEC (0: none)\n"
+        "        --crash-at-round R (kill itself on round R's start) --slow SEC (sleep before\n"
+        "        training, every round)\n"
+        "sim:    --threads T (2)\n");
+}
+
+enum {
+    O_RUN = 256, O_MODEL, O_CLIENTS, O_PER_ROUND, O_ROUNDS, O_PARTITION, O_SEED, O_COMPRESSOR,
+    O_DOWNLINK, O_EF, O_KFRAC, O_QSGD, O_LR, O_MOMENTUM, O_WD, O_BATCH, O_EPOCHS, O_PROX, O_QAT,
+    O_SOPT, O_SLR, O_DEADLINE, O_JOIN_TIMEOUT, O_MIN_CLIENTS, O_MAX_MSG, O_CHECKPOINT,
+    O_STOP_AFTER, O_DB, O_DATA, O_THREADS, O_BIND, O_EP_FILE, O_CONNECT, O_CLIENT_ID,
+    O_HEARTBEAT, O_TIMEOUT, O_CRASH, O_SLOW, O_QUIET, O_HELP
+};
+
+static const struct option long_opts[] = {
+    {"run", required_argument, 0, O_RUN},
+    {"model", required_argument, 0, O_MODEL},
+    {"clients", required_argument, 0, O_CLIENTS},
+    {"per-round", required_argument, 0, O_PER_ROUND},
+    {"rounds", required_argument, 0, O_ROUNDS},
+    {"partition", required_argument, 0, O_PARTITION},
+    {"seed", required_argument, 0, O_SEED},
+    {"compressor", required_argument, 0, O_COMPRESSOR},
+    {"downlink", required_argument, 0, O_DOWNLINK},
+    {"error-feedback", no_argument, 0, O_EF},
+    {"k-frac", required_argument, 0, O_KFRAC},
+    {"qsgd-levels", required_argument, 0, O_QSGD},
+    {"lr", required_argument, 0, O_LR},
+    {"momentum", required_argument, 0, O_MOMENTUM},
+    {"weight-decay", required_argument, 0, O_WD},
+    {"batch", required_argument, 0, O_BATCH},
+    {"epochs", required_argument, 0, O_EPOCHS},
+    {"prox-mu", required_argument, 0, O_PROX},
+    {"qat", no_argument, 0, O_QAT},
+    {"server-opt", required_argument, 0, O_SOPT},
+    {"server-lr", required_argument, 0, O_SLR},
+    {"deadline", required_argument, 0, O_DEADLINE},
+    {"join-timeout", required_argument, 0, O_JOIN_TIMEOUT},
+    {"min-clients", required_argument, 0, O_MIN_CLIENTS},
+    {"max-msg", required_argument, 0, O_MAX_MSG},
+    {"checkpoint", required_argument, 0, O_CHECKPOINT},
+    {"stop-after", required_argument, 0, O_STOP_AFTER},
+    {"db", required_argument, 0, O_DB},
+    {"data", required_argument, 0, O_DATA},
+    {"threads", required_argument, 0, O_THREADS},
+    {"bind", required_argument, 0, O_BIND},
+    {"endpoint-file", required_argument, 0, O_EP_FILE},
+    {"connect", required_argument, 0, O_CONNECT},
+    {"client-id", required_argument, 0, O_CLIENT_ID},
+    {"heartbeat", required_argument, 0, O_HEARTBEAT},
+    {"timeout", required_argument, 0, O_TIMEOUT},
+    {"crash-at-round", required_argument, 0, O_CRASH},
+    {"slow", required_argument, 0, O_SLOW},
+    {"quiet", no_argument, 0, O_QUIET},
+    {"help", no_argument, 0, O_HELP},
+    {0, 0, 0, 0},
+};
+
+typedef struct fed_args {
+    bnc_fed_config cfg;
+    int run_set;
+    const char *db, *data, *bind, *endpoint_file, *connect;
+    int threads, client_id, crash_at, quiet;
+    double heartbeat, timeout, slow;
+} fed_args;
+
+static int num_d(const char *opt, const char *s, double *v, char *msg, size_t n)
+{
+    char *end;
+    *v = strtod(s, &end);
+    if (end == s || *end) {
+        snprintf(msg, n, "--%s: '%s' is not a number", opt, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int num_i(const char *opt, const char *s, int *v, char *msg, size_t n)
+{
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (end == s || *end || x < -2147483647L || x > 2147483647L) {
+        snprintf(msg, n, "--%s: '%s' is not an integer", opt, s);
+        return -1;
+    }
+    *v = (int)x;
+    return 0;
+}
+
+/* Parses argv into a; returns -1 after writing msg on a usage error, 1 for
+ * --help. */
+static int parse(int argc, char **argv, fed_args *a, char *msg, size_t n)
+{
+    memset(a, 0, sizeof *a);
+    bnc_fed_config_defaults(&a->cfg);
+    a->threads = 2;
+    a->client_id = -1;
+    a->heartbeat = 2;
+    bnc_fed_config *c = &a->cfg;
+    int o, idx;
+    double d;
+    bnc_err e;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
+        const char *name = o >= 256 ? long_opts[idx].name : "";
+        int r = 0;
+        switch (o) {
+        case O_RUN:
+            snprintf(c->run, sizeof c->run, "%s", optarg);
+            a->run_set = 1;
+            break;
+        case O_MODEL:
+            snprintf(c->model, sizeof c->model, "%s", optarg);
+            break;
+        case O_CLIENTS: r = num_i(name, optarg, &c->clients, msg, n); break;
+        case O_PER_ROUND: r = num_i(name, optarg, &c->per_round, msg, n); break;
+        case O_ROUNDS: r = num_i(name, optarg, &c->rounds, msg, n); break;
+        case O_PARTITION:
+            if (bnc_fed_partition_parse(optarg, &c->partition, &e)) {
+                snprintf(msg, n, "--partition: %s", e.msg);
+                r = -1;
+            }
+            break;
+        case O_SEED:
+            r = num_d(name, optarg, &d, msg, n);
+            c->seed = (uint64_t)d;
+            break;
+        case O_COMPRESSOR:
+        case O_DOWNLINK: {
+            const bnc_fed_codec *cd = bnc_fed_codec_find(optarg);
+            if (!cd) {
+                snprintf(msg, n, "--%s: unknown codec '%s'", name, optarg);
+                r = -1;
+            } else if (o == O_COMPRESSOR) {
+                c->uplink = cd;
+            } else {
+                c->downlink = cd;
+            }
+            break;
+        }
+        case O_EF: c->error_feedback = 1; break;
+        case O_KFRAC: r = num_d(name, optarg, &c->cp.k_frac, msg, n); break;
+        case O_QSGD: r = num_i(name, optarg, &c->cp.qsgd_levels, msg, n); break;
+        case O_LR: r = num_d(name, optarg, &d, msg, n); c->train.lr = (float)d; break;
+        case O_MOMENTUM: r = num_d(name, optarg, &d, msg, n); c->train.momentum = (float)d; break;
+        case O_WD: r = num_d(name, optarg, &d, msg, n); c->train.weight_decay = (float)d; break;
+        case O_BATCH: r = num_i(name, optarg, &c->train.batch, msg, n); break;
+        case O_EPOCHS: r = num_i(name, optarg, &c->train.epochs, msg, n); break;
+        case O_PROX: r = num_d(name, optarg, &d, msg, n); c->train.prox_mu = (float)d; break;
+        case O_QAT: c->train.qat = 1; break;
+        case O_SOPT:
+            if ((c->server_opt = bnc_fed_opt_parse(optarg)) < 0) {
+                snprintf(msg, n, "--server-opt: '%s' (fedavg, fedadam or fedyogi)", optarg);
+                r = -1;
+            }
+            break;
+        case O_SLR: r = num_d(name, optarg, &d, msg, n); c->server_lr = (float)d; break;
+        case O_DEADLINE: r = num_d(name, optarg, &c->deadline_s, msg, n); break;
+        case O_JOIN_TIMEOUT: r = num_d(name, optarg, &c->join_timeout_s, msg, n); break;
+        case O_MIN_CLIENTS: r = num_i(name, optarg, &c->min_clients, msg, n); break;
+        case O_MAX_MSG:
+            r = num_d(name, optarg, &d, msg, n);
+            c->max_msg_bytes = d > 0 ? (size_t)d : 0;
+            break;
+        case O_CHECKPOINT: snprintf(c->checkpoint, sizeof c->checkpoint, "%s", optarg); break;
+        case O_STOP_AFTER: r = num_i(name, optarg, &c->stop_after, msg, n); break;
+        case O_DB: a->db = optarg; break;
+        case O_DATA: a->data = optarg; break;
+        case O_THREADS: r = num_i(name, optarg, &a->threads, msg, n); break;
+        case O_BIND: a->bind = optarg; break;
+        case O_EP_FILE: a->endpoint_file = optarg; break;
+        case O_CONNECT: a->connect = optarg; break;
+        case O_CLIENT_ID: r = num_i(name, optarg, &a->client_id, msg, n); break;
+        case O_HEARTBEAT: r = num_d(name, optarg, &a->heartbeat, msg, n); break;
+        case O_TIMEOUT: r = num_d(name, optarg, &a->timeout, msg, n); break;
+        case O_CRASH: r = num_i(name, optarg, &a->crash_at, msg, n); break;
+        case O_SLOW: r = num_d(name, optarg, &a->slow, msg, n); break;
+        case O_QUIET: a->quiet = 1; break;
+        case 'h':
+        case O_HELP: return 1;
+        default:
+            snprintf(msg, n, "unknown option '%s'", argv[optind - 1]);
+            return -1;
+        }
+        if (r)
+            return -1;
+    }
+    if (optind != argc) {
+        snprintf(msg, n, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (!a->run_set)
+        snprintf(c->run, sizeof c->run, "fed-%llu-%lld", (unsigned long long)c->seed,
+                 (long long)time(NULL));
+    if (a->threads < 1 || a->threads > 256) {
+        snprintf(msg, n, "--threads %d outside 1..256", a->threads);
+        return -1;
+    }
+    return 0;
+}
+
+static void log_stderr(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+}
+
+/* Prints each round as a JSON line, then passes it on to the database. */
+typedef struct cli_sink {
+    bnc_fed_db *db;
+    int quiet;
+    bnc_fed_sink inner;
+} cli_sink;
+
+static int cli_run_start(void *ctx, const bnc_fed_config *c, int resumed, bnc_err *err)
+{
+    cli_sink *s = ctx;
+    return s->inner.run_start ? s->inner.run_start(s->inner.ctx, c, resumed, err) : 0;
+}
+
+static int cli_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stats *r,
+                     bnc_err *err)
+{
+    cli_sink *s = ctx;
+    if (!s->quiet) {
+        printf("{\"run\": \"%s\", \"round\": %d, \"accuracy\": %.4f, \"loss\": %.4f, "
+               "\"train_loss\": %.4f, \"uplink_bytes\": %lld, \"downlink_bytes\": %lld, "
+               "\"sampled\": %d, \"finished\": %d, \"dropped\": %d, \"rejected\": %d, "
+               "\"wall_s\": %.3f}\n",
+               c->run, r->round, r->accuracy, r->loss, r->train_loss,
+               (long long)r->uplink_bytes, (long long)r->downlink_bytes, r->sampled,
+               r->finished, r->dropped, r->rejected, r->wall_s);
+        fflush(stdout);
+    }
+    return s->inner.round ? s->inner.round(s->inner.ctx, c, r, err) : 0;
+}
+
+static int cli_run_end(void *ctx, const bnc_fed_config *c, const bnc_fed_summary *sum,
+                       bnc_err *err)
+{
+    cli_sink *s = ctx;
+    return s->inner.run_end ? s->inner.run_end(s->inner.ctx, c, sum, err) : 0;
+}
+
+static void print_summary(const bnc_fed_config *c, const bnc_fed_summary *s)
+{
+    printf("{\"run\": \"%s\", \"summary\": true, \"rounds_done\": %d, \"resumed_from\": %d, "
+           "\"final_accuracy\": %.4f, \"best_accuracy\": %.4f, \"first_round_085\": %d, "
+           "\"uplink_bytes\": %lld, \"downlink_bytes\": %lld, \"rejected\": %lld, "
+           "\"wall_s\": %.3f, \"rounds_per_s\": %.3f}\n",
+           c->run, s->rounds_done, s->resumed_from, s->final_accuracy, s->best_accuracy,
+           s->first_round_085, (long long)s->uplink_bytes, (long long)s->downlink_bytes,
+           (long long)s->rejected, s->wall_s,
+           s->wall_s > 0 ? (s->rounds_done - s->resumed_from) / s->wall_s : 0.0);
+    fflush(stdout);
+}
+
+static int setup_sink(fed_args *a, cli_sink *cs, bnc_fed_sink *sink, bnc_err *err)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->quiet = a->quiet;
+    if (a->db) {
+        int rc = bnc_fed_db_open(a->db, &cs->db, err);
+        if (rc)
+            return rc;
+        bnc_fed_db_sink(cs->db, &cs->inner);
+    }
+    memset(sink, 0, sizeof *sink);
+    sink->ctx = cs;
+    sink->run_start = cli_run_start;
+    sink->round = cli_round;
+    sink->run_end = cli_run_end;
+    sink->log = log_stderr;
+    return 0;
+}
+
+typedef struct client_hooks {
+    int crash_at;
+    double slow;
+} client_hooks;
+
+static int client_on_round(void *ctx, int client_id, int round)
+{
+    client_hooks *h = ctx;
+    if (h->crash_at && round == h->crash_at) {
+        fprintf(stderr, "bnc fed client %d: --crash-at-round %d: killing myself\n", client_id,
+                round);
+        fflush(stderr);
+        raise(SIGKILL);
+    }
+    if (h->slow > 0) {
+        struct timespec ts = {(time_t)h->slow, (long)((h->slow - (double)(time_t)h->slow) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static int cmd_train(fed_args *a, bnc_err *err)
+{
+    bnc_fed_dataset train = {0}, test = {0};
+    bnc_fed_arch arch;
+    int rc = bnc_fed_arch_init(&arch, a->cfg.model, 784, BNC_FED_NCLASSES, err);
+    if (rc)
+        return rc;
+    rc = bnc_fed_mnist_load(a->data, &train, &test, err);
+    if (rc)
+        return rc;
+    bnc_fed_trainer *t = bnc_fed_trainer_new(&arch, 500);
+    float *w = malloc((size_t)arch.nparams * sizeof *w);
+    int64_t *idx = malloc((size_t)train.n * sizeof *idx);
+    if (!t || !w || !idx) {
+        rc = bnc_err_set(err, BNC_ENOMEM, "train: out of memory");
+        goto out;
+    }
+    for (int64_t i = 0; i < train.n; i++)
+        idx[i] = i;
+    bnc_fed_model_init(&arch, w, a->cfg.seed);
+    bnc_fed_train_opts o = a->cfg.train;
+    int epochs = o.epochs;
+    o.epochs = 1;
+    for (int e = 1; e <= epochs; e++) {
+        double t0 = bnc_now(), tl, ta, vl, va;
+        rc = bnc_fed_train(t, w, NULL, &train, idx, train.n, &o, a->cfg.seed, (uint64_t)e, &tl,
+                           &ta, err);
+        if (!rc)
+            rc = bnc_fed_evaluate(t, w, o.qat, &test, &vl, &va, err);
+        if (rc)
+            break;
+        printf("{\"model\": \"%s\", \"epoch\": %d, \"train_loss\": %.4f, \"train_acc\": %.4f, "
+               "\"test_loss\": %.4f, \"test_acc\": %.4f, \"epoch_s\": %.2f}\n",
+               a->cfg.model, e, tl, ta, vl, va, bnc_now() - t0);
+        fflush(stdout);
+    }
+out:
+    bnc_fed_trainer_free(t);
+    free(w);
+    free(idx);
+    bnc_fed_dataset_free(&train);
+    bnc_fed_dataset_free(&test);
+    return rc;
+}
+
+int bnc_cmd_fed(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "server") && strcmp(sub, "client") && strcmp(sub, "sim") &&
+        strcmp(sub, "train")) {
+        fprintf(stderr, "bnc fed: unknown subcommand '%s'\n", sub);
+        usage(stderr);
+        return 2;
+    }
+    fed_args a;
+    char msg[BNC_ERR_MSG_MAX + 64] = "";
+    int pr = parse(argc - 1, argv + 1, &a, msg, sizeof msg);
+    if (pr == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (pr < 0) {
+        fprintf(stderr, "bnc fed %s: %s\n", sub, msg);
+        return 2;
+    }
+    bnc_err err;
+    bnc_err_clear(&err);
+    int rc = 0;
+    if (!strcmp(sub, "train")) {
+        if (bnc_fed_config_check(&a.cfg, &err))
+            return bnc_cli_fail(err.code, err.msg);
+        rc = cmd_train(&a, &err);
+        return rc ? bnc_cli_fail(rc, err.msg) : 0;
+    }
+    if (!strcmp(sub, "client")) {
+        if (!a.connect || a.client_id < 0) {
+            fprintf(stderr, "bnc fed client: --connect and --client-id are required\n");
+            return 2;
+        }
+        client_hooks h = {a.crash_at, a.slow};
+        bnc_fed_client_opts co;
+        memset(&co, 0, sizeof co);
+        co.connect = a.connect;
+        co.data_dir = a.data;
+        co.heartbeat_s = a.heartbeat;
+        co.sink.log = log_stderr;
+        co.on_round = client_on_round;
+        co.on_round_ctx = &h;
+        int id = a.client_id;
+        rc = bnc_fed_clients_run(&co, &id, 1, a.timeout, &err);
+        return rc ? bnc_cli_fail(rc, err.msg) : 0;
+    }
+    if ((rc = bnc_fed_config_check(&a.cfg, &err)))
+        return bnc_cli_fail(rc, err.msg);
+    cli_sink cs;
+    bnc_fed_sink sink;
+    if ((rc = setup_sink(&a, &cs, &sink, &err)))
+        return bnc_cli_fail(rc, err.msg);
+    bnc_fed_summary sum;
+    int rank = 0;
+    if (!strcmp(sub, "server")) {
+        if (!a.bind) {
+            bnc_fed_db_close(cs.db);
+            fprintf(stderr, "bnc fed server: --bind is required\n");
+            return 2;
+        }
+        bnc_fed_server_opts so;
+        memset(&so, 0, sizeof so);
+        so.bind = a.bind;
+        so.endpoint_file = a.endpoint_file;
+        so.data_dir = a.data;
+        so.sink = sink;
+        rc = bnc_fed_server_run(&a.cfg, &so, &sum, &err);
+    } else {
+        /* Under mpirun the ranks share the simulation. */
+        int mpi = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");
+        if (mpi) {
+            int prov;
+            MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &prov);
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        }
+        bnc_fed_sim_opts so;
+        memset(&so, 0, sizeof so);
+        so.threads = a.threads;
+        so.data_dir = a.data;
+        so.sink = sink;
+        if (rank != 0) { /* only rank 0 reports */
+            so.sink.run_start = NULL;
+            so.sink.round = NULL;
+            so.sink.run_end = NULL;
+        }
+        rc = bnc_fed_sim_run(&a.cfg, &so, &sum, &err);
+        if (mpi)
+            MPI_Finalize();
+    }
+    if (rc && cs.db)
+        bnc_fed_db_fail(cs.db, a.cfg.run);
+    bnc_fed_db_close(cs.db);
+    if (rc)
+        return bnc_cli_fail(rc, err.msg);
+    if (rank == 0 && !a.quiet)
+        print_summary(&a.cfg, &sum);
+    return 0;
+}

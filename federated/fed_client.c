@@ -1,0 +1,351 @@
+/* Federated clients: DEALER sockets driven by one thread each group, so a
+ * thread pool serves hundreds of clients with one set of training buffers. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "bnc_fed.h"
+#include "bnc_rng.h"
+#include "bnc_time.h"
+#include "fed_wire.h"
+
+typedef struct client {
+    int id;
+    void *sock;
+    int welcomed, done;
+    double last_tx, last_rx;
+    float *residual; /* error feedback, nparams, lazily allocated */
+} client;
+
+typedef struct worker {
+    const bnc_fed_client_opts *o;
+    int have_cfg;
+    bnc_fed_config cfg;
+    bnc_fed_arch a;
+    int nt;
+    bnc_fed_trainer *tr;
+    float *wg, *wl, *scratch;
+    uint8_t *buf;
+    size_t cap;
+    bnc_fed_dataset own_train;
+    const bnc_fed_dataset *train;
+    bnc_fed_partition own_part;
+    const bnc_fed_partition *part;
+} worker;
+
+static void clog_(worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void clog_(worker *w, const char *fmt, ...)
+{
+    if (!w->o->sink.log)
+        return;
+    char line[1400];
+    int k = snprintf(line, sizeof line, "fed client: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
+    va_end(ap);
+    w->o->sink.log(w->o->sink.ctx, line);
+}
+
+static void worker_release(worker *w)
+{
+    bnc_fed_trainer_free(w->tr);
+    free(w->wg);
+    free(w->wl);
+    free(w->scratch);
+    free(w->buf);
+    bnc_fed_dataset_free(&w->own_train);
+    bnc_fed_partition_free(&w->own_part);
+    w->tr = NULL;
+    w->wg = w->wl = w->scratch = NULL;
+    w->buf = NULL;
+    w->have_cfg = 0;
+}
+
+/* Prepares buffers, data and partition for a configuration. */
+static int worker_setup(worker *w, const bnc_fed_config *cfg, bnc_err *err)
+{
+    if (w->have_cfg && strcmp(w->cfg.run, cfg->run) == 0 && strcmp(w->cfg.model, cfg->model) == 0)
+        return 0;
+    if (w->have_cfg) {
+        bnc_fed_trainer_free(w->tr);
+        free(w->wg);
+        free(w->wl);
+        free(w->scratch);
+        free(w->buf);
+        bnc_fed_partition_free(&w->own_part);
+        w->tr = NULL;
+        w->wg = w->wl = w->scratch = NULL;
+        w->buf = NULL;
+    }
+    w->cfg = *cfg;
+    int rc = bnc_fed_arch_init(&w->a, cfg->model, 784, BNC_FED_NCLASSES, err);
+    if (rc)
+        return rc;
+    w->nt = bnc_fed_arch_ntensors(&w->a);
+    size_t n = (size_t)w->a.nparams;
+    w->tr = bnc_fed_trainer_new(&w->a, cfg->train.batch);
+    w->wg = malloc(n * sizeof(float));
+    w->wl = malloc(n * sizeof(float));
+    w->scratch = malloc(n * sizeof(float));
+    w->cap = bnc_fed_tensors_bound(&w->a, cfg->uplink, &cfg->cp);
+    w->buf = malloc(w->cap);
+    if (!w->tr || !w->wg || !w->wl || !w->scratch || !w->buf)
+        return bnc_err_set(err, BNC_ENOMEM, "client: out of memory");
+    if (!w->train) {
+        rc = bnc_fed_mnist_load(w->o->data_dir, &w->own_train, NULL, err);
+        if (rc)
+            return rc;
+        w->train = &w->own_train;
+    }
+    const bnc_fed_partition *p = w->o->part;
+    if (p && p->nclients == cfg->clients && p->n == w->train->n) {
+        w->part = p;
+    } else {
+        rc = bnc_fed_partition_make(w->train->y, w->train->n, BNC_FED_NCLASSES, cfg->clients,
+                                    &cfg->partition, cfg->seed, &w->own_part, err);
+        if (rc)
+            return rc;
+        w->part = &w->own_part;
+    }
+    w->have_cfg = 1;
+    return 0;
+}
+
+static int send_join(worker *w, client *c, bnc_err *err)
+{
+    Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
+    Bnc__Fed__Join j = BNC__FED__JOIN__INIT;
+    j.client_id = (uint32_t)c->id;
+    j.version = (char *)"bnc-fed-1";
+    m.body_case = BNC__FED__MSG__BODY_JOIN;
+    m.join = &j;
+    c->last_tx = bnc_now();
+    (void)w;
+    return bnc_fed_send(c->sock, NULL, 0, &m, NULL, err);
+}
+
+static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_err *err)
+{
+    if (!w->have_cfg) {
+        clog_(w, "client %d: round %u before the configuration, ignored", c->id, rs->round);
+        return 0;
+    }
+    const bnc_fed_config *cfg = &w->cfg;
+    if (w->o->on_round && w->o->on_round(w->o->on_round_ctx, c->id, (int)rs->round)) {
+        c->done = 1;
+        return 0;
+    }
+    double t0 = bnc_now();
+    int rc = bnc_fed_tensors_decode(&w->a, cfg->downlink, &cfg->cp, rs->model, rs->n_model, w->wg,
+                                    err);
+    if (rc)
+        return bnc_err_prefix(err, "client %d: round %u model: ", c->id, rs->round);
+    size_t n = (size_t)w->a.nparams;
+    memcpy(w->wl, w->wg, n * sizeof(float));
+    const int64_t *idx = w->part->idx + w->part->off[c->id];
+    int64_t cnt = w->part->off[c->id + 1] - w->part->off[c->id];
+    double loss = 0, acc = 0;
+    uint64_t stream = bnc_mix64((uint64_t)rs->round, (uint64_t)c->id);
+    rc = bnc_fed_train(w->tr, w->wl, cfg->train.prox_mu > 0 ? w->wg : NULL, w->train, idx, cnt,
+                       &cfg->train, cfg->seed, stream, &loss, &acc, err);
+    if (rc)
+        return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
+    for (size_t i = 0; i < n; i++)
+        w->wl[i] -= w->wg[i];
+    if (cfg->error_feedback && !c->residual) {
+        c->residual = calloc(n, sizeof(float));
+        if (!c->residual)
+            return bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
+    }
+    Bnc__Fed__Tensor ts[BNC_FED_MAX_TENSORS], *tp[BNC_FED_MAX_TENSORS];
+    rc = bnc_fed_tensors_encode(&w->a, cfg->uplink, &cfg->cp, w->wl,
+                                cfg->error_feedback ? c->residual : NULL, w->scratch, cfg->seed,
+                                bnc_mix64(stream, 0xc0de), w->buf, w->cap, ts, tp, err);
+    if (rc)
+        return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
+    Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
+    Bnc__Fed__Update u = BNC__FED__UPDATE__INIT;
+    u.round = rs->round;
+    u.client_id = (uint32_t)c->id;
+    u.examples = (uint64_t)cnt;
+    u.n_delta = (size_t)w->nt;
+    u.delta = tp;
+    u.train_loss = loss;
+    u.train_acc = acc;
+    u.compute_s = bnc_now() - t0;
+    m.body_case = BNC__FED__MSG__BODY_UPDATE;
+    m.update = &u;
+    c->last_tx = bnc_now();
+    return bnc_fed_send(c->sock, NULL, 0, &m, NULL, err);
+}
+
+static int handle(worker *w, client *c, bnc_err *err)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&msg);
+        return zmq_errno() == EAGAIN ? 0
+                                      : bnc_err_set(err, BNC_ENET, "client %d: recv: %s", c->id,
+                                                    zmq_strerror(zmq_errno()));
+    }
+    c->last_rx = bnc_now();
+    Bnc__Fed__Msg *m = bnc__fed__msg__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    size_t len = zmq_msg_size(&msg);
+    zmq_msg_close(&msg);
+    if (!m) {
+        clog_(w, "client %d: malformed message of %zu bytes from the server, ignored", c->id, len);
+        return 0;
+    }
+    int rc = 0;
+    switch (m->body_case) {
+    case BNC__FED__MSG__BODY_WELCOME: {
+        bnc_fed_config cfg;
+        if (!m->welcome->config) {
+            clog_(w, "client %d: welcome without a configuration, ignored", c->id);
+            break;
+        }
+        rc = bnc_fed_config_from_wire(m->welcome->config, &cfg, err);
+        if (!rc && c->id >= cfg.clients)
+            rc = bnc_err_set(err, BNC_EINVAL, "client %d: the run has %d clients", c->id,
+                             cfg.clients);
+        if (!rc)
+            rc = worker_setup(w, &cfg, err);
+        if (!rc)
+            c->welcomed = 1;
+        break;
+    }
+    case BNC__FED__MSG__BODY_ROUND_START:
+        rc = on_round(w, c, m->round_start, err);
+        break;
+    case BNC__FED__MSG__BODY_ACK:
+        if (!m->ack->accepted)
+            clog_(w, "client %d: update for round %u rejected: %s", c->id, m->ack->round,
+                  m->ack->reason ? m->ack->reason : "");
+        break;
+    case BNC__FED__MSG__BODY_SHUTDOWN:
+        c->done = 1;
+        break;
+    default:
+        clog_(w, "client %d: unexpected message type %d, ignored", c->id, (int)m->body_case);
+    }
+    bnc__fed__msg__free_unpacked(m, NULL);
+    return rc;
+}
+
+int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, double timeout_s,
+                        bnc_err *err)
+{
+    if (n <= 0)
+        return 0;
+    worker w;
+    memset(&w, 0, sizeof w);
+    w.o = o;
+    w.train = o->train;
+    void *ctx = o->zmq_ctx ? o->zmq_ctx : zmq_ctx_new();
+    client *cs = calloc((size_t)n, sizeof *cs);
+    zmq_pollitem_t *items = calloc((size_t)n, sizeof *items);
+    int rc = 0;
+    if (!ctx || !cs || !items) {
+        rc = bnc_err_set(err, BNC_ENOMEM, "clients: out of memory");
+        goto done;
+    }
+    double now = bnc_now();
+    for (int i = 0; i < n; i++) {
+        client *c = &cs[i];
+        c->id = ids[i];
+        c->last_rx = now;
+        c->sock = zmq_socket(ctx, ZMQ_DEALER);
+        if (!c->sock) {
+            rc = bnc_err_set(err, BNC_ENET, "client %d: zmq_socket: %s", c->id,
+                             zmq_strerror(zmq_errno()));
+            goto done;
+        }
+        char rid[32];
+        int len = snprintf(rid, sizeof rid, "client-%d", c->id);
+        int linger = 1000;
+        zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, rid, (size_t)len);
+        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+        if (zmq_connect(c->sock, o->connect) != 0) {
+            rc = bnc_err_set(err, BNC_ENET, "client %d: connect %s: %s", c->id, o->connect,
+                             zmq_strerror(zmq_errno()));
+            goto done;
+        }
+        if ((rc = send_join(&w, c, err)))
+            goto done;
+        items[i].socket = c->sock;
+        items[i].events = ZMQ_POLLIN;
+    }
+    double last_any = bnc_now();
+    for (;;) {
+        int alive = 0;
+        for (int i = 0; i < n; i++)
+            alive += !cs[i].done;
+        if (!alive)
+            break;
+        for (int i = 0; i < n; i++)
+            items[i].events = cs[i].done ? 0 : ZMQ_POLLIN;
+        int r = zmq_poll(items, n, 200);
+        if (r < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            rc = bnc_err_set(err, BNC_ENET, "clients: zmq_poll: %s", zmq_strerror(zmq_errno()));
+            goto done;
+        }
+        now = bnc_now();
+        if (r > 0)
+            last_any = now;
+        for (int i = 0; i < n && r > 0; i++)
+            if (items[i].revents & ZMQ_POLLIN)
+                while (!cs[i].done) {
+                    int ev = 0;
+                    size_t evl = sizeof ev;
+                    zmq_getsockopt(cs[i].sock, ZMQ_EVENTS, &ev, &evl);
+                    if (!(ev & ZMQ_POLLIN))
+                        break;
+                    if ((rc = handle(&w, &cs[i], err)))
+                        goto done;
+                }
+        if (o->stop && *o->stop)
+            break;
+        if (timeout_s > 0 && now - last_any > timeout_s) {
+            rc = bnc_err_set(err, BNC_ETIMEOUT, "clients: nothing from %s for %g s", o->connect,
+                             timeout_s);
+            goto done;
+        }
+        /* Heartbeat: an idle client says Join again, so a restarted server
+         * learns of it; the server ignores repeats. */
+        if (o->heartbeat_s > 0)
+            for (int i = 0; i < n; i++)
+                if (!cs[i].done && now - cs[i].last_tx > o->heartbeat_s &&
+                    now - cs[i].last_rx > o->heartbeat_s && (rc = send_join(&w, &cs[i], err)))
+                    goto done;
+    }
+done:
+    if (cs)
+        for (int i = 0; i < n; i++) {
+            if (cs[i].sock) {
+                if (rc && rc != BNC_ENET) {
+                    Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
+                    Bnc__Fed__Leave lv = BNC__FED__LEAVE__INIT;
+                    lv.client_id = (uint32_t)cs[i].id;
+                    lv.reason = err ? err->msg : (char *)"error";
+                    m.body_case = BNC__FED__MSG__BODY_LEAVE;
+                    m.leave = &lv;
+                    bnc_fed_send(cs[i].sock, NULL, 0, &m, NULL, NULL);
+                }
+                zmq_close(cs[i].sock);
+            }
+            free(cs[i].residual);
+        }
+    free(cs);
+    free(items);
+    worker_release(&w);
+    if (!o->zmq_ctx && ctx)
+        zmq_ctx_term(ctx);
+    return rc;
+}

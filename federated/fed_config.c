@@ -1,0 +1,135 @@
+/* Configuration defaults, checks and canonical JSON. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnc_fed.h"
+#include "bnc_kernels.h"
+
+void bnc_fed_config_defaults(bnc_fed_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->run, sizeof c->run, "fed");
+    snprintf(c->model, sizeof c->model, "softmax");
+    c->partition.kind = BNC_FED_PART_IID;
+    c->clients = 10;
+    c->per_round = 10;
+    c->rounds = 10;
+    c->seed = 1;
+    c->uplink = bnc_fed_codec_find("none");
+    c->downlink = bnc_fed_codec_find("none");
+    c->train.lr = 0.05f;
+    c->train.momentum = 0.9f;
+    c->train.weight_decay = 1e-4f;
+    c->train.batch = 32;
+    c->train.epochs = 1;
+    c->server_opt = BNC_FED_OPT_FEDAVG;
+    c->server_lr = 0; /* derived: 1 for FedAvg, 0.01 for FedAdam/FedYogi */
+    c->beta1 = 0.9f;
+    c->beta2 = 0.99f;
+    c->tau = 1e-3f;
+    c->deadline_s = 60;
+    c->join_timeout_s = 60;
+}
+
+int bnc_fed_opt_parse(const char *s)
+{
+    if (strcmp(s, "fedavg") == 0)
+        return BNC_FED_OPT_FEDAVG;
+    if (strcmp(s, "fedadam") == 0)
+        return BNC_FED_OPT_FEDADAM;
+    if (strcmp(s, "fedyogi") == 0)
+        return BNC_FED_OPT_FEDYOGI;
+    return -1;
+}
+
+const char *bnc_fed_opt_name(int opt)
+{
+    return opt == BNC_FED_OPT_FEDADAM ? "fedadam" : opt == BNC_FED_OPT_FEDYOGI ? "fedyogi" : "fedavg";
+}
+
+int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err)
+{
+    if (!c->run[0] || strpbrk(c->run, "\t\n\r\\"))
+        return bnc_err_set(err, BNC_EINVAL, "--run: empty or holds control characters");
+    bnc_fed_arch a;
+    int rc = bnc_fed_arch_init(&a, c->model, 784, BNC_FED_NCLASSES, err);
+    if (rc)
+        return rc;
+    if (c->clients < 1 || c->clients > 100000)
+        return bnc_err_set(err, BNC_EINVAL, "--clients %d outside 1..100000", c->clients);
+    if (c->per_round < 1 || c->per_round > c->clients)
+        return bnc_err_set(err, BNC_EINVAL, "--per-round %d outside 1..%d", c->per_round,
+                           c->clients);
+    if (c->rounds < 1 || c->rounds > 1000000)
+        return bnc_err_set(err, BNC_EINVAL, "--rounds %d outside 1..1000000", c->rounds);
+    if (!c->uplink || !c->downlink)
+        return bnc_err_set(err, BNC_EINVAL, "--compressor/--downlink: unknown codec");
+    if (c->downlink->id != BNC_FED_CODEC_NONE && c->downlink->id != BNC_FED_CODEC_F16 &&
+        c->downlink->id != BNC_FED_CODEC_INT8 && c->downlink->id != BNC_FED_CODEC_TERNARY)
+        return bnc_err_set(err, BNC_EINVAL, "--downlink %s: expected none, f16, int8 or ternary",
+                           c->downlink->name);
+    if (c->error_feedback && !c->uplink->biased && c->uplink->id != BNC_FED_CODEC_NONE)
+        return bnc_err_set(err, BNC_EINVAL,
+                           "--error-feedback: %s is unbiased; error feedback applies to biased "
+                           "compressors (f16, int8, ternary, sign, topk)",
+                           c->uplink->name);
+    rc = bnc_fed_cparams_check(&c->cp, err);
+    if (rc)
+        return rc;
+    const bnc_fed_codec *used[2] = {c->uplink, c->downlink};
+    for (int i = 0; i < 2; i++)
+        if (used[i]->scheme && !bnc_scheme_find(used[i]->scheme))
+            return bnc_err_set(err, BNC_ENOTSUP, "codec %s: kernels scheme '%s' not in this build",
+                               used[i]->name, used[i]->scheme);
+    if (!(c->train.lr > 0) || !(c->train.momentum >= 0 && c->train.momentum < 1) ||
+        !(c->train.weight_decay >= 0) || !(c->train.prox_mu >= 0))
+        return bnc_err_set(err, BNC_EINVAL,
+                           "--lr must be > 0, --momentum in [0, 1), --weight-decay and --prox-mu "
+                           ">= 0");
+    if (c->train.batch < 1 || c->train.batch > 1024 || c->train.epochs < 1 ||
+        c->train.epochs > 1000)
+        return bnc_err_set(err, BNC_EINVAL, "--batch must be 1..1024, --epochs 1..1000");
+    if (c->server_opt < 0 || c->server_opt > BNC_FED_OPT_FEDYOGI)
+        return bnc_err_set(err, BNC_EINVAL, "--server-opt: expected fedavg, fedadam or fedyogi");
+    if (c->server_lr == 0)
+        c->server_lr = c->server_opt == BNC_FED_OPT_FEDAVG ? 1.0f : 0.01f;
+    if (!(c->server_lr > 0) || !(c->beta1 >= 0 && c->beta1 < 1) ||
+        !(c->beta2 >= 0 && c->beta2 < 1) || !(c->tau > 0))
+        return bnc_err_set(err, BNC_EINVAL, "server optimizer: lr > 0, betas in [0, 1), tau > 0");
+    if (!(c->deadline_s > 0) || !(c->join_timeout_s > 0))
+        return bnc_err_set(err, BNC_EINVAL, "--deadline and --join-timeout must be > 0");
+    if (c->min_clients == 0)
+        c->min_clients = c->per_round;
+    if (c->min_clients < 1 || c->min_clients > c->clients)
+        return bnc_err_set(err, BNC_EINVAL, "--min-clients %d outside 1..%d", c->min_clients,
+                           c->clients);
+    if (c->stop_after < 0)
+        return bnc_err_set(err, BNC_EINVAL, "--stop-after must be >= 0");
+    return 0;
+}
+
+char *bnc_fed_config_json(const bnc_fed_config *c)
+{
+    char part[64];
+    bnc_fed_partition_format(&c->partition, part, sizeof part);
+    size_t cap = 2048;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    snprintf(s, cap,
+             "{\"batch\": %d, \"clients\": %d, \"deadline_s\": %g, \"downlink\": \"%s\", "
+             "\"epochs\": %d, \"error_feedback\": %s, \"k_frac\": %g, \"lr\": %g, "
+             "\"model\": \"%s\", \"momentum\": %g, \"partition\": \"%s\", \"per_round\": %d, "
+             "\"prox_mu\": %g, \"qat\": %s, \"qsgd_levels\": %d, \"rounds\": %d, "
+             "\"seed\": %llu, \"server_lr\": %g, \"server_opt\": \"%s\", \"uplink\": \"%s\", "
+             "\"weight_decay\": %g}",
+             c->train.batch, c->clients, c->deadline_s, c->downlink->name, c->train.epochs,
+             c->error_feedback ? "true" : "false", c->cp.k_frac, (double)c->train.lr, c->model,
+             (double)c->train.momentum, part, c->per_round, (double)c->train.prox_mu,
+             c->train.qat ? "true" : "false", c->cp.qsgd_levels, c->rounds,
+             (unsigned long long)c->seed, (double)c->server_lr, bnc_fed_opt_name(c->server_opt),
+             c->uplink->name, (double)c->train.weight_decay);
+    return s;
+}

@@ -1,0 +1,235 @@
+/* In-process simulations over inproc://: rounds recorded complete, uplink
+ * bytes of ternary vs f32, server optimizers, vote aggregation, checkpoint
+ * resume, and the fed_sim task kind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bnc_fed.h"
+#include "bnc_fed_task.h"
+
+typedef struct rec {
+    int n;
+    bnc_fed_round_stats r[64];
+    int starts, ends, resumed;
+} rec;
+
+static int on_start(void *ctx, const bnc_fed_config *c, int resumed, bnc_err *err)
+{
+    (void)c, (void)err;
+    rec *r = ctx;
+    r->starts++;
+    r->resumed = resumed;
+    return 0;
+}
+
+static int on_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stats *s, bnc_err *err)
+{
+    (void)c, (void)err;
+    rec *r = ctx;
+    if (r->n < 64)
+        r->r[r->n++] = *s;
+    return 0;
+}
+
+static int on_end(void *ctx, const bnc_fed_config *c, const bnc_fed_summary *s, bnc_err *err)
+{
+    (void)c, (void)s, (void)err;
+    ((rec *)ctx)->ends++;
+    return 0;
+}
+
+static int sim(bnc_fed_config *c, rec *r, bnc_fed_summary *s)
+{
+    bnc_err e;
+    bnc_err_clear(&e);
+    int rc = bnc_fed_config_check(c, &e);
+    if (rc) {
+        fprintf(stderr, "config: %s\n", e.msg);
+        return rc;
+    }
+    bnc_fed_sim_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 2;
+    o.local = 1;
+    o.sink.ctx = r;
+    o.sink.run_start = on_start;
+    o.sink.round = on_round;
+    o.sink.run_end = on_end;
+    rc = bnc_fed_sim_run(c, &o, s, &e);
+    if (rc)
+        fprintf(stderr, "sim: %s\n", e.msg);
+    return rc;
+}
+
+static void base(bnc_fed_config *c, const char *run)
+{
+    bnc_fed_config_defaults(c);
+    snprintf(c->run, sizeof c->run, "%s", run);
+    c->clients = 10;
+    c->per_round = 5;
+    c->rounds = 3;
+    c->train.lr = 0.01f;
+    c->deadline_s = 60;
+}
+
+static void test_rounds_and_bytes(void **state)
+{
+    (void)state;
+    bnc_fed_config c;
+    rec r32 = {0}, rt = {0};
+    bnc_fed_summary s32, st;
+    base(&c, "t-f32");
+    assert_int_equal(sim(&c, &r32, &s32), 0);
+    base(&c, "t-tern");
+    c.uplink = bnc_fed_codec_find("ternary");
+    c.error_feedback = 1;
+    assert_int_equal(sim(&c, &rt, &st), 0);
+    assert_int_equal(r32.n, 3);
+    assert_int_equal(rt.n, 3);
+    assert_int_equal(r32.starts, 1);
+    assert_int_equal(r32.ends, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r32.r[i].round, i + 1);
+        assert_int_equal(r32.r[i].sampled, 5);
+        assert_int_equal(r32.r[i].finished, 5);
+        assert_int_equal(r32.r[i].dropped, 0);
+        assert_int_equal(r32.r[i].rejected, 0);
+        assert_int_equal(r32.r[i].examples, 5 * 6000);
+        /* f32 updates: 5 x (4 x 7850 bytes + framing under 100 bytes) */
+        assert_true(r32.r[i].uplink_bytes >= 5 * 4 * 7850);
+        assert_true(r32.r[i].uplink_bytes <= 5 * (4 * 7850 + 100));
+        /* ternary: 5 x (1988 + 36 payload + framing) */
+        assert_true(rt.r[i].uplink_bytes >= 5 * 2024);
+        assert_true(rt.r[i].uplink_bytes <= 5 * (2024 + 100));
+        /* the downlink (f32 model to 5 clients + welcomes + acks) is the same */
+        assert_true(r32.r[i].downlink_bytes >= 5 * 4 * 7850);
+    }
+    assert_true(s32.uplink_bytes > 10 * st.uplink_bytes);
+    assert_true(s32.final_accuracy > 0.75);
+    assert_true(st.final_accuracy > 0.70);
+    assert_true(r32.r[2].accuracy > r32.r[0].accuracy - 0.02);
+}
+
+static void test_server_optimizers_and_vote(void **state)
+{
+    (void)state;
+    const char *opts[] = {"fedadam", "fedyogi"};
+    for (int i = 0; i < 2; i++) {
+        bnc_fed_config c;
+        rec r = {0};
+        bnc_fed_summary s;
+        base(&c, opts[i]);
+        c.server_opt = bnc_fed_opt_parse(opts[i]);
+        assert_int_equal(sim(&c, &r, &s), 0);
+        assert_int_equal(r.n, 3);
+        assert_true(s.final_accuracy > 0.6);
+    }
+    bnc_fed_config c;
+    rec r = {0};
+    bnc_fed_summary s;
+    base(&c, "sign");
+    c.uplink = bnc_fed_codec_find("sign");
+    c.error_feedback = 1;
+    c.train.prox_mu = 0.01f; /* FedProx clients */
+    assert_int_equal(sim(&c, &r, &s), 0);
+    assert_true(s.final_accuracy > 0.6);
+    /* sign: 5 x (4 + 980 + 4 + 2 bytes payload) plus framing */
+    assert_true(r.r[0].uplink_bytes <= 5 * (990 + 100));
+}
+
+static void test_checkpoint_resume(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/fed-ckpt-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    bnc_fed_config c;
+    rec r1 = {0}, r2 = {0};
+    bnc_fed_summary s1, s2;
+    base(&c, "ckpt");
+    c.rounds = 4;
+    c.stop_after = 2;
+    snprintf(c.checkpoint, sizeof c.checkpoint, "%s", path);
+    assert_int_equal(sim(&c, &r1, &s1), 0);
+    assert_int_equal(r1.n, 2);
+    assert_int_equal(r1.ends, 0); /* stopped as a crash would */
+    c.stop_after = 0;
+    assert_int_equal(sim(&c, &r2, &s2), 0);
+    assert_int_equal(r2.resumed, 2);
+    assert_int_equal(s2.resumed_from, 2);
+    assert_int_equal(r2.n, 2);
+    assert_int_equal(r2.r[0].round, 3);
+    assert_int_equal(r2.r[1].round, 4);
+    assert_int_equal(r2.ends, 1);
+    /* The resumed model starts where the first left off. */
+    assert_true(r2.r[0].accuracy > r1.r[0].accuracy - 0.02);
+    /* A checkpoint of another run is refused. */
+    base(&c, "other");
+    snprintf(c.checkpoint, sizeof c.checkpoint, "%s", path);
+    rec r3 = {0};
+    bnc_fed_summary s3;
+    assert_int_equal(sim(&c, &r3, &s3), BNC_EVERSION);
+    unlink(path);
+}
+
+static void test_task_kind(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *p = json_loads("{\"model\": \"softmax\", \"compressor\": \"topk\", "
+                           "\"error_feedback\": true, \"clients\": 6, \"per_round\": 3, "
+                           "\"rounds\": 2, \"k_frac\": 0.05, \"lr\": 0.01}",
+                           0, &je);
+    assert_non_null(p);
+    bnc_err e;
+    assert_int_equal(bnc_kind_fed_sim.validate(p, NULL, &e), 0);
+    assert_true(bnc_kind_fed_sim.cost(p, NULL) > 0);
+    bnc_metrics m = {0};
+    bnc_task_ctx ctx = {0};
+    ctx.threads = 1;
+    assert_int_equal(bnc_kind_fed_sim.run(p, 5, &ctx, &m, &e), 0);
+    int found = 0;
+    for (size_t i = 0; i < m.n; i++) {
+        if (!strcmp(m.v[i].name, "final_accuracy")) {
+            assert_true(m.v[i].value > 0.6);
+            found++;
+        }
+        if (!strcmp(m.v[i].name, "uplink_bytes")) {
+            /* 2 rounds x 3 clients x (4 + 8 x 393 + 4 + 8 x 1) payload */
+            assert_true(m.v[i].value >= 6 * 3160.0 && m.v[i].value <= 6 * 3260.0);
+            found++;
+        }
+    }
+    assert_int_equal(found, 2);
+    bnc_metrics_free(&m);
+    json_decref(p);
+    json_t *bad = json_loads("{\"compresor\": \"topk\"}", 0, &je);
+    assert_int_equal(bnc_kind_fed_sim.validate(bad, NULL, &e), BNC_EINVAL);
+    assert_non_null(strstr(e.msg, "compresor"));
+    json_decref(bad);
+    bad = json_loads("{\"compressor\": \"terngrad\", \"error_feedback\": true}", 0, &je);
+    assert_true(bnc_kind_fed_sim.validate(bad, NULL, &e) != 0);
+    json_decref(bad);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rounds_and_bytes),
+        cmocka_unit_test(test_server_optimizers_and_vote),
+        cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_task_kind),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
