@@ -10,6 +10,7 @@
 static const bnc_command commands[] = {
     {"campaign", "run a benchmark campaign and inspect its results", bnc_cmd_campaign},
     {"db", "migrate the schema, sync a journal into PostgreSQL", bnc_cmd_db},
+    {"fed", "federated learning with compressed updates: server, client, sim", bnc_cmd_fed},
 };
 
 static void usage(FILE *f)
