@@ -44,6 +44,10 @@ typedef struct bnc_run_summary {
  * Only rank 0's summary and error message are meaningful. */
 int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *opts, bnc_run_summary *sum, bnc_err *err);
 
+/* GPUs this process can use: $BNC_GPUS when set, else the NVIDIA driver's
+ * count (0 without a driver). */
+int bnc_gpu_count(void);
+
 /* Provenance of this process as a JSON object text (host, CPU, memory, GPU,
  * compiler, MPI, NCCL, libpq, bnc version, git revision); caller frees. */
 char *bnc_environment_json(void);

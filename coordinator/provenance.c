@@ -1,4 +1,5 @@
 /* What a campaign ran on: recorded for every host of a run. */
+#include <dirent.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <mpi.h>
@@ -54,6 +55,22 @@ static void first_line(const char *path, const char *prefix, char *out, size_t n
     fclose(f);
 }
 
+int bnc_gpu_count(void)
+{
+    const char *forced = getenv("BNC_GPUS");
+    if (forced)
+        return atoi(forced);
+    DIR *d = opendir("/proc/driver/nvidia/gpus");
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 char *bnc_environment_json(void)
 {
     char host[256] = "", model[512], flags[4096], gpu[256] = "", driver[512];
@@ -62,6 +79,7 @@ char *bnc_environment_json(void)
     cpuinfo_field("flags", flags, sizeof flags);
     first_line("/proc/driver/nvidia/version", NULL, driver, sizeof driver);
     /* The first GPU's model, when the NVIDIA driver is loaded. */
+    int gpus = bnc_gpu_count();
     FILE *p = popen("ls /proc/driver/nvidia/gpus 2>/dev/null | head -n 1", "r");
     if (p) {
         char bus[128] = "";
@@ -81,8 +99,8 @@ char *bnc_environment_json(void)
     char pq[32];
     int v = PQlibVersion();
     snprintf(pq, sizeof pq, "%d.%d", v / 10000, v % 10000);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
-                          "host", host, "cpu_model", model, "cpu_flags", flags, "mem_bytes",
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+                          "host", host, "gpus", gpus, "cpu_model", model, "cpu_flags", flags, "mem_bytes",
                           (json_int_t)pages * psize, "gpu", gpu, "gpu_driver", driver, "compiler",
                           BNC_COMPILER, "mpi_version", mpiver, "nccl_version", BNC_NCCL_VERSION,
                           "libpq_version", pq, "bnc_version", BNC_VERSION, "git_rev", BNC_GIT_REV,

@@ -93,6 +93,18 @@ static int idset_has(const idset *s, const char *id)
     return 0;
 }
 
+/* ---- task lanes: CPU tasks and tasks that need a GPU -------------------- */
+
+typedef struct lane {
+    size_t *q;     /* plan indices, largest cost first */
+    size_t n, head;
+    size_t *retry; /* tasks to try again, taken before the queue */
+    size_t nretry;
+} lane;
+
+static int lane_empty(const lane *l) { return l->head >= l->n && l->nretry == 0; }
+static size_t lane_pop(lane *l) { return l->nretry ? l->retry[--l->nretry] : l->q[l->head++]; }
+
 /* ---- shared state of rank 0 ------------------------------------------- */
 
 typedef struct coord {
@@ -105,6 +117,8 @@ typedef struct coord {
     bnc_journal *journal;
     bnc_run_summary *sum;
     uint32_t *attempts; /* per plan task */
+    int *has_gpu;       /* per rank, from the gathered provenance */
+    lane lanes[2];      /* [0] CPU tasks, [1] GPU tasks */
     double last_flush, last_progress, t0;
     size_t todo;        /* tasks to run in this run */
     int tty;
@@ -392,8 +406,12 @@ static void free_result(Bnc__TaskResult *r)
 /* ---- rank 0: handling a finished attempt -------------------------------- */
 
 /* Returns 1 when the task is final (journaled), 0 when it was requeued. */
-static int handle_result(coord *c, Bnc__TaskResult *r, size_t idx, size_t **retry, size_t *nretry,
-                         bnc_err *err, int *rc)
+static int needs_gpu(const coord *c, size_t idx)
+{
+    return c->spec->groups[c->plan.tasks[idx].group].gpu > 0;
+}
+
+static int handle_result(coord *c, Bnc__TaskResult *r, size_t idx, bnc_err *err, int *rc)
 {
     const bnc_plan_task *t = &c->plan.tasks[idx];
     r->attempt = c->attempts[idx];
@@ -403,7 +421,8 @@ static int handle_result(coord *c, Bnc__TaskResult *r, size_t idx, size_t **retr
                 c->attempts[idx], r->error ? r->error : "");
         c->attempts[idx]++;
         c->sum->retried++;
-        (*retry)[(*nretry)++] = idx;
+        lane *l = &c->lanes[needs_gpu(c, idx)];
+        l->retry[l->nretry++] = idx;
         return 0;
     }
     fill_result(r, t, c->spec->name);
@@ -427,19 +446,17 @@ static int handle_result(coord *c, Bnc__TaskResult *r, size_t idx, size_t **retr
 
 /* ---- rank 0 alone -------------------------------------------------------- */
 
-static int run_alone(coord *c, size_t *queue, size_t nq, bnc_err *err)
+static int run_alone(coord *c, bnc_err *err)
 {
     exec_state st = {c->o->kinds, &c->ctx, {0}};
-    size_t *retry = calloc(nq + 1, sizeof *retry), nretry = 0;
-    int rc = retry ? 0 : bnc_err_set(err, BNC_ENOMEM, "out of memory");
+    int rc = 0;
     double last_sync = bnc_now();
-    size_t qi = 0;
-    while (!rc && (qi < nq || nretry)) {
-        size_t idx = nretry ? retry[--nretry] : queue[qi++];
+    while (!rc && !(lane_empty(&c->lanes[0]) && lane_empty(&c->lanes[1]))) {
+        size_t idx = lane_pop(lane_empty(&c->lanes[0]) ? &c->lanes[1] : &c->lanes[0]);
         const bnc_plan_task *t = &c->plan.tasks[idx];
         Bnc__TaskResult r = BNC__TASK_RESULT__INIT;
         exec_task_limited(&st, t->kind, t->params_json, t->seed, t->timeout_s, &r);
-        handle_result(c, &r, idx, &retry, &nretry, err, &rc);
+        handle_result(c, &r, idx, err, &rc);
         free_result(&r);
         if (!rc && bnc_now() - last_sync > 0.05) {
             rc = bnc_journal_sync(c->journal, err);
@@ -450,7 +467,6 @@ static int run_alone(coord *c, size_t *queue, size_t nq, bnc_err *err)
     }
     if (!rc)
         rc = bnc_journal_sync(c->journal, err);
-    free(retry);
     bnc_metrics_free(&st.m);
     return rc;
 }
@@ -555,12 +571,10 @@ static int send_batch(coord *c, MPI_Comm comm, sendq *sq, int w, const size_t *i
     return rc;
 }
 
-static int run_coordinator(coord *c, MPI_Comm comm, int size, size_t *queue, size_t nq,
-                           bnc_err *err)
+static int run_coordinator(coord *c, MPI_Comm comm, int size, size_t nq, bnc_err *err)
 {
     int nw = size - 1, rc = 0;
     size_t *inflight = calloc((size_t)size, sizeof *inflight);
-    size_t *retry = calloc(nq + 1, sizeof *retry), nretry = 0, qi = 0;
     size_t *batch = calloc(4096, sizeof *batch);
     uint8_t *rbuf = NULL;
     size_t rcap = 0;
@@ -568,7 +582,7 @@ static int run_coordinator(coord *c, MPI_Comm comm, int size, size_t *queue, siz
     double avg_s = 0.0; /* mean task duration seen so far */
     size_t seen = 0, final = 0;
     int idle = 0;
-    if (!inflight || !retry || !batch)
+    if (!inflight || !batch)
         rc = bnc_err_set(err, BNC_ENOMEM, "out of memory");
     while (!rc && final < nq) {
         /* Keep every worker fed: about 50 ms of work in flight, at least 2. */
@@ -578,11 +592,19 @@ static int run_coordinator(coord *c, MPI_Comm comm, int size, size_t *queue, siz
             target = k < 2 ? 2 : k > 4096 ? 4096 : (size_t)k;
         }
         for (int w = 1; w <= nw && !rc; w++) {
-            if (inflight[w] > target / 2 || (qi >= nq && nretry == 0))
+            /* A GPU rank takes GPU tasks first, then CPU tasks. */
+            lane *gl = c->has_gpu[w] ? &c->lanes[1] : NULL, *cl = &c->lanes[0];
+            if (inflight[w] > target / 2 || ((!gl || lane_empty(gl)) && lane_empty(cl)))
                 continue;
             size_t n = 0;
-            while (inflight[w] + n < target && n < 4096 && (nretry || qi < nq))
-                batch[n++] = nretry ? retry[--nretry] : queue[qi++];
+            while (inflight[w] + n < target && n < 4096) {
+                if (gl && !lane_empty(gl))
+                    batch[n++] = lane_pop(gl);
+                else if (!lane_empty(cl))
+                    batch[n++] = lane_pop(cl);
+                else
+                    break;
+            }
             if (n) {
                 if (send_batch(c, comm, &sq, w, batch, n))
                     rc = bnc_err_set(err, BNC_ENET, "cannot send tasks to rank %d", w);
@@ -629,7 +651,7 @@ static int run_coordinator(coord *c, MPI_Comm comm, int size, size_t *queue, siz
                 /* Strings of r belong to rb; fill_result points them at the
                  * plan, so keep rb's own and let free_unpacked free them. */
                 Bnc__TaskResult copy = *r;
-                final += (size_t)handle_result(c, &copy, (size_t)r->seq, &retry, &nretry, err, &rc);
+                final += (size_t)handle_result(c, &copy, (size_t)r->seq, err, &rc);
             }
             bnc__result_batch__free_unpacked(rb, NULL);
             got = 1;
@@ -655,7 +677,6 @@ static int run_coordinator(coord *c, MPI_Comm comm, int size, size_t *queue, siz
     }
     sendq_drain(&sq);
     free(inflight);
-    free(retry);
     free(batch);
     free(rbuf);
     return rc;
@@ -898,14 +919,32 @@ static int mkdirs(const char *path)
 }
 
 /* Rank 0's part before scheduling: plan, database, journal, skip set. On
- * success *queue holds the plan indices still to run. */
-static int prepare(coord *c, const char *env_all, int size, size_t **queue, size_t *nq,
-                   bnc_err *err)
+ * success the lanes hold the plan indices still to run and *nq their count. */
+static int prepare(coord *c, const char *env_all, int size, size_t *nq, bnc_err *err)
 {
     int rc = bnc_plan_build(c->spec, c->o->kinds, &c->ctx, &c->plan, err);
     if (rc)
         return rc;
     c->sum->planned = c->plan.n;
+    /* Which ranks have a GPU, from their provenance. */
+    c->has_gpu = calloc((size_t)size, sizeof *c->has_gpu);
+    if (!c->has_gpu)
+        return bnc_err_set(err, BNC_ENOMEM, "out of memory");
+    json_error_t je;
+    json_t *envs = json_loads(env_all, 0, &je);
+    int gpu_ranks = 0;
+    for (int r = 0; r < size; r++) {
+        c->has_gpu[r] = json_integer_value(json_object_get(json_array_get(envs, (size_t)r), "gpus")) > 0;
+        gpu_ranks += r > 0 || size == 1 ? c->has_gpu[r] : 0;
+    }
+    json_decref(envs);
+    size_t gpu_tasks = 0;
+    for (size_t i = 0; i < c->plan.n; i++)
+        gpu_tasks += (size_t)needs_gpu(c, i);
+    if (gpu_tasks && !gpu_ranks)
+        return bnc_err_set(err, BNC_EINVAL,
+                           "%s: %zu tasks need a GPU (resources: {gpu: ...}) but no %s has one",
+                           c->spec->file, gpu_tasks, size == 1 ? "rank" : "worker rank");
     if (c->o->journal_path)
         snprintf(c->sum->journal, sizeof c->sum->journal, "%s", c->o->journal_path);
     else
@@ -930,17 +969,25 @@ static int prepare(coord *c, const char *env_all, int size, size_t **queue, size
                 sc.replayed);
     if (!rc) {
         sink_flush(c, 1);
-        *queue = calloc(c->plan.n + 1, sizeof **queue);
         c->attempts = calloc(c->plan.n + 1, sizeof *c->attempts);
-        if (!*queue || !c->attempts)
+        for (int l = 0; l < 2; l++) {
+            c->lanes[l].q = calloc(c->plan.n + 1, sizeof *c->lanes[l].q);
+            c->lanes[l].retry = calloc(c->plan.n + 1, sizeof *c->lanes[l].retry);
+            if (!c->lanes[l].q || !c->lanes[l].retry)
+                rc = bnc_err_set(err, BNC_ENOMEM, "out of memory");
+        }
+        if (!c->attempts)
             rc = bnc_err_set(err, BNC_ENOMEM, "out of memory");
     }
     for (size_t i = 0; !rc && i < c->plan.n; i++) {
         c->attempts[i] = 1;
-        if (idset_has(&done, c->plan.tasks[i].id) || idset_has(&in_db, c->plan.tasks[i].id))
+        if (idset_has(&done, c->plan.tasks[i].id) || idset_has(&in_db, c->plan.tasks[i].id)) {
             c->sum->skipped++;
-        else
-            (*queue)[(*nq)++] = i;
+        } else {
+            lane *l = &c->lanes[needs_gpu(c, i)];
+            l->q[l->n++] = i;
+            (*nq)++;
+        }
     }
     free(in_db.slot);
     free(done.slot);
@@ -1013,7 +1060,9 @@ int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *o, bnc_run_summary *sum,
     if (lr)
         c.ctx.local_rank = atoi(lr);
     c.ctx.threads = o->threads > 0 ? o->threads : 1;
-    c.ctx.gpu = -1;
+    /* Device by local rank: ranks on a node share its GPUs round-robin. */
+    int ngpu = bnc_gpu_count();
+    c.ctx.gpu = ngpu > 0 ? c.ctx.local_rank % ngpu : -1;
     c.ctx.host = host;
     c.ctx.spec_dir = dirname(spec_dir);
     if (spec) {
@@ -1043,9 +1092,9 @@ int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *o, bnc_run_summary *sum,
     }
     free(all);
 
-    size_t *queue = NULL, nq = 0;
+    size_t nq = 0;
     if (rank == 0 && !rc)
-        rc = prepare(&c, env_all, size, &queue, &nq, err);
+        rc = prepare(&c, env_all, size, &nq, err);
     free(env_all);
     int go = rc;
     MPI_Bcast(&go, 1, MPI_INT, 0, comm);
@@ -1059,9 +1108,9 @@ int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *o, bnc_run_summary *sum,
         c.t0 = bnc_now();
         c.last_flush = c.last_progress = c.t0;
         if (size == 1)
-            rc = run_alone(&c, queue, nq, err);
+            rc = run_alone(&c, err);
         else
-            rc = run_coordinator(&c, comm, size, queue, nq, err);
+            rc = run_coordinator(&c, comm, size, nq, err);
         progress(&c, 1);
         if (!rc)
             rc = bnc_journal_sync(c.journal, err);
@@ -1077,8 +1126,12 @@ int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *o, bnc_run_summary *sum,
             rc = bnc_err_set(err, wrc, "rank %d: lost contact with rank 0", rank);
     }
 out:
-    free(queue);
     free(c.attempts);
+    free(c.has_gpu);
+    for (int l = 0; l < 2; l++) {
+        free(c.lanes[l].q);
+        free(c.lanes[l].retry);
+    }
     bnc_journal_close(c.journal);
     bnc_sink_free(c.sink);
     bnc_db_close(c.db);
