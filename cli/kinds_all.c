@@ -2,12 +2,14 @@
 
 #include <stddef.h>
 
+#include "bnc_fed_task.h"
 #include "bnc_kinds.h"
 
 /* One row per kind; components outside worker/ add theirs here. */
 static const bnc_task_kind *const all_kinds[] = {
     &bnc_kind_quant_error,
     &bnc_kind_noop,
+    &bnc_kind_fed_sim,
     NULL,
 };
 
