@@ -14,6 +14,8 @@ typedef struct bnc_command {
 
 int bnc_cmd_campaign(int argc, char **argv);
 int bnc_cmd_db(int argc, char **argv);
+int bnc_cmd_analyze(int argc, char **argv);
+int bnc_cmd_report(int argc, char **argv);
 int bnc_cmd_fed(int argc, char **argv);
 
 /* Prints "bnc: <msg>" to stderr and returns the exit status for code. */

@@ -57,8 +57,8 @@ double bnc_f_sf(double f, double d1, double d2);
  * mean with bnc_running_mean. */
 typedef struct bnc_running {
     int64_t n;
-    double shift;        /* the first value seen */
-    double mean_d, m2;   /* mean of (x - shift), sum of squared deviations */
+    double shift;      /* the first value seen */
+    double mean_d, m2; /* mean of (x - shift), sum of squared deviations */
     double min, max;
 } bnc_running;
 void bnc_running_init(bnc_running *r);
@@ -86,7 +86,7 @@ double bnc_quantile_sorted(const double *sorted, size_t n, double p);
 void bnc_mean_var(const double *x, size_t n, double *mean, double *var);
 /* Fails with a message naming `what` and the index when x holds a NaN or
  * infinity. */
-int bnc_check_finite(const double *x, size_t n, const char *what, bnc_err *err);
+int bnc_stats_check_finite(const double *x, size_t n, const char *what, bnc_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Confidence intervals. level is e.g. 0.95. */
@@ -109,13 +109,13 @@ double bnc_stat_median(const double *x, size_t n, void *user);
  * bnc_rng keyed by (seed, stream 0): the same seed gives the same interval on
  * any machine. Needs n >= 2 and B >= 100. BCa uses the jackknife for the
  * acceleration. If reps is not NULL it receives the B sorted replicates. */
-int bnc_bootstrap_ci(const double *x, size_t n, bnc_statistic_fn stat, void *user,
-                     size_t B, double level, uint64_t seed, bnc_boot_method method,
-                     bnc_interval *out, double *reps, bnc_err *err);
+int bnc_bootstrap_ci(const double *x, size_t n, bnc_statistic_fn stat, void *user, size_t B,
+                     double level, uint64_t seed, bnc_boot_method method, bnc_interval *out,
+                     double *reps, bnc_err *err);
 /* The BCa interval from given replicates (any order, sorted in place),
  * the full-sample estimate and the n jackknife (leave-one-out) values. */
-int bnc_bca_from_replicates(double theta_hat, double *reps, size_t B, const double *jack,
-                            size_t n, double level, bnc_interval *out, bnc_err *err);
+int bnc_bca_from_replicates(double theta_hat, double *reps, size_t B, const double *jack, size_t n,
+                            double level, bnc_interval *out, bnc_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Tests. */
@@ -154,8 +154,8 @@ int bnc_anova_oneway(const double *const *groups, const size_t *sizes, size_t k,
 typedef struct bnc_ranktest {
     double stat; /* U (= R's W) for Mann-Whitney, V for signed-rank */
     double p;
-    int exact;   /* 1 when p comes from the exact null distribution */
-    double z;    /* normal statistic (with continuity correction) when !exact */
+    int exact;     /* 1 when p comes from the exact null distribution */
+    double z;      /* normal statistic (with continuity correction) when !exact */
     size_t n_used; /* signed-rank: non-zero differences used */
 } bnc_ranktest;
 
@@ -193,12 +193,12 @@ int bnc_p_adjust_bh(const double *p, size_t m, double *out, bnc_err *err);
 /* Ordinary least squares y = X b + e (Householder QR). */
 
 typedef struct bnc_ols {
-    size_t n, p;    /* observations, coefficients (including the intercept) */
+    size_t n, p;                  /* observations, coefficients (including the intercept) */
     double *coef, *se, *t, *pval; /* arrays of p, owned; free with bnc_ols_free */
-    double sigma;   /* residual standard error */
-    double df;      /* residual degrees of freedom n - p */
+    double sigma;                 /* residual standard error */
+    double df;                    /* residual degrees of freedom n - p */
     double r2, adj_r2;
-    double f, f_p;  /* overall F statistic (against the intercept-only model) */
+    double f, f_p; /* overall F statistic (against the intercept-only model) */
 } bnc_ols;
 
 /* Fits y on the columns of X (row-major n x k, no intercept column: one is

@@ -16,22 +16,18 @@ void bnc_running_init(bnc_running *r)
 
 void bnc_running_push(bnc_running *r, double x)
 {
-    if (r->n == 0)
-        r->shift = x;
+    if (r->n == 0) r->shift = x;
     r->n++;
     double v = x - r->shift, d = v - r->mean_d;
     r->mean_d += d / (double)r->n;
     r->m2 += d * (v - r->mean_d);
-    if (x < r->min)
-        r->min = x;
-    if (x > r->max)
-        r->max = x;
+    if (x < r->min) r->min = x;
+    if (x > r->max) r->max = x;
 }
 
 void bnc_running_merge(bnc_running *into, const bnc_running *o)
 {
-    if (o->n == 0)
-        return;
+    if (o->n == 0) return;
     if (into->n == 0) {
         *into = *o;
         return;
@@ -42,20 +38,21 @@ void bnc_running_merge(bnc_running *into, const bnc_running *o)
     into->mean_d += d * nb / n;
     into->m2 += o->m2 + d * d * na * nb / n;
     into->n += o->n;
-    if (o->min < into->min)
-        into->min = o->min;
-    if (o->max > into->max)
-        into->max = o->max;
+    if (o->min < into->min) into->min = o->min;
+    if (o->max > into->max) into->max = o->max;
 }
 
-double bnc_running_mean(const bnc_running *r) { return r->shift + r->mean_d; }
+double bnc_running_mean(const bnc_running *r)
+{
+    return r->shift + r->mean_d;
+}
 
 double bnc_running_var(const bnc_running *r)
 {
     return r->n < 2 ? 0.0 : r->m2 / (double)(r->n - 1);
 }
 
-int bnc_check_finite(const double *x, size_t n, const char *what, bnc_err *err)
+int bnc_stats_check_finite(const double *x, size_t n, const char *what, bnc_err *err)
 {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
@@ -88,18 +85,15 @@ void bnc_mean_var(const double *x, size_t n, double *mean, double *var)
     m += sd / (double)n;
     *mean = m;
     *var = n < 2 ? 0.0 : (sd2 - sd * sd / (double)n) / (double)(n - 1);
-    if (*var < 0)
-        *var = 0;
+    if (*var < 0) *var = 0;
 }
 
 double bnc_quantile_sorted(const double *s, size_t n, double p)
 {
-    if (n == 0)
-        return NAN;
+    if (n == 0) return NAN;
     double h = (double)(n - 1) * p;
     size_t lo = (size_t)floor(h);
-    if (lo >= n - 1)
-        return s[n - 1];
+    if (lo >= n - 1) return s[n - 1];
     double f = h - (double)lo;
     return f == 0 ? s[lo] : s[lo] + f * (s[lo + 1] - s[lo]);
 }
@@ -113,14 +107,13 @@ static int cmp_double(const void *a, const void *b)
 int bnc_desc_compute(const double *x, size_t n, bnc_desc *out, bnc_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (n == 0)
-        return bnc_err_set(err, BNC_EINVAL, "descriptive statistics: no values");
-    int rc = bnc_check_finite(x, n, "descriptive statistics", err);
-    if (rc)
-        return rc;
+    if (n == 0) return bnc_err_set(err, BNC_EINVAL, "descriptive statistics: no values");
+    int rc = bnc_stats_check_finite(x, n, "descriptive statistics", err);
+    if (rc) return rc;
     double *s = malloc(n * sizeof *s);
     if (!s)
-        return bnc_err_set(err, BNC_ENOMEM, "descriptive statistics: out of memory (%zu values)", n);
+        return bnc_err_set(err, BNC_ENOMEM, "descriptive statistics: out of memory (%zu values)",
+                           n);
     memcpy(s, x, n * sizeof *s);
     qsort(s, n, sizeof *s, cmp_double);
     out->n = n;
@@ -148,12 +141,10 @@ static int check_level(double level, const char *what, bnc_err *err)
 int bnc_ci_mean_t(const double *x, size_t n, double level, bnc_interval *out, bnc_err *err)
 {
     int rc = check_level(level, "t interval", err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (n < 2)
         return bnc_err_set(err, BNC_EINVAL, "t interval: needs at least 2 values, got %zu", n);
-    if ((rc = bnc_check_finite(x, n, "t interval", err)))
-        return rc;
+    if ((rc = bnc_stats_check_finite(x, n, "t interval", err))) return rc;
     double m, v;
     bnc_mean_var(x, n, &m, &v);
     double half = bnc_t_quantile(0.5 + 0.5 * level, (double)(n - 1)) * sqrt(v / (double)n);
@@ -175,8 +166,7 @@ double bnc_stat_median(const double *x, size_t n, void *user)
 {
     (void)user;
     double *s = malloc(n * sizeof *s);
-    if (!s)
-        return NAN;
+    if (!s) return NAN;
     memcpy(s, x, n * sizeof *s);
     qsort(s, n, sizeof *s, cmp_double);
     double m = bnc_quantile_sorted(s, n, 0.5);
@@ -188,8 +178,7 @@ int bnc_bca_from_replicates(double theta, double *reps, size_t B, const double *
                             double level, bnc_interval *out, bnc_err *err)
 {
     int rc = check_level(level, "BCa interval", err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (B < 2 || n < 2)
         return bnc_err_set(err, BNC_EINVAL, "BCa interval: needs >= 2 replicates and values");
     qsort(reps, B, sizeof *reps, cmp_double);
@@ -231,17 +220,14 @@ int bnc_bootstrap_ci(const double *x, size_t n, bnc_statistic_fn stat, void *use
                      double *reps_out, bnc_err *err)
 {
     int rc = check_level(level, "bootstrap interval", err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (n < 2)
         return bnc_err_set(err, BNC_EINVAL, "bootstrap interval: needs at least 2 values, got %zu",
                            n);
     if (B < 100)
         return bnc_err_set(err, BNC_EINVAL, "bootstrap interval: %zu resamples, need >= 100", B);
-    if ((rc = bnc_check_finite(x, n, "bootstrap interval", err)))
-        return rc;
-    if (!stat)
-        stat = bnc_stat_mean;
+    if ((rc = bnc_stats_check_finite(x, n, "bootstrap interval", err))) return rc;
+    if (!stat) stat = bnc_stat_mean;
     double *reps = reps_out ? reps_out : malloc(B * sizeof *reps);
     double *buf = malloc(n * sizeof *buf);
     double *jack = method == BNC_BOOT_BCA ? malloc(n * sizeof *jack) : NULL;
@@ -261,8 +247,7 @@ int bnc_bootstrap_ci(const double *x, size_t n, bnc_statistic_fn stat, void *use
         for (size_t i = 0; i < n; i++) { /* leave-one-out values */
             size_t k = 0;
             for (size_t j = 0; j < n; j++)
-                if (j != i)
-                    buf[k++] = x[j];
+                if (j != i) buf[k++] = x[j];
             jack[i] = stat(buf, n - 1, user);
         }
         rc = bnc_bca_from_replicates(theta, reps, B, jack, n, level, out, err);
@@ -274,8 +259,7 @@ int bnc_bootstrap_ci(const double *x, size_t n, bnc_statistic_fn stat, void *use
         out->hi = bnc_quantile_sorted(reps, B, 1.0 - alpha);
     }
 done:
-    if (reps != reps_out)
-        free(reps);
+    if (reps != reps_out) free(reps);
     free(buf);
     free(jack);
     return rc;

@@ -8,8 +8,7 @@
 
 void bnc_ols_free(bnc_ols *o)
 {
-    if (!o)
-        return;
+    if (!o) return;
     free(o->coef); /* one block holds coef, se, t, pval */
     memset(o, 0, sizeof *o);
 }
@@ -19,8 +18,8 @@ int bnc_ols_fit(const double *X, size_t n, size_t k, const double *y, bnc_ols *o
     memset(out, 0, sizeof *out);
     size_t p = k + 1;
     int rc;
-    if ((rc = bnc_check_finite(X, n * k, "least squares (predictors)", err)) ||
-        (rc = bnc_check_finite(y, n, "least squares (response)", err)))
+    if ((rc = bnc_stats_check_finite(X, n * k, "least squares (predictors)", err)) ||
+        (rc = bnc_stats_check_finite(y, n, "least squares (response)", err)))
         return rc;
     if (n <= p)
         return bnc_err_set(err, BNC_EINVAL,
@@ -29,8 +28,7 @@ int bnc_ols_fit(const double *X, size_t n, size_t k, const double *y, bnc_ols *o
                            n, p);
     /* A is column-major n x p: intercept then the predictors; b = y. */
     double *A = malloc((n * p + n + p * p + 4 * p) * sizeof *A);
-    if (!A)
-        return bnc_err_set(err, BNC_ENOMEM, "least squares: out of memory");
+    if (!A) return bnc_err_set(err, BNC_ENOMEM, "least squares: out of memory");
     double *b = A + n * p, *Rinv = b + n, *res = Rinv + p * p;
     for (size_t i = 0; i < n; i++) {
         A[i] = 1.0;
@@ -53,8 +51,7 @@ int bnc_ols_fit(const double *X, size_t n, size_t k, const double *y, bnc_ols *o
         /* the column's part orthogonal to the earlier ones */
         if (nrm <= 1e-10 * maxnorm) {
             free(A);
-            if (j == 0)
-                return bnc_err_set(err, BNC_EINVAL, "least squares: empty design");
+            if (j == 0) return bnc_err_set(err, BNC_EINVAL, "least squares: empty design");
             return bnc_err_set(err, BNC_EINVAL,
                                "least squares: predictor %zu is constant or collinear with the "
                                "others; its coefficient is not identifiable",

@@ -15,8 +15,7 @@ static void design_df_ncp(bnc_power_design des, double n, double d, double *df, 
     }
 }
 
-static double power_at(bnc_power_design des, double n, double d, double alpha,
-                       bnc_alternative alt)
+static double power_at(bnc_power_design des, double n, double d, double alpha, bnc_alternative alt)
 {
     double df, ncp;
     design_df_ncp(des, n, d, &df, &ncp);
@@ -30,8 +29,7 @@ static double power_at(bnc_power_design des, double n, double d, double alpha,
 
 static int check(double d, double alpha, bnc_err *err)
 {
-    if (!isfinite(d))
-        return bnc_err_set(err, BNC_ERANGE, "power: effect size %g is not finite", d);
+    if (!isfinite(d)) return bnc_err_set(err, BNC_ERANGE, "power: effect size %g is not finite", d);
     if (!(alpha > 0 && alpha < 1))
         return bnc_err_set(err, BNC_EINVAL, "power: alpha %g is not in (0, 1)", alpha);
     return 0;
@@ -41,20 +39,18 @@ int bnc_power_t(bnc_power_design des, double n, double d, double alpha, bnc_alte
                 double *power, bnc_err *err)
 {
     int rc = check(d, alpha, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (!(n >= 2) || !isfinite(n))
         return bnc_err_set(err, BNC_EINVAL, "power: n = %g, needs n >= 2", n);
     *power = power_at(des, n, d, alpha, alt);
     return 0;
 }
 
-int bnc_power_t_n(bnc_power_design des, double d, double alpha, double target,
-                  bnc_alternative alt, double *n, int64_t *n_int, bnc_err *err)
+int bnc_power_t_n(bnc_power_design des, double d, double alpha, double target, bnc_alternative alt,
+                  double *n, int64_t *n_int, bnc_err *err)
 {
     int rc = check(d, alpha, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (!(target > alpha && target < 1))
         return bnc_err_set(err, BNC_EINVAL, "power: target power %g must lie in (alpha, 1)",
                            target);
@@ -72,8 +68,10 @@ int bnc_power_t_n(bnc_power_design des, double d, double alpha, double target,
         lo = hi;
         hi *= 2;
         if (hi > 1e12)
-            return bnc_err_set(err, BNC_ERANGE, "power: effect size %g needs more than 1e12 "
-                                                "observations", d);
+            return bnc_err_set(err, BNC_ERANGE,
+                               "power: effect size %g needs more than 1e12 "
+                               "observations",
+                               d);
     }
     for (int it = 0; it < 200 && hi - lo > 1e-13 * hi; it++) {
         double mid = 0.5 * (lo + hi);

@@ -23,8 +23,7 @@ static int cmp_vi(const void *a, const void *b)
 static int rank_avg(const double *v, size_t n, double *r, double *ties)
 {
     vi *s = malloc((n ? n : 1) * sizeof *s);
-    if (!s)
-        return BNC_ENOMEM;
+    if (!s) return BNC_ENOMEM;
     for (size_t i = 0; i < n; i++)
         s[i] = (vi){v[i], i};
     qsort(s, n, sizeof *s, cmp_vi);
@@ -86,8 +85,7 @@ static double *sr_exact_dist(size_t n)
 {
     size_t L = n * (n + 1) / 2 + 1;
     double *c = calloc(L, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c[0] = 1;
     for (size_t k = 1; k <= n; k++)
         for (size_t v = k * (k + 1) / 2; v >= k; v--)
@@ -105,30 +103,26 @@ static double exact_p(const double *d, size_t L, double s, bnc_alternative alt)
     size_t k = (size_t)llround(s);
     double le = 0, ge = 0;
     for (size_t u = 0; u < L; u++) {
-        if (u <= k)
-            le += d[u];
-        if (u >= k)
-            ge += d[u];
+        if (u <= k) le += d[u];
+        if (u >= k) ge += d[u];
     }
-    if (alt == BNC_LESS)
-        return fmin(1.0, le);
-    if (alt == BNC_GREATER)
-        return fmin(1.0, ge);
+    if (alt == BNC_LESS) return fmin(1.0, le);
+    if (alt == BNC_GREATER) return fmin(1.0, ge);
     double p = s > 0.5 * (double)(L - 1) ? ge : le;
     return fmin(1.0, 2.0 * p);
 }
 
 static double normal_p(double z, double sigma, bnc_alternative alt, double *zout)
 {
-    double corr = alt == BNC_TWO_SIDED ? (z > 0 ? 0.5 : z < 0 ? -0.5 : 0.0)
+    double corr = alt == BNC_TWO_SIDED ? (z > 0   ? 0.5
+                                          : z < 0 ? -0.5
+                                                  : 0.0)
                   : alt == BNC_GREATER ? 0.5
                                        : -0.5;
     z = (z - corr) / sigma;
     *zout = z;
-    if (alt == BNC_LESS)
-        return bnc_norm_cdf(z);
-    if (alt == BNC_GREATER)
-        return bnc_norm_sf(z);
+    if (alt == BNC_LESS) return bnc_norm_cdf(z);
+    if (alt == BNC_GREATER) return bnc_norm_sf(z);
     return fmin(1.0, 2.0 * fmin(bnc_norm_cdf(z), bnc_norm_sf(z)));
 }
 
@@ -137,16 +131,15 @@ int bnc_mann_whitney(const double *x, size_t nx, const double *y, size_t ny, bnc
 {
     memset(out, 0, sizeof *out);
     int rc;
-    if ((rc = bnc_check_finite(x, nx, "Mann-Whitney U test", err)) ||
-        (rc = bnc_check_finite(y, ny, "Mann-Whitney U test", err)))
+    if ((rc = bnc_stats_check_finite(x, nx, "Mann-Whitney U test", err)) ||
+        (rc = bnc_stats_check_finite(y, ny, "Mann-Whitney U test", err)))
         return rc;
     if (nx < 1 || ny < 1)
         return bnc_err_set(err, BNC_EINVAL, "Mann-Whitney U test: empty group (%zu and %zu values)",
                            nx, ny);
     size_t N = nx + ny;
     double *all = malloc(2 * N * sizeof *all), ties;
-    if (!all)
-        return bnc_err_set(err, BNC_ENOMEM, "Mann-Whitney U test: out of memory");
+    if (!all) return bnc_err_set(err, BNC_ENOMEM, "Mann-Whitney U test: out of memory");
     double *r = all + N;
     memcpy(all, x, nx * sizeof *all);
     memcpy(all + nx, y, ny * sizeof *all);
@@ -166,8 +159,7 @@ int bnc_mann_whitney(const double *x, size_t nx, const double *y, size_t ny, bnc
                            "Mann-Whitney U test: exact p requested but the data have ties");
     if (use_exact) {
         double *d = mw_exact_dist(nx, ny);
-        if (!d)
-            return bnc_err_set(err, BNC_ENOMEM, "Mann-Whitney U test: out of memory");
+        if (!d) return bnc_err_set(err, BNC_ENOMEM, "Mann-Whitney U test: out of memory");
         out->p = exact_p(d, nx * ny + 1, out->stat, alt);
         out->exact = 1;
         free(d);
@@ -186,12 +178,11 @@ int bnc_wilcoxon_signed(const double *x, const double *y, size_t n, double mu, b
 {
     memset(out, 0, sizeof *out);
     int rc;
-    if ((rc = bnc_check_finite(x, n, "Wilcoxon signed-rank test", err)) ||
-        (y && (rc = bnc_check_finite(y, n, "Wilcoxon signed-rank test", err))))
+    if ((rc = bnc_stats_check_finite(x, n, "Wilcoxon signed-rank test", err)) ||
+        (y && (rc = bnc_stats_check_finite(y, n, "Wilcoxon signed-rank test", err))))
         return rc;
     double *d = malloc(2 * (n ? n : 1) * sizeof *d), ties;
-    if (!d)
-        return bnc_err_set(err, BNC_ENOMEM, "Wilcoxon signed-rank test: out of memory");
+    if (!d) return bnc_err_set(err, BNC_ENOMEM, "Wilcoxon signed-rank test: out of memory");
     double *r = d + n;
     size_t m = 0;
     int zeroes = 0;
@@ -223,8 +214,7 @@ int bnc_wilcoxon_signed(const double *x, const double *y, size_t n, double mu, b
     }
     double v = 0;
     for (size_t i = 0; i < m; i++)
-        if (d[i] > 0)
-            v += r[i];
+        if (d[i] > 0) v += r[i];
     free(d);
     out->stat = v;
     double fm = (double)m;
@@ -235,8 +225,7 @@ int bnc_wilcoxon_signed(const double *x, const double *y, size_t n, double mu, b
                            zeroes ? "zero differences" : "ties");
     if (use_exact) {
         double *dist = sr_exact_dist(m);
-        if (!dist)
-            return bnc_err_set(err, BNC_ENOMEM, "Wilcoxon signed-rank test: out of memory");
+        if (!dist) return bnc_err_set(err, BNC_ENOMEM, "Wilcoxon signed-rank test: out of memory");
         out->p = exact_p(dist, m * (m + 1) / 2 + 1, v, alt);
         out->exact = 1;
         free(dist);

@@ -35,14 +35,12 @@ static double lgammacor(double x)
  * + v^5/5 + ...). */
 static double log1pmx(double u)
 {
-    if (fabs(u) >= 0.5 || u <= -1.0)
-        return log1p(u) - u;
+    if (fabs(u) >= 0.5 || u <= -1.0) return log1p(u) - u;
     double v = u / (2.0 + u), v2 = v * v, term = v * v2, sum = 0.0;
     for (int k = 3; k < 200; k += 2) {
         double add = term / k;
         sum += add;
-        if (fabs(add) <= 1e-18 * fabs(sum))
-            break;
+        if (fabs(add) <= 1e-18 * fabs(sum)) break;
         term *= v2;
     }
     return -u * v + 2.0 * sum;
@@ -50,8 +48,7 @@ static double log1pmx(double u)
 
 double bnc_lbeta(double a, double b)
 {
-    if (!(a > 0) || !(b > 0))
-        return NAN;
+    if (!(a > 0) || !(b > 0)) return NAN;
     double p = a < b ? a : b, q = a < b ? b : a;
     if (p >= 10) {
         double corr = lgammacor(p) + lgammacor(q) - lgammacor(p + q);
@@ -88,33 +85,27 @@ static double beta_log_prefactor(double a, double b, double x, double y)
 static double beta_cf(double a, double b, double x)
 {
     double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0);
-    if (fabs(d) < TINY)
-        d = TINY;
+    if (fabs(d) < TINY) d = TINY;
     d = 1.0 / d;
     double h = d;
     for (int m = 1; m < 1000000; m++) {
         double m2 = 2.0 * m;
         double num = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
         d = 1.0 + num * d;
-        if (fabs(d) < TINY)
-            d = TINY;
+        if (fabs(d) < TINY) d = TINY;
         c = 1.0 + num / c;
-        if (fabs(c) < TINY)
-            c = TINY;
+        if (fabs(c) < TINY) c = TINY;
         d = 1.0 / d;
         h *= d * c;
         num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
         d = 1.0 + num * d;
-        if (fabs(d) < TINY)
-            d = TINY;
+        if (fabs(d) < TINY) d = TINY;
         c = 1.0 + num / c;
-        if (fabs(c) < TINY)
-            c = TINY;
+        if (fabs(c) < TINY) c = TINY;
         d = 1.0 / d;
         double del = d * c;
         h *= del;
-        if (fabs(del - 1.0) < 4e-16)
-            break;
+        if (fabs(del - 1.0) < 4e-16) break;
     }
     return h;
 }
@@ -143,8 +134,7 @@ static void ibeta(double a, double b, double x, double y, double *i, double *ic)
 
 double bnc_betainc(double a, double b, double x)
 {
-    if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1))
-        return NAN;
+    if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1)) return NAN;
     double i, ic;
     ibeta(a, b, x, 1.0 - x, &i, &ic);
     return i;
@@ -152,8 +142,7 @@ double bnc_betainc(double a, double b, double x)
 
 double bnc_betaincc(double a, double b, double x)
 {
-    if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1))
-        return NAN;
+    if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1)) return NAN;
     double i, ic;
     ibeta(a, b, x, 1.0 - x, &i, &ic);
     return ic;
@@ -164,8 +153,7 @@ static double gamma_log_prefactor(double a, double x)
 {
     if (a >= 10 && x < 0.5 * a)
         return a * log(x / a) - (x - a) + 0.5 * log(a) - LN_SQRT_2PI - lgammacor(a);
-    if (a >= 10)
-        return a * log1pmx((x - a) / a) + 0.5 * log(a) - LN_SQRT_2PI - lgammacor(a);
+    if (a >= 10) return a * log1pmx((x - a) / a) + 0.5 * log(a) - LN_SQRT_2PI - lgammacor(a);
     return a * log(x) - x - lgamma(a);
 }
 
@@ -186,8 +174,7 @@ static void igamma(double a, double x, double *p, double *q)
         for (int n = 1; n < 1000000; n++) {
             term *= x / (a + n);
             sum += term;
-            if (term < sum * 1e-17)
-                break;
+            if (term < sum * 1e-17) break;
         }
         *p = exp(lp) / a * sum;
         *q = 1.0 - *p;
@@ -198,16 +185,13 @@ static void igamma(double a, double x, double *p, double *q)
             double an = -n * (n - a);
             b += 2.0;
             d = an * d + b;
-            if (fabs(d) < TINY)
-                d = TINY;
+            if (fabs(d) < TINY) d = TINY;
             c = b + an / c;
-            if (fabs(c) < TINY)
-                c = TINY;
+            if (fabs(c) < TINY) c = TINY;
             d = 1.0 / d;
             double del = d * c;
             h *= del;
-            if (fabs(del - 1.0) < 4e-16)
-                break;
+            if (fabs(del - 1.0) < 4e-16) break;
         }
         *q = exp(lp) * h;
         *p = 1.0 - *q;
@@ -216,8 +200,7 @@ static void igamma(double a, double x, double *p, double *q)
 
 double bnc_gammainc(double a, double x)
 {
-    if (!(a > 0) || !(x >= 0))
-        return NAN;
+    if (!(a > 0) || !(x >= 0)) return NAN;
     double p, q;
     igamma(a, x, &p, &q);
     return p;
@@ -225,8 +208,7 @@ double bnc_gammainc(double a, double x)
 
 double bnc_gammaincc(double a, double x)
 {
-    if (!(a > 0) || !(x >= 0))
-        return NAN;
+    if (!(a > 0) || !(x >= 0)) return NAN;
     double p, q;
     igamma(a, x, &p, &q);
     return q;
@@ -255,8 +237,7 @@ static double mills(double x)
         d = 1.0 / d;
         double del = c * d;
         f *= del;
-        if (fabs(del - 1.0) < 4e-16)
-            break;
+        if (fabs(del - 1.0) < 4e-16) break;
     }
     return 1.0 / f;
 }
@@ -266,39 +247,33 @@ static double norm_lower(double x, double *log_phi_out, double *ratio)
 {
     if (x < -5.0) {
         double m = mills(-x), lp = norm_log_pdf(x);
-        if (log_phi_out)
-            *log_phi_out = lp + log(m);
-        if (ratio)
-            *ratio = m;
+        if (log_phi_out) *log_phi_out = lp + log(m);
+        if (ratio) *ratio = m;
         return exp(lp) * m;
     }
     double v = 0.5 * erfc(-x * M_SQRT1_2);
-    if (log_phi_out)
-        *log_phi_out = log(v);
-    if (ratio)
-        *ratio = v / exp(norm_log_pdf(x));
+    if (log_phi_out) *log_phi_out = log(v);
+    if (ratio) *ratio = v / exp(norm_log_pdf(x));
     return v;
 }
 
 double bnc_norm_cdf(double z)
 {
-    if (isnan(z))
-        return NAN;
-    if (z <= 0)
-        return norm_lower(z, NULL, NULL);
+    if (isnan(z)) return NAN;
+    if (z <= 0) return norm_lower(z, NULL, NULL);
     return z > 5.0 ? 1.0 - norm_lower(-z, NULL, NULL) : 0.5 * erfc(-z * M_SQRT1_2);
 }
 
-double bnc_norm_sf(double z) { return isnan(z) ? NAN : bnc_norm_cdf(-z); }
+double bnc_norm_sf(double z)
+{
+    return isnan(z) ? NAN : bnc_norm_cdf(-z);
+}
 
 double bnc_norm_quantile(double p)
 {
-    if (isnan(p) || p < 0 || p > 1)
-        return NAN;
-    if (p == 0)
-        return -INFINITY;
-    if (p == 1)
-        return INFINITY;
+    if (isnan(p) || p < 0 || p > 1) return NAN;
+    if (p == 0) return -INFINITY;
+    if (p == 1) return INFINITY;
     double q = p - 0.5; /* exact for p in [0.25, 1] */
     if (fabs(q) <= 0.425) {
         /* Newton on 0.5 erf(x / sqrt 2) = q: no cancellation near 0. */
@@ -307,13 +282,11 @@ double bnc_norm_quantile(double p)
             double g = 0.5 * erf(x * M_SQRT1_2) - q;
             double step = g / exp(norm_log_pdf(x));
             x -= step;
-            if (fabs(step) <= 1e-16 * fabs(x))
-                break;
+            if (fabs(step) <= 1e-16 * fabs(x)) break;
         }
         return x;
     }
-    if (p > 0.5)
-        return -bnc_norm_quantile(1.0 - p); /* 1 - p exact here */
+    if (p > 0.5) return -bnc_norm_quantile(1.0 - p); /* 1 - p exact here */
     /* lower tail: Newton on log Phi(x) = log p, from the asymptotic guess */
     double lp = log(p), s = -2.0 * lp;
     double x = -sqrt(fmax(s - log(s) - 2.0 * LN_SQRT_2PI, 0.5));
@@ -322,8 +295,7 @@ double bnc_norm_quantile(double p)
         norm_lower(x, &lphi, &ratio);
         double step = (lphi - lp) * ratio;
         x -= step;
-        if (fabs(step) <= 1e-16 * fabs(x))
-            break;
+        if (fabs(step) <= 1e-16 * fabs(x)) break;
     }
     return x;
 }
@@ -355,38 +327,32 @@ static void t_lower(double t, double df, double *lower, double *mid)
 
 static double t_pdf(double t, double df)
 {
-    if (isinf(df))
-        return exp(norm_log_pdf(t));
+    if (isinf(df)) return exp(norm_log_pdf(t));
     return exp(-0.5 * (df + 1.0) * log1p(t * t / df) - 0.5 * log(df) - bnc_lbeta(0.5 * df, 0.5));
 }
 
 double bnc_t_cdf(double t, double df)
 {
-    if (isnan(t) || !(df > 0))
-        return NAN;
-    if (isinf(df))
-        return bnc_norm_cdf(t);
+    if (isnan(t) || !(df > 0)) return NAN;
+    if (isinf(df)) return bnc_norm_cdf(t);
     double lo, mid;
     t_lower(-fabs(t), df, &lo, &mid);
     return t <= 0 ? lo : 0.5 + mid;
 }
 
-double bnc_t_sf(double t, double df) { return isnan(t) ? NAN : bnc_t_cdf(-t, df); }
+double bnc_t_sf(double t, double df)
+{
+    return isnan(t) ? NAN : bnc_t_cdf(-t, df);
+}
 
 double bnc_t_quantile(double p, double df)
 {
-    if (isnan(p) || p < 0 || p > 1 || !(df > 0))
-        return NAN;
-    if (isinf(df))
-        return bnc_norm_quantile(p);
-    if (p == 0)
-        return -INFINITY;
-    if (p == 1)
-        return INFINITY;
-    if (p == 0.5)
-        return 0.0;
-    if (p > 0.5)
-        return -bnc_t_quantile(1.0 - p, df);
+    if (isnan(p) || p < 0 || p > 1 || !(df > 0)) return NAN;
+    if (isinf(df)) return bnc_norm_quantile(p);
+    if (p == 0) return -INFINITY;
+    if (p == 1) return INFINITY;
+    if (p == 0.5) return 0.0;
+    if (p > 0.5) return -bnc_t_quantile(1.0 - p, df);
     /* p < 1/2, t < 0. Tail (p < 1/4): solve log F(-e^u) = log p in u, which is
      * nearly linear for heavy tails. Centre: solve 1/2 - F(t) = 1/2 - p in t.
      * Both are safeguarded Newton iterations inside a bracket. */
@@ -396,22 +362,19 @@ double bnc_t_quantile(double p, double df)
         double ulo = -2.0, uhi = 2.0, lo, mid;
         for (int i = 0; i < 2000; i++) {
             t_lower(-exp(uhi), df, &lo, &mid);
-            if (log(lo) < lp)
-                break;
+            if (log(lo) < lp) break;
             ulo = uhi;
             uhi += 2.0 + fabs(uhi);
         }
         for (int i = 0; i < 200; i++) {
             t_lower(-exp(ulo), df, &lo, &mid);
-            if (log(lo) >= lp)
-                break;
+            if (log(lo) >= lp) break;
             uhi = ulo;
             ulo -= 2.0;
         }
         double z = bnc_norm_quantile(p);
         double u = log(-z);
-        if (!(u > ulo && u < uhi))
-            u = 0.5 * (ulo + uhi);
+        if (!(u > ulo && u < uhi)) u = 0.5 * (ulo + uhi);
         for (int it = 0; it < 300; it++) {
             double t = -exp(u);
             t_lower(t, df, &lo, &mid);
@@ -422,11 +385,11 @@ double bnc_t_quantile(double p, double df)
                 uhi = u;
             double dg = -t_pdf(t, df) * exp(u) / lo;
             double un = u - g / dg;
-            if (!(un > ulo && un < uhi) || dg == 0)
-                un = 0.5 * (ulo + uhi);
+            if (!(un > ulo && un < uhi) || dg == 0) un = 0.5 * (ulo + uhi);
             double step = un - u;
             u = un;
-            if (fabs(step) <= 2e-16 * fabs(u) || fabs(step) < 1e-300 || uhi - ulo <= 1e-16 * fabs(u))
+            if (fabs(step) <= 2e-16 * fabs(u) || fabs(step) < 1e-300 ||
+                uhi - ulo <= 1e-16 * fabs(u))
                 break;
         }
         return -exp(u);
@@ -435,14 +398,12 @@ double bnc_t_quantile(double p, double df)
     double tlo = -1.0, thi = 0.0, lo, mid;
     for (int i = 0; i < 2000; i++) {
         t_lower(tlo, df, &lo, &mid);
-        if (mid >= m)
-            break;
+        if (mid >= m) break;
         thi = tlo;
         tlo *= 2.0;
     }
     double t = bnc_norm_quantile(p);
-    if (!(t > tlo && t < thi))
-        t = 0.5 * (tlo + thi);
+    if (!(t > tlo && t < thi)) t = 0.5 * (tlo + thi);
     for (int it = 0; it < 300; it++) {
         t_lower(t, df, &lo, &mid);
         double g = mid - m; /* increases as t decreases */
@@ -451,12 +412,10 @@ double bnc_t_quantile(double p, double df)
         else
             thi = t;
         double tn = t + g / t_pdf(t, df);
-        if (!(tn > tlo && tn < thi))
-            tn = 0.5 * (tlo + thi);
+        if (!(tn > tlo && tn < thi)) tn = 0.5 * (tlo + thi);
         double step = tn - t;
         t = tn;
-        if (fabs(step) <= 2e-16 * fabs(t) || thi - tlo <= 1e-16 * fabs(t))
-            break;
+        if (fabs(step) <= 2e-16 * fabs(t) || thi - tlo <= 1e-16 * fabs(t)) break;
     }
     return t;
 }
@@ -487,24 +446,18 @@ static double nct_upper_half(double t, double df, double ncp)
 
 double bnc_nct_cdf(double t, double df, double ncp)
 {
-    if (isnan(t) || !(df > 0) || isnan(ncp))
-        return NAN;
-    if (ncp == 0)
-        return bnc_t_cdf(t, df);
-    if (isinf(t))
-        return t > 0 ? 1.0 : 0.0;
+    if (isnan(t) || !(df > 0) || isnan(ncp)) return NAN;
+    if (ncp == 0) return bnc_t_cdf(t, df);
+    if (isinf(t)) return t > 0 ? 1.0 : 0.0;
     double v = t >= 0 ? nct_upper_half(t, df, ncp) : 1.0 - nct_upper_half(-t, df, -ncp);
     return fmin(1.0, fmax(0.0, v));
 }
 
 double bnc_f_sf(double f, double d1, double d2)
 {
-    if (isnan(f) || !(d1 > 0) || !(d2 > 0))
-        return NAN;
-    if (f <= 0)
-        return 1.0;
-    if (isinf(f))
-        return 0.0;
+    if (isnan(f) || !(d1 > 0) || !(d2 > 0)) return NAN;
+    if (f <= 0) return 1.0;
+    if (isinf(f)) return 0.0;
     double den = d2 + d1 * f, i, ic;
     ibeta(0.5 * d2, 0.5 * d1, d2 / den, d1 * f / den, &i, &ic);
     return i;

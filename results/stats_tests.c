@@ -40,8 +40,7 @@ int bnc_ttest_one(const double *x, size_t n, double mu, bnc_alternative alt, dou
 {
     memset(out, 0, sizeof *out);
     int rc = check_level(level, "one-sample t test", err);
-    if (rc || (rc = bnc_check_finite(x, n, "one-sample t test", err)))
-        return rc;
+    if (rc || (rc = bnc_stats_check_finite(x, n, "one-sample t test", err))) return rc;
     if (n < 2)
         return bnc_err_set(err, BNC_EINVAL, "one-sample t test: needs at least 2 values, got %zu",
                            n);
@@ -64,20 +63,18 @@ int bnc_ttest_paired(const double *x, const double *y, size_t n, double mu, bnc_
 {
     memset(out, 0, sizeof *out);
     int rc = 0;
-    if ((rc = bnc_check_finite(x, n, "paired t test (x)", err)) ||
-        (rc = bnc_check_finite(y, n, "paired t test (y)", err)))
+    if ((rc = bnc_stats_check_finite(x, n, "paired t test (x)", err)) ||
+        (rc = bnc_stats_check_finite(y, n, "paired t test (y)", err)))
         return rc;
     if (n < 2)
         return bnc_err_set(err, BNC_EINVAL, "paired t test: needs at least 2 pairs, got %zu", n);
     double *d = malloc(n * sizeof *d);
-    if (!d)
-        return bnc_err_set(err, BNC_ENOMEM, "paired t test: out of memory");
+    if (!d) return bnc_err_set(err, BNC_ENOMEM, "paired t test: out of memory");
     for (size_t i = 0; i < n; i++)
         d[i] = x[i] - y[i];
     rc = bnc_ttest_one(d, n, mu, alt, level, out, err);
     free(d);
-    if (rc)
-        bnc_err_prefix(err, "paired differences: ");
+    if (rc) bnc_err_prefix(err, "paired differences: ");
     return rc;
 }
 
@@ -87,12 +84,12 @@ int bnc_ttest_two(const double *x, size_t nx, const double *y, size_t ny, double
     memset(out, 0, sizeof *out);
     const char *what = welch ? "Welch t test" : "Student t test";
     int rc = check_level(level, what, err);
-    if (rc || (rc = bnc_check_finite(x, nx, what, err)) ||
-        (rc = bnc_check_finite(y, ny, what, err)))
+    if (rc || (rc = bnc_stats_check_finite(x, nx, what, err)) ||
+        (rc = bnc_stats_check_finite(y, ny, what, err)))
         return rc;
     if (nx < 2 || ny < 2)
-        return bnc_err_set(err, BNC_EINVAL, "%s: needs at least 2 values per group, got %zu and %zu",
-                           what, nx, ny);
+        return bnc_err_set(err, BNC_EINVAL,
+                           "%s: needs at least 2 values per group, got %zu and %zu", what, nx, ny);
     double mx, vx, my, vy;
     bnc_mean_var(x, nx, &mx, &vx);
     bnc_mean_var(y, ny, &my, &vy);
@@ -121,17 +118,14 @@ int bnc_anova_oneway(const double *const *g, const size_t *ns, size_t k, int wel
 {
     memset(out, 0, sizeof *out);
     const char *what = welch ? "Welch ANOVA" : "one-way ANOVA";
-    if (k < 2)
-        return bnc_err_set(err, BNC_EINVAL, "%s: needs at least 2 groups, got %zu", what, k);
+    if (k < 2) return bnc_err_set(err, BNC_EINVAL, "%s: needs at least 2 groups, got %zu", what, k);
     double *m = calloc(2 * k, sizeof *m);
-    if (!m)
-        return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", what);
+    if (!m) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", what);
     double *v = m + k;
     size_t N = 0;
     int rc = 0;
     for (size_t i = 0; i < k; i++) {
-        if ((rc = bnc_check_finite(g[i], ns[i], what, err)))
-            goto done;
+        if ((rc = bnc_stats_check_finite(g[i], ns[i], what, err))) goto done;
         if (ns[i] < (welch ? 2u : 1u)) {
             rc = bnc_err_set(err, BNC_EINVAL, "%s: group %zu has %zu values, needs %d", what, i + 1,
                              ns[i], welch ? 2 : 1);
@@ -141,8 +135,8 @@ int bnc_anova_oneway(const double *const *g, const size_t *ns, size_t k, int wel
         N += ns[i];
     }
     if (N <= k) {
-        rc = bnc_err_set(err, BNC_EINVAL, "%s: %zu values in %zu groups leave no residual df",
-                         what, N, k);
+        rc = bnc_err_set(err, BNC_EINVAL, "%s: %zu values in %zu groups leave no residual df", what,
+                         N, k);
         goto done;
     }
     double fk = (double)k;
@@ -209,10 +203,8 @@ done:
 
 double bnc_hedges_j(double df)
 {
-    if (!(df > 0))
-        return NAN;
-    if (df <= 1)
-        return 0.0; /* Gamma((df-1)/2) has its pole at df = 1 */
+    if (!(df > 0)) return NAN;
+    if (df <= 1) return 0.0; /* Gamma((df-1)/2) has its pole at df = 1 */
     return exp(lgamma(0.5 * df) - 0.5 * log(0.5 * df) - lgamma(0.5 * (df - 1)));
 }
 
@@ -220,11 +212,12 @@ int bnc_cohen_d(const double *x, size_t nx, const double *y, size_t ny, double *
                 bnc_err *err)
 {
     int rc;
-    if ((rc = bnc_check_finite(x, nx, "Cohen's d", err)) ||
-        (rc = bnc_check_finite(y, ny, "Cohen's d", err)))
+    if ((rc = bnc_stats_check_finite(x, nx, "Cohen's d", err)) ||
+        (rc = bnc_stats_check_finite(y, ny, "Cohen's d", err)))
         return rc;
     if (nx < 2 || ny < 2)
-        return bnc_err_set(err, BNC_EINVAL, "Cohen's d: needs at least 2 values per group, got %zu and %zu", nx, ny);
+        return bnc_err_set(err, BNC_EINVAL,
+                           "Cohen's d: needs at least 2 values per group, got %zu and %zu", nx, ny);
     double mx, vx, my, vy;
     bnc_mean_var(x, nx, &mx, &vx);
     bnc_mean_var(y, ny, &my, &vy);
@@ -234,22 +227,20 @@ int bnc_cohen_d(const double *x, size_t nx, const double *y, size_t ny, double *
         return bnc_err_set(err, BNC_ERANGE,
                            "Cohen's d: both groups are constant: pooled sd is zero, d undefined");
     *d = (mx - my) / sp;
-    if (g)
-        *g = *d * bnc_hedges_j(df);
+    if (g) *g = *d * bnc_hedges_j(df);
     return 0;
 }
 
 int bnc_cohen_dz(const double *x, const double *y, size_t n, double *dz, bnc_err *err)
 {
     int rc;
-    if ((rc = bnc_check_finite(x, n, "Cohen's d_z", err)) ||
-        (rc = bnc_check_finite(y, n, "Cohen's d_z", err)))
+    if ((rc = bnc_stats_check_finite(x, n, "Cohen's d_z", err)) ||
+        (rc = bnc_stats_check_finite(y, n, "Cohen's d_z", err)))
         return rc;
     if (n < 2)
         return bnc_err_set(err, BNC_EINVAL, "Cohen's d_z: needs at least 2 pairs, got %zu", n);
     double *d = malloc(n * sizeof *d);
-    if (!d)
-        return bnc_err_set(err, BNC_ENOMEM, "Cohen's d_z: out of memory");
+    if (!d) return bnc_err_set(err, BNC_ENOMEM, "Cohen's d_z: out of memory");
     for (size_t i = 0; i < n; i++)
         d[i] = x[i] - y[i];
     double m, v;
@@ -271,8 +262,7 @@ typedef struct pidx {
 static int cmp_pidx(const void *a, const void *b)
 {
     const pidx *x = a, *y = b;
-    if (x->p != y->p)
-        return x->p < y->p ? -1 : 1;
+    if (x->p != y->p) return x->p < y->p ? -1 : 1;
     return (x->i > y->i) - (x->i < y->i);
 }
 
@@ -284,8 +274,7 @@ static int p_adjust(const double *p, size_t m, double *out, int bh, bnc_err *err
             return bnc_err_set(err, BNC_ERANGE, "%s: p-value %zu is %g, not in [0, 1]", what, i + 1,
                                p[i]);
     pidx *s = malloc((m ? m : 1) * sizeof *s);
-    if (!s)
-        return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", what);
+    if (!s) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", what);
     for (size_t i = 0; i < m; i++)
         s[i] = (pidx){p[i], i};
     qsort(s, m, sizeof *s, cmp_pidx);
@@ -294,16 +283,14 @@ static int p_adjust(const double *p, size_t m, double *out, int bh, bnc_err *err
         double run = 1.0;
         for (size_t r = m; r-- > 0;) {
             double v = s[r].p * fm / (double)(r + 1);
-            if (v < run)
-                run = v;
+            if (v < run) run = v;
             s[r].p = run;
         }
     } else { /* cummax from the smallest up of p * (m - rank + 1) */
         double run = 0.0;
         for (size_t r = 0; r < m; r++) {
             double v = fmin(1.0, s[r].p * (fm - (double)r));
-            if (v > run)
-                run = v;
+            if (v > run) run = v;
             s[r].p = run;
         }
     }

@@ -26,8 +26,7 @@ static int failures, checks;
 static const vec *find(const char *name)
 {
     for (int i = 0; i < nvecs; i++)
-        if (!strcmp(vecs[i].name, name))
-            return &vecs[i];
+        if (!strcmp(vecs[i].name, name)) return &vecs[i];
     fprintf(stderr, "unknown data vector %s\n", name);
     exit(1);
 }
@@ -36,15 +35,13 @@ static void expect(const char *c, const double *got, const double *want, int n)
 {
     for (int i = 0; i < n; i++) {
         double err = fabs(got[i] - want[i]);
-        if (want[i] != 0 && isfinite(want[i]))
-            err /= fabs(want[i]);
-        if (isinf(want[i]) && got[i] == want[i])
-            err = 0;
+        if (want[i] != 0 && isfinite(want[i])) err /= fabs(want[i]);
+        if (isinf(want[i]) && got[i] == want[i]) err = 0;
         checks++;
         if (!(err <= 1e-10) && !(fabs(got[i] - want[i]) <= 1e-14)) {
             failures++;
-            printf("FAIL %s value %d: got %.17g want %.17g (rel err %.3g)\n", c, i, got[i],
-                   want[i], err);
+            printf("FAIL %s value %d: got %.17g want %.17g (rel err %.3g)\n", c, i, got[i], want[i],
+                   err);
         }
     }
 }
@@ -148,10 +145,14 @@ static void run_check(char *line)
         free(X);
         if (!rc) {
             size_t p = o.p, m = 0;
-            for (size_t j = 0; j < p; j++) got[m++] = o.coef[j];
-            for (size_t j = 0; j < p; j++) got[m++] = o.se[j];
-            for (size_t j = 0; j < p; j++) got[m++] = o.t[j];
-            for (size_t j = 0; j < p; j++) got[m++] = o.pval[j];
+            for (size_t j = 0; j < p; j++)
+                got[m++] = o.coef[j];
+            for (size_t j = 0; j < p; j++)
+                got[m++] = o.se[j];
+            for (size_t j = 0; j < p; j++)
+                got[m++] = o.t[j];
+            for (size_t j = 0; j < p; j++)
+                got[m++] = o.pval[j];
             got[m++] = o.sigma, got[m++] = o.r2, got[m++] = o.adj_r2, got[m++] = o.f;
             got[m++] = o.f_p;
             bnc_ols_free(&o);
@@ -172,8 +173,7 @@ static void run_check(char *line)
         exit(1);
     }
     die_rc(c, rc, &e);
-    if (!rc)
-        expect(c, got, want, n);
+    if (!rc) expect(c, got, want, n);
 }
 
 int main(int argc, char **argv)

@@ -104,27 +104,23 @@ static void test_bootstrap(void **state)
     bnc_interval p1, p2, bca;
     double reps[2000];
     bnc_err e;
-    assert_int_equal(bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_PERCENTILE, &p1,
-                                      reps, &e),
-                     0);
-    assert_int_equal(bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_PERCENTILE, &p2,
-                                      NULL, &e),
-                     0);
+    assert_int_equal(
+        bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_PERCENTILE, &p1, reps, &e), 0);
+    assert_int_equal(
+        bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_PERCENTILE, &p2, NULL, &e), 0);
     assert_true(p1.lo == p2.lo && p1.hi == p2.hi); /* same seed, same interval */
     assert_true(p1.lo < p1.est && p1.est < p1.hi);
     /* percentile interval = type-7 quantiles of the sorted replicates */
     /* h = 1999 * 0.025 = 49.975: between replicates 49 and 50 (0-based) */
     assert_true(fabs(p1.lo - (reps[49] + 0.975 * (reps[50] - reps[49]))) < 1e-12);
-    assert_int_equal(bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_BCA, &bca, NULL,
-                                      &e),
-                     0);
+    assert_int_equal(
+        bnc_bootstrap_ci(x, 40, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_BCA, &bca, NULL, &e), 0);
     /* BCa from the same replicates, recomputed here from the definition */
     double jack[40], buf[39], theta = bnc_stat_mean(x, 40, NULL);
     for (int i = 0; i < 40; i++) {
         int k = 0;
         for (int j = 0; j < 40; j++)
-            if (j != i)
-                buf[k++] = x[j];
+            if (j != i) buf[k++] = x[j];
         jack[i] = bnc_stat_mean(buf, 39, NULL);
     }
     int below = 0;
@@ -140,11 +136,11 @@ static void test_bootstrap(void **state)
     double acc = num / (6 * pow(den, 1.5)), z = bnc_norm_quantile(0.025);
     double a1 = bnc_norm_cdf(z0 + (z0 + z) / (1 - acc * (z0 + z)));
     assert_true(fabs(bca.lo - bnc_quantile_sorted(reps, 2000, a1)) < 1e-12);
-    assert_true(acc > 0);          /* right-skewed data: positive acceleration */
-    assert_true(bca.hi > p1.hi);   /* BCa shifts the interval to the long tail */
-    assert_int_equal(bnc_bootstrap_ci(x, 1, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_BCA, &bca, NULL,
-                                      &e),
-                     BNC_EINVAL);
+    assert_true(acc > 0);        /* right-skewed data: positive acceleration */
+    assert_true(bca.hi > p1.hi); /* BCa shifts the interval to the long tail */
+    assert_int_equal(
+        bnc_bootstrap_ci(x, 1, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_BCA, &bca, NULL, &e),
+        BNC_EINVAL);
 }
 
 /* The exact Mann-Whitney distribution sums to 1 and matches brute force. */
