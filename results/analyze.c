@@ -659,12 +659,25 @@ static void print_rule(FILE *f, const int *w)
     fputc('\n', f);
 }
 
+/* Every group of the metric has zero spread (bits per weight, bytes). */
+static int metric_is_constant(const bnc_metric_result *m)
+{
+    for (size_t j = 0; j < m->ng; j++)
+        if (m->g[j].n > 1 && m->g[j].desc.max > m->g[j].desc.min) return 0;
+    return 1;
+}
+
 void bnc_analysis_print(FILE *f, const bnc_analysis *a)
 {
-    for (size_t i = 0; i < a->nm; i++) {
+    /* metrics that vary first, constant ones (bits per weight) last */
+    for (size_t mk = 0, shown = 0; mk < 2 * a->nm; mk++) {
+        size_t i = mk % a->nm;
+        if (metric_is_constant(&a->m[i]) != (mk >= a->nm)) continue;
         const bnc_metric_result *m = &a->m[i];
+        int first_metric = shown++ == 0;
         const char *base = m->g[m->baseline].name;
-        fprintf(f, "%s%s: %s%s, by %s, baseline %s\n", i ? "\n" : "", a->campaign, m->metric,
+        fprintf(f, "%s%s: %s%s, by %s, baseline %s\n", first_metric ? "" : "\n", a->campaign,
+                m->metric,
                 m->direction > 0   ? " (higher is better)"
                 : m->direction < 0 ? " (lower is better)"
                                    : "",

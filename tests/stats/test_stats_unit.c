@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "bnc_rng.h"
+#include "analyze.h"
 #include "stats.h"
 
 /* 1e9 + noise: mean and sd right to far better than 1e-9 relative. */
@@ -155,13 +156,90 @@ static void test_exact_small(void **state)
     assert_true(r.exact && r.stat == 2 && fabs(r.p - 0.4) < 1e-15);
 }
 
+/* The analysis on observations in memory: baseline choice and order,
+ * pairing, Holm, verdicts by metric direction, degenerate groups. */
+static void test_analysis(void **state)
+{
+    (void)state;
+    static const char *keys[] = {"s1", "s2", "s3", "s4", "s5", "s6"};
+    double base[] = {1.00, 1.10, 0.95, 1.05, 1.02, 0.98};
+    double fast[] = {1.50, 1.62, 1.41, 1.58, 1.49, 1.47}; /* clearly higher */
+    double same[] = {1.01, 1.08, 0.97, 1.03, 1.04, 0.97}; /* about the same */
+    bnc_obs obs[64];
+    size_t n = 0;
+    for (int i = 0; i < 6; i++) {
+        obs[n++] = (bnc_obs){"tok_per_s", "f16", keys[i], base[i]};
+        obs[n++] = (bnc_obs){"tok_per_s", "q8_0", keys[i], same[i]};
+        obs[n++] = (bnc_obs){"tok_per_s", "tq2_0", keys[i], fast[i]};
+        obs[n++] = (bnc_obs){"tok_per_s", "one", keys[i], i == 0 ? 2.0 : NAN};
+    }
+    bnc_analyze_opts o = {.campaign = "unit"};
+    bnc_analysis *a;
+    bnc_err e;
+    assert_int_equal(bnc_analysis_compute(obs, n, &o, &a, &e), 0);
+    assert_int_equal(a->nm, 1);
+    const bnc_metric_result *m = &a->m[0];
+    assert_int_equal(m->direction, 1);
+    assert_int_equal(m->ng, 4);
+    assert_string_equal(m->g[0].name, "f16"); /* preferred baseline, listed first */
+    assert_true(m->g[0].is_baseline);
+    /* "one" has a single value and 5 NaN: not every group has the baseline's
+     * seeds, so the comparisons are unpaired (Welch) */
+    assert_int_equal(m->paired, 0);
+    const bnc_group_stats *one = NULL, *tq = NULL, *q8 = NULL;
+    for (size_t j = 0; j < m->ng; j++) {
+        if (!strcmp(m->g[j].name, "one")) one = &m->g[j];
+        if (!strcmp(m->g[j].name, "tq2_0")) tq = &m->g[j];
+        if (!strcmp(m->g[j].name, "q8_0")) q8 = &m->g[j];
+    }
+    assert_true(one && tq && q8);
+    assert_int_equal(one->n, 1);
+    assert_int_equal(one->n_nan, 5);
+    assert_string_equal(one->verdict, "undefined");
+    assert_non_null(strstr(one->note, "at least 2"));
+    assert_string_equal(tq->verdict, "better");
+    assert_string_equal(q8->verdict, "no evidence of a difference");
+    /* Welch p of tq2_0 against f16 equals the library's, Holm over 2 tests */
+    bnc_ttest t;
+    assert_int_equal(bnc_ttest_two(fast, 6, base, 6, 0, 1, BNC_TWO_SIDED, 0.95, &t, &e), 0);
+    assert_true(fabs(tq->p - t.p) <= 1e-15 * t.p);
+    /* Holm over the two tests: the smaller p (tq2_0) is doubled */
+    assert_true(tq->p < q8->p);
+    assert_true(tq->p_adj == fmin(1, 2 * tq->p));
+    assert_true(q8->p_adj == fmax(tq->p_adj, q8->p));
+    bnc_analysis_free(a);
+
+    /* without the single-value group every group has the same seeds: paired */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(obs[i].group, "one")) obs[k++] = obs[i];
+    o.baseline = "q8_0";
+    o.correction = "bh";
+    assert_int_equal(bnc_analysis_compute(obs, k, &o, &a, &e), 0);
+    m = &a->m[0];
+    assert_int_equal(m->paired, 1);
+    assert_int_equal(m->npairs, 6);
+    assert_string_equal(m->g[0].name, "q8_0");
+    assert_int_equal(bnc_ttest_paired(fast, same, 6, 0, BNC_TWO_SIDED, 0.95, &t, &e), 0);
+    for (size_t j = 0; j < m->ng; j++)
+        if (!strcmp(m->g[j].name, "tq2_0")) assert_true(fabs(m->g[j].p - t.p) <= 1e-15 * t.p);
+    assert_true(m->has_anova);
+    bnc_analysis_free(a);
+
+    o.baseline = "nope";
+    assert_int_equal(bnc_analysis_compute(obs, k, &o, &a, &e), BNC_EINVAL);
+    assert_non_null(strstr(e.msg, "values: f16, q8_0, tq2_0"));
+    o.baseline = NULL;
+    o.alpha = 0.7;
+    assert_int_equal(bnc_analysis_compute(obs, k, &o, &a, &e), BNC_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_large_offset),
-        cmocka_unit_test(test_degenerate),
-        cmocka_unit_test(test_bootstrap),
-        cmocka_unit_test(test_exact_small),
+        cmocka_unit_test(test_large_offset), cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_bootstrap),    cmocka_unit_test(test_exact_small),
+        cmocka_unit_test(test_analysis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
