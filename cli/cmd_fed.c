@@ -15,59 +15,93 @@
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: bnc fed server --bind ENDPOINT [options]\n"
-        "       bnc fed client --connect ENDPOINT --client-id K [--data DIR]\n"
-        "       bnc fed sim [options] [--threads T]\n"
-        "       bnc fed train --model softmax|mlp [--epochs E] [--lr LR] [--qat]\n\n"
-        "server  a ZeroMQ ROUTER: samples clients each round, aggregates their compressed\n"
-        "        updates, evaluates on the test set, stores rounds, checkpoints\n"
-        "client  a ZeroMQ DEALER: joins, trains on its shard, sends compressed updates\n"
-        "sim     server and --clients clients in one process over inproc:// (a thread pool);\n"
-        "        under mpirun, rank 0 serves on tcp://127.0.0.1 and other ranks run clients\n"
-        "train   centralized training on the whole training set (sanity baseline)\n\n"
-        "run options (server, sim):\n"
-        "  --run NAME            run name (results, checkpoint); default fed-<seed>-<time>\n"
-        "  --model softmax|mlp   (softmax)\n"
-        "  --clients K           clients in the partition (10)\n"
-        "  --per-round M         clients sampled per round (10)\n"
-        "  --rounds R            (10)\n"
-        "  --partition P         iid | dirichlet:ALPHA | classes:K | quantity:ALPHA (iid)\n"
-        "  --seed S              (1)\n"
-        "  --compressor C        uplink: none f16 int8 ternary terngrad qsgd sign topk randk\n"
-        "  --downlink C          model to clients: none f16 int8 ternary (none)\n"
-        "  --error-feedback      keep a residual per client (biased compressors)\n"
-        "  --k-frac F            top-k / random-k fraction kept (0.01)\n"
-        "  --qsgd-levels S       (16)\n"
-        "  --lr LR --momentum M --weight-decay WD --batch B --epochs E   client SGD\n"
-        "                        (0.05, 0.9, 1e-4, 32, 1)\n"
-        "  --prox-mu MU          FedProx proximal term (0: FedAvg clients)\n"
-        "  --qat                 ternary (BitNet) weights in the forward pass, STE\n"
-        "  --server-opt O        fedavg | fedadam | fedyogi (fedavg)\n"
-        "  --server-lr LR        (1 for fedavg, 0.01 for fedadam/fedyogi)\n"
-        "  --deadline SEC        per-round deadline (60)\n"
-        "  --join-timeout SEC    wait for --min-clients before starting (60)\n"
-        "  --min-clients N       (per-round)\n"
-        "  --max-msg BYTES       reject larger client messages (model size based)\n"
-        "  --checkpoint FILE     write every round; resume from it when present\n"
-        "  --stop-after R        stop after round R without finishing (tests)\n"
-        "  --db URL              store fed_runs/fed_rounds in PostgreSQL\n"
-        "  --data DIR            Fashion-MNIST directory (/usr/share/datasets/fashion-mnist)\n"
-        "  --quiet               no per-round lines on stdout\n"
-        "server: --bind ENDPOINT (e.g. tcp://127.0.0.1:5555) --endpoint-file FILE\n"
-        "client: --connect ENDPOINT --client-id K --heartbeat SEC (2) --timeout SEC (0: none)\n"
-        "        --crash-at-round R (kill itself on round R's start) --slow SEC (sleep before\n"
-        "        training, every round)\n"
-        "sim:    --threads T (2)\n");
+    fprintf(f,
+            "usage: bnc fed server --bind ENDPOINT [options]\n"
+            "       bnc fed client --connect ENDPOINT --client-id K [--data DIR]\n"
+            "       bnc fed sim [options] [--threads T]\n"
+            "       bnc fed train --model softmax|mlp [--epochs E] [--lr LR] [--qat]\n\n"
+            "server  a ZeroMQ ROUTER: samples clients each round, aggregates their compressed\n"
+            "        updates, evaluates on the test set, stores rounds, checkpoints\n"
+            "client  a ZeroMQ DEALER: joins, trains on its shard, sends compressed updates\n"
+            "sim     server and --clients clients in one process over inproc:// (a thread pool);\n"
+            "        under mpirun, rank 0 serves on tcp://127.0.0.1 and other ranks run clients\n"
+            "train   centralized training on the whole training set (sanity baseline)\n\n"
+            "run options (server, sim):\n"
+            "  --run NAME            run name (results, checkpoint); default fed-<seed>-<time>\n"
+            "  --model softmax|mlp   (softmax)\n"
+            "  --clients K           clients in the partition (10)\n"
+            "  --per-round M         clients sampled per round (10)\n"
+            "  --rounds R            (10)\n"
+            "  --partition P         iid | dirichlet:ALPHA | classes:K | quantity:ALPHA (iid)\n"
+            "  --seed S              (1)\n"
+            "  --compressor C        uplink: none f16 int8 ternary terngrad qsgd sign topk randk\n"
+            "  --downlink C          model to clients: none f16 int8 ternary (none)\n"
+            "  --error-feedback      keep a residual per client (biased compressors)\n"
+            "  --k-frac F            top-k / random-k fraction kept (0.01)\n"
+            "  --qsgd-levels S       (16)\n"
+            "  --lr LR --momentum M --weight-decay WD --batch B --epochs E   client SGD\n"
+            "                        (0.05, 0.9, 1e-4, 32, 1)\n"
+            "  --prox-mu MU          FedProx proximal term (0: FedAvg clients)\n"
+            "  --qat                 ternary (BitNet) weights in the forward pass, STE\n"
+            "  --server-opt O        fedavg | fedadam | fedyogi (fedavg)\n"
+            "  --server-lr LR        (1 for fedavg, 0.01 for fedadam/fedyogi)\n"
+            "  --deadline SEC        per-round deadline (60)\n"
+            "  --join-timeout SEC    wait for --min-clients before starting (60)\n"
+            "  --min-clients N       (per-round)\n"
+            "  --max-msg BYTES       reject larger client messages (model size based)\n"
+            "  --checkpoint FILE     write every round; resume from it when present\n"
+            "  --stop-after R        stop after round R without finishing (tests)\n"
+            "  --db URL              store fed_runs/fed_rounds in PostgreSQL\n"
+            "  --data DIR            Fashion-MNIST directory (/usr/share/datasets/fashion-mnist)\n"
+            "  --quiet               no per-round lines on stdout\n"
+            "server: --bind ENDPOINT (e.g. tcp://127.0.0.1:5555) --endpoint-file FILE\n"
+            "client: --connect ENDPOINT --client-id K --heartbeat SEC (2) --timeout SEC (0: none)\n"
+            "        --crash-at-round R (kill itself on round R's start) --slow SEC (sleep before\n"
+            "        training, every round)\n"
+            "sim:    --threads T (2)\n");
 }
 
 enum {
-    O_RUN = 256, O_MODEL, O_CLIENTS, O_PER_ROUND, O_ROUNDS, O_PARTITION, O_SEED, O_COMPRESSOR,
-    O_DOWNLINK, O_EF, O_KFRAC, O_QSGD, O_LR, O_MOMENTUM, O_WD, O_BATCH, O_EPOCHS, O_PROX, O_QAT,
-    O_SOPT, O_SLR, O_DEADLINE, O_JOIN_TIMEOUT, O_MIN_CLIENTS, O_MAX_MSG, O_CHECKPOINT,
-    O_STOP_AFTER, O_DB, O_DATA, O_THREADS, O_BIND, O_EP_FILE, O_CONNECT, O_CLIENT_ID,
-    O_HEARTBEAT, O_TIMEOUT, O_CRASH, O_SLOW, O_QUIET, O_HELP
+    O_RUN = 256,
+    O_MODEL,
+    O_CLIENTS,
+    O_PER_ROUND,
+    O_ROUNDS,
+    O_PARTITION,
+    O_SEED,
+    O_COMPRESSOR,
+    O_DOWNLINK,
+    O_EF,
+    O_KFRAC,
+    O_QSGD,
+    O_LR,
+    O_MOMENTUM,
+    O_WD,
+    O_BATCH,
+    O_EPOCHS,
+    O_PROX,
+    O_QAT,
+    O_SOPT,
+    O_SLR,
+    O_DEADLINE,
+    O_JOIN_TIMEOUT,
+    O_MIN_CLIENTS,
+    O_MAX_MSG,
+    O_CHECKPOINT,
+    O_STOP_AFTER,
+    O_DB,
+    O_DATA,
+    O_THREADS,
+    O_BIND,
+    O_EP_FILE,
+    O_CONNECT,
+    O_CLIENT_ID,
+    O_HEARTBEAT,
+    O_TIMEOUT,
+    O_CRASH,
+    O_SLOW,
+    O_QUIET,
+    O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -171,9 +205,15 @@ static int parse(int argc, char **argv, fed_args *a, char *msg, size_t n)
         case O_MODEL:
             snprintf(c->model, sizeof c->model, "%s", optarg);
             break;
-        case O_CLIENTS: r = num_i(name, optarg, &c->clients, msg, n); break;
-        case O_PER_ROUND: r = num_i(name, optarg, &c->per_round, msg, n); break;
-        case O_ROUNDS: r = num_i(name, optarg, &c->rounds, msg, n); break;
+        case O_CLIENTS:
+            r = num_i(name, optarg, &c->clients, msg, n);
+            break;
+        case O_PER_ROUND:
+            r = num_i(name, optarg, &c->per_round, msg, n);
+            break;
+        case O_ROUNDS:
+            r = num_i(name, optarg, &c->rounds, msg, n);
+            break;
         case O_PARTITION:
             if (bnc_fed_partition_parse(optarg, &c->partition, &e)) {
                 snprintf(msg, n, "--partition: %s", e.msg);
@@ -197,52 +237,113 @@ static int parse(int argc, char **argv, fed_args *a, char *msg, size_t n)
             }
             break;
         }
-        case O_EF: c->error_feedback = 1; break;
-        case O_KFRAC: r = num_d(name, optarg, &c->cp.k_frac, msg, n); break;
-        case O_QSGD: r = num_i(name, optarg, &c->cp.qsgd_levels, msg, n); break;
-        case O_LR: r = num_d(name, optarg, &d, msg, n); c->train.lr = (float)d; break;
-        case O_MOMENTUM: r = num_d(name, optarg, &d, msg, n); c->train.momentum = (float)d; break;
-        case O_WD: r = num_d(name, optarg, &d, msg, n); c->train.weight_decay = (float)d; break;
-        case O_BATCH: r = num_i(name, optarg, &c->train.batch, msg, n); break;
-        case O_EPOCHS: r = num_i(name, optarg, &c->train.epochs, msg, n); break;
-        case O_PROX: r = num_d(name, optarg, &d, msg, n); c->train.prox_mu = (float)d; break;
-        case O_QAT: c->train.qat = 1; break;
+        case O_EF:
+            c->error_feedback = 1;
+            break;
+        case O_KFRAC:
+            r = num_d(name, optarg, &c->cp.k_frac, msg, n);
+            break;
+        case O_QSGD:
+            r = num_i(name, optarg, &c->cp.qsgd_levels, msg, n);
+            break;
+        case O_LR:
+            r = num_d(name, optarg, &d, msg, n);
+            c->train.lr = (float)d;
+            break;
+        case O_MOMENTUM:
+            r = num_d(name, optarg, &d, msg, n);
+            c->train.momentum = (float)d;
+            break;
+        case O_WD:
+            r = num_d(name, optarg, &d, msg, n);
+            c->train.weight_decay = (float)d;
+            break;
+        case O_BATCH:
+            r = num_i(name, optarg, &c->train.batch, msg, n);
+            break;
+        case O_EPOCHS:
+            r = num_i(name, optarg, &c->train.epochs, msg, n);
+            break;
+        case O_PROX:
+            r = num_d(name, optarg, &d, msg, n);
+            c->train.prox_mu = (float)d;
+            break;
+        case O_QAT:
+            c->train.qat = 1;
+            break;
         case O_SOPT:
             if ((c->server_opt = bnc_fed_opt_parse(optarg)) < 0) {
                 snprintf(msg, n, "--server-opt: '%s' (fedavg, fedadam or fedyogi)", optarg);
                 r = -1;
             }
             break;
-        case O_SLR: r = num_d(name, optarg, &d, msg, n); c->server_lr = (float)d; break;
-        case O_DEADLINE: r = num_d(name, optarg, &c->deadline_s, msg, n); break;
-        case O_JOIN_TIMEOUT: r = num_d(name, optarg, &c->join_timeout_s, msg, n); break;
-        case O_MIN_CLIENTS: r = num_i(name, optarg, &c->min_clients, msg, n); break;
+        case O_SLR:
+            r = num_d(name, optarg, &d, msg, n);
+            c->server_lr = (float)d;
+            break;
+        case O_DEADLINE:
+            r = num_d(name, optarg, &c->deadline_s, msg, n);
+            break;
+        case O_JOIN_TIMEOUT:
+            r = num_d(name, optarg, &c->join_timeout_s, msg, n);
+            break;
+        case O_MIN_CLIENTS:
+            r = num_i(name, optarg, &c->min_clients, msg, n);
+            break;
         case O_MAX_MSG:
             r = num_d(name, optarg, &d, msg, n);
             c->max_msg_bytes = d > 0 ? (size_t)d : 0;
             break;
-        case O_CHECKPOINT: snprintf(c->checkpoint, sizeof c->checkpoint, "%s", optarg); break;
-        case O_STOP_AFTER: r = num_i(name, optarg, &c->stop_after, msg, n); break;
-        case O_DB: a->db = optarg; break;
-        case O_DATA: a->data = optarg; break;
-        case O_THREADS: r = num_i(name, optarg, &a->threads, msg, n); break;
-        case O_BIND: a->bind = optarg; break;
-        case O_EP_FILE: a->endpoint_file = optarg; break;
-        case O_CONNECT: a->connect = optarg; break;
-        case O_CLIENT_ID: r = num_i(name, optarg, &a->client_id, msg, n); break;
-        case O_HEARTBEAT: r = num_d(name, optarg, &a->heartbeat, msg, n); break;
-        case O_TIMEOUT: r = num_d(name, optarg, &a->timeout, msg, n); break;
-        case O_CRASH: r = num_i(name, optarg, &a->crash_at, msg, n); break;
-        case O_SLOW: r = num_d(name, optarg, &a->slow, msg, n); break;
-        case O_QUIET: a->quiet = 1; break;
+        case O_CHECKPOINT:
+            snprintf(c->checkpoint, sizeof c->checkpoint, "%s", optarg);
+            break;
+        case O_STOP_AFTER:
+            r = num_i(name, optarg, &c->stop_after, msg, n);
+            break;
+        case O_DB:
+            a->db = optarg;
+            break;
+        case O_DATA:
+            a->data = optarg;
+            break;
+        case O_THREADS:
+            r = num_i(name, optarg, &a->threads, msg, n);
+            break;
+        case O_BIND:
+            a->bind = optarg;
+            break;
+        case O_EP_FILE:
+            a->endpoint_file = optarg;
+            break;
+        case O_CONNECT:
+            a->connect = optarg;
+            break;
+        case O_CLIENT_ID:
+            r = num_i(name, optarg, &a->client_id, msg, n);
+            break;
+        case O_HEARTBEAT:
+            r = num_d(name, optarg, &a->heartbeat, msg, n);
+            break;
+        case O_TIMEOUT:
+            r = num_d(name, optarg, &a->timeout, msg, n);
+            break;
+        case O_CRASH:
+            r = num_i(name, optarg, &a->crash_at, msg, n);
+            break;
+        case O_SLOW:
+            r = num_d(name, optarg, &a->slow, msg, n);
+            break;
+        case O_QUIET:
+            a->quiet = 1;
+            break;
         case 'h':
-        case O_HELP: return 1;
+        case O_HELP:
+            return 1;
         default:
             snprintf(msg, n, "unknown option '%s'", argv[optind - 1]);
             return -1;
         }
-        if (r)
-            return -1;
+        if (r) return -1;
     }
     if (optind != argc) {
         snprintf(msg, n, "unexpected argument '%s'", argv[optind]);
@@ -278,8 +379,7 @@ static int cli_run_start(void *ctx, const bnc_fed_config *c, int resumed, bnc_er
     return s->inner.run_start ? s->inner.run_start(s->inner.ctx, c, resumed, err) : 0;
 }
 
-static int cli_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stats *r,
-                     bnc_err *err)
+static int cli_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stats *r, bnc_err *err)
 {
     cli_sink *s = ctx;
     if (!s->quiet) {
@@ -287,16 +387,15 @@ static int cli_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_sta
                "\"train_loss\": %.4f, \"uplink_bytes\": %lld, \"downlink_bytes\": %lld, "
                "\"sampled\": %d, \"finished\": %d, \"dropped\": %d, \"rejected\": %d, "
                "\"wall_s\": %.3f}\n",
-               c->run, r->round, r->accuracy, r->loss, r->train_loss,
-               (long long)r->uplink_bytes, (long long)r->downlink_bytes, r->sampled,
-               r->finished, r->dropped, r->rejected, r->wall_s);
+               c->run, r->round, r->accuracy, r->loss, r->train_loss, (long long)r->uplink_bytes,
+               (long long)r->downlink_bytes, r->sampled, r->finished, r->dropped, r->rejected,
+               r->wall_s);
         fflush(stdout);
     }
     return s->inner.round ? s->inner.round(s->inner.ctx, c, r, err) : 0;
 }
 
-static int cli_run_end(void *ctx, const bnc_fed_config *c, const bnc_fed_summary *sum,
-                       bnc_err *err)
+static int cli_run_end(void *ctx, const bnc_fed_config *c, const bnc_fed_summary *sum, bnc_err *err)
 {
     cli_sink *s = ctx;
     return s->inner.run_end ? s->inner.run_end(s->inner.ctx, c, sum, err) : 0;
@@ -321,8 +420,7 @@ static int setup_sink(fed_args *a, cli_sink *cs, bnc_fed_sink *sink, bnc_err *er
     cs->quiet = a->quiet;
     if (a->db) {
         int rc = bnc_fed_db_open(a->db, &cs->db, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         bnc_fed_db_sink(cs->db, &cs->inner);
     }
     memset(sink, 0, sizeof *sink);
@@ -360,11 +458,9 @@ static int cmd_train(fed_args *a, bnc_err *err)
     bnc_fed_dataset train = {0}, test = {0};
     bnc_fed_arch arch;
     int rc = bnc_fed_arch_init(&arch, a->cfg.model, 784, BNC_FED_NCLASSES, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     rc = bnc_fed_mnist_load(a->data, &train, &test, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     bnc_fed_trainer *t = bnc_fed_trainer_new(&arch, 500);
     float *w = malloc((size_t)arch.nparams * sizeof *w);
     int64_t *idx = malloc((size_t)train.n * sizeof *idx);
@@ -380,12 +476,10 @@ static int cmd_train(fed_args *a, bnc_err *err)
     o.epochs = 1;
     for (int e = 1; e <= epochs; e++) {
         double t0 = bnc_now(), tl, ta, vl, va;
-        rc = bnc_fed_train(t, w, NULL, &train, idx, train.n, &o, a->cfg.seed, (uint64_t)e, &tl,
-                           &ta, err);
-        if (!rc)
-            rc = bnc_fed_evaluate(t, w, o.qat, &test, &vl, &va, err);
-        if (rc)
-            break;
+        rc = bnc_fed_train(t, w, NULL, &train, idx, train.n, &o, a->cfg.seed, (uint64_t)e, &tl, &ta,
+                           err);
+        if (!rc) rc = bnc_fed_evaluate(t, w, o.qat, &test, &vl, &va, err);
+        if (rc) break;
         printf("{\"model\": \"%s\", \"epoch\": %d, \"train_loss\": %.4f, \"train_acc\": %.4f, "
                "\"test_loss\": %.4f, \"test_acc\": %.4f, \"epoch_s\": %.2f}\n",
                a->cfg.model, e, tl, ta, vl, va, bnc_now() - t0);
@@ -428,8 +522,7 @@ int bnc_cmd_fed(int argc, char **argv)
     bnc_err_clear(&err);
     int rc = 0;
     if (!strcmp(sub, "train")) {
-        if (bnc_fed_config_check(&a.cfg, &err))
-            return bnc_cli_fail(err.code, err.msg);
+        if (bnc_fed_config_check(&a.cfg, &err)) return bnc_cli_fail(err.code, err.msg);
         rc = cmd_train(&a, &err);
         return rc ? bnc_cli_fail(rc, err.msg) : 0;
     }
@@ -451,12 +544,10 @@ int bnc_cmd_fed(int argc, char **argv)
         rc = bnc_fed_clients_run(&co, &id, 1, a.timeout, &err);
         return rc ? bnc_cli_fail(rc, err.msg) : 0;
     }
-    if ((rc = bnc_fed_config_check(&a.cfg, &err)))
-        return bnc_cli_fail(rc, err.msg);
+    if ((rc = bnc_fed_config_check(&a.cfg, &err))) return bnc_cli_fail(rc, err.msg);
     cli_sink cs;
     bnc_fed_sink sink;
-    if ((rc = setup_sink(&a, &cs, &sink, &err)))
-        return bnc_cli_fail(rc, err.msg);
+    if ((rc = setup_sink(&a, &cs, &sink, &err))) return bnc_cli_fail(rc, err.msg);
     bnc_fed_summary sum;
     int rank = 0;
     if (!strcmp(sub, "server")) {
@@ -491,15 +582,11 @@ int bnc_cmd_fed(int argc, char **argv)
             so.sink.run_end = NULL;
         }
         rc = bnc_fed_sim_run(&a.cfg, &so, &sum, &err);
-        if (mpi)
-            MPI_Finalize();
+        if (mpi) MPI_Finalize();
     }
-    if (rc && cs.db)
-        bnc_fed_db_fail(cs.db, a.cfg.run);
+    if (rc && cs.db) bnc_fed_db_fail(cs.db, a.cfg.run);
     bnc_fed_db_close(cs.db);
-    if (rc)
-        return bnc_cli_fail(rc, err.msg);
-    if (rank == 0 && !a.quiet)
-        print_summary(&a.cfg, &sum);
+    if (rc) return bnc_cli_fail(rc, err.msg);
+    if (rank == 0 && !a.quiet) print_summary(&a.cfg, &sum);
     return 0;
 }

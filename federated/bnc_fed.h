@@ -16,26 +16,26 @@
 enum { BNC_FED_OPT_FEDAVG = 0, BNC_FED_OPT_FEDADAM = 1, BNC_FED_OPT_FEDYOGI = 2 };
 
 typedef struct bnc_fed_config {
-    char run[128];                    /* run name: results key, checkpoint identity */
-    char model[16];                   /* softmax | mlp */
+    char run[128];  /* run name: results key, checkpoint identity */
+    char model[16]; /* softmax | mlp */
     bnc_fed_partition_spec partition;
-    int clients;                      /* K: client ids 0..K-1, the partition's size */
-    int per_round;                    /* m sampled each round */
+    int clients;   /* K: client ids 0..K-1, the partition's size */
+    int per_round; /* m sampled each round */
     int rounds;
     uint64_t seed;
-    const bnc_fed_codec *uplink;      /* client updates */
-    const bnc_fed_codec *downlink;    /* global model to clients */
-    int error_feedback;               /* uplink residual per client (biased codecs) */
+    const bnc_fed_codec *uplink;   /* client updates */
+    const bnc_fed_codec *downlink; /* global model to clients */
+    int error_feedback;            /* uplink residual per client (biased codecs) */
     bnc_fed_cparams cp;
-    bnc_fed_train_opts train;         /* client-side SGD; prox_mu > 0 is FedProx */
-    int server_opt;                   /* BNC_FED_OPT_* */
+    bnc_fed_train_opts train; /* client-side SGD; prox_mu > 0 is FedProx */
+    int server_opt;           /* BNC_FED_OPT_* */
     float server_lr, beta1, beta2, tau;
-    double deadline_s;                /* per round, from RoundStart to aggregation */
-    double join_timeout_s;            /* wait for min_clients before a run or resume */
-    int min_clients;                  /* 0: per_round */
-    size_t max_msg_bytes;             /* 0: derived from the model and uplink codec */
-    char checkpoint[1024];            /* "" for none; resumed from when present */
-    int stop_after;                   /* stop (as a crash would) after this round; 0 none */
+    double deadline_s;     /* per round, from RoundStart to aggregation */
+    double join_timeout_s; /* wait for min_clients before a run or resume */
+    int min_clients;       /* 0: per_round */
+    size_t max_msg_bytes;  /* 0: derived from the model and uplink codec */
+    char checkpoint[1024]; /* "" for none; resumed from when present */
+    int stop_after;        /* stop (as a crash would) after this round; 0 none */
 } bnc_fed_config;
 
 /* Defaults: softmax, iid, 10 clients, 10 per round, 10 rounds, seed 1, no
@@ -51,21 +51,21 @@ int bnc_fed_opt_parse(const char *s);
 const char *bnc_fed_opt_name(int opt);
 
 typedef struct bnc_fed_round_stats {
-    int round;              /* 1-based */
-    double accuracy, loss;  /* global model on the test set */
+    int round;                    /* 1-based */
+    double accuracy, loss;        /* global model on the test set */
     double train_loss, train_acc; /* example-weighted mean over accepted updates */
-    int64_t uplink_bytes;   /* bytes of client messages received during the round */
-    int64_t downlink_bytes; /* bytes of server messages sent during the round */
+    int64_t uplink_bytes;         /* bytes of client messages received during the round */
+    int64_t downlink_bytes;       /* bytes of server messages sent during the round */
     int sampled, finished, dropped, rejected;
-    int64_t examples;       /* examples behind the accepted updates */
+    int64_t examples; /* examples behind the accepted updates */
     double wall_s;
 } bnc_fed_round_stats;
 
 typedef struct bnc_fed_summary {
-    int rounds_done;        /* last round completed (resumed runs included) */
-    int resumed_from;       /* round of the checkpoint a run resumed from, 0 fresh */
+    int rounds_done;  /* last round completed (resumed runs included) */
+    int resumed_from; /* round of the checkpoint a run resumed from, 0 fresh */
     double final_accuracy, best_accuracy;
-    int first_round_085;    /* first round with accuracy >= 0.85, 0 none */
+    int first_round_085;                  /* first round with accuracy >= 0.85, 0 none */
     int64_t uplink_bytes, downlink_bytes; /* this process's rounds */
     int64_t rejected;
     double wall_s;
@@ -84,11 +84,11 @@ typedef struct bnc_fed_sink {
 } bnc_fed_sink;
 
 typedef struct bnc_fed_server_opts {
-    const char *bind;              /* tcp://127.0.0.1:5555, inproc://x, tcp://0.0.0.0:5555 */
-    const char *endpoint_file;     /* write the bound endpoint here (NULL: no) */
-    void *zmq_ctx;                 /* NULL: the server makes its own */
-    const bnc_fed_dataset *test;   /* NULL: loaded from data_dir */
-    const char *data_dir;          /* NULL: the Debian package's directory */
+    const char *bind;            /* tcp://127.0.0.1:5555, inproc://x, tcp://0.0.0.0:5555 */
+    const char *endpoint_file;   /* write the bound endpoint here (NULL: no) */
+    void *zmq_ctx;               /* NULL: the server makes its own */
+    const bnc_fed_dataset *test; /* NULL: loaded from data_dir */
+    const char *data_dir;        /* NULL: the Debian package's directory */
     bnc_fed_sink sink;
     /* Called with the bound endpoint once the socket listens (sim uses it). */
     void (*on_listen)(void *ctx, const char *endpoint);
@@ -106,18 +106,18 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
 /* A federated client: its residual and identity. The training buffers are
  * per thread (bnc_fed_worker), so thousands of clients share a few. */
 typedef struct bnc_fed_client_opts {
-    const char *connect;            /* server endpoint */
-    void *zmq_ctx;                  /* NULL: own context */
-    const bnc_fed_dataset *train;   /* NULL: loaded from data_dir on Welcome */
+    const char *connect;          /* server endpoint */
+    void *zmq_ctx;                /* NULL: own context */
+    const bnc_fed_dataset *train; /* NULL: loaded from data_dir on Welcome */
     const char *data_dir;
-    const bnc_fed_partition *part;  /* shared partition, used when it matches the config */
-    double heartbeat_s;             /* re-send Join when idle this long (0: never) */
-    bnc_fed_sink sink;              /* only log is used */
+    const bnc_fed_partition *part; /* shared partition, used when it matches the config */
+    double heartbeat_s;            /* re-send Join when idle this long (0: never) */
+    bnc_fed_sink sink;             /* only log is used */
     /* Test hook, called on each RoundStart before training: non-zero makes
      * the client stop at once without answering (as a crash would). */
     int (*on_round)(void *ctx, int client_id, int round);
     void *on_round_ctx;
-    atomic_int *stop;               /* NULL, or set non-zero to stop the clients */
+    atomic_int *stop; /* NULL, or set non-zero to stop the clients */
 } bnc_fed_client_opts;
 
 /* Runs clients ids[0..n) in the calling thread until the server sends
@@ -127,8 +127,8 @@ int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, dou
                         bnc_err *err);
 
 typedef struct bnc_fed_sim_opts {
-    int threads;         /* client threads (default 2) */
-    int local;           /* 1: ignore MPI even when initialised (campaign tasks) */
+    int threads; /* client threads (default 2) */
+    int local;   /* 1: ignore MPI even when initialised (campaign tasks) */
     const char *data_dir;
     bnc_fed_sink sink;
 } bnc_fed_sim_opts;

@@ -21,7 +21,7 @@ enum {
     BNC_FED_CODEC_QSGD = 5,     /* s levels, unbiased */
     BNC_FED_CODEC_SIGN = 6,     /* scaled sign, majority vote at the server */
     BNC_FED_CODEC_TOPK = 7,
-    BNC_FED_CODEC_RANDK = 8,    /* scaled by n/k, unbiased */
+    BNC_FED_CODEC_RANDK = 8, /* scaled by n/k, unbiased */
     BNC_FED_CODEC_COUNT
 };
 
@@ -32,10 +32,10 @@ typedef struct bnc_fed_cparams {
 
 typedef struct bnc_fed_codec {
     const char *name;
-    int id;          /* wire id (FedTensor.codec) */
-    int biased;      /* deterministic and biased: error feedback applies */
-    int stochastic;  /* needs (seed, stream) */
-    int vote;        /* aggregated by majority vote of signs */
+    int id;             /* wire id (FedTensor.codec) */
+    int biased;         /* deterministic and biased: error feedback applies */
+    int stochastic;     /* needs (seed, stream) */
+    int vote;           /* aggregated by majority vote of signs */
     const char *scheme; /* kernels/ scheme used, or NULL */
     /* Upper bound of the payload for n values. */
     size_t (*bound)(int64_t n, const bnc_fed_cparams *p);

@@ -16,8 +16,8 @@ typedef struct bnc_fed_dataset {
     int64_t n;
     int64_t dim; /* rows * cols */
     int rows, cols;
-    uint8_t *x;  /* n * dim */
-    uint8_t *y;  /* n, each < BNC_FED_NCLASSES */
+    uint8_t *x; /* n * dim */
+    uint8_t *y; /* n, each < BNC_FED_NCLASSES */
 } bnc_fed_dataset;
 
 /* Reads an IDX image file and its label file (gzip or plain; zlib reads

@@ -43,7 +43,7 @@ typedef struct bnc_fed_train_opts {
     float prox_mu; /* FedProx proximal term (0: plain SGD) */
     int batch;
     int epochs;
-    int qat;       /* 1: ternary forward pass with straight-through estimator */
+    int qat; /* 1: ternary forward pass with straight-through estimator */
 } bnc_fed_train_opts;
 
 /* Scratch buffers for one thread: activations for max_batch examples,

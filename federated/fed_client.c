@@ -39,8 +39,7 @@ typedef struct worker {
 static void clog_(worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void clog_(worker *w, const char *fmt, ...)
 {
-    if (!w->o->sink.log)
-        return;
+    if (!w->o->sink.log) return;
     char line[1400];
     int k = snprintf(line, sizeof line, "fed client: ");
     va_list ap;
@@ -83,8 +82,7 @@ static int worker_setup(worker *w, const bnc_fed_config *cfg, bnc_err *err)
     }
     w->cfg = *cfg;
     int rc = bnc_fed_arch_init(&w->a, cfg->model, 784, BNC_FED_NCLASSES, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     w->nt = bnc_fed_arch_ntensors(&w->a);
     size_t n = (size_t)w->a.nparams;
     w->tr = bnc_fed_trainer_new(&w->a, cfg->train.batch);
@@ -97,8 +95,7 @@ static int worker_setup(worker *w, const bnc_fed_config *cfg, bnc_err *err)
         return bnc_err_set(err, BNC_ENOMEM, "client: out of memory");
     if (!w->train) {
         rc = bnc_fed_mnist_load(w->o->data_dir, &w->own_train, NULL, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         w->train = &w->own_train;
     }
     const bnc_fed_partition *p = w->o->part;
@@ -107,8 +104,7 @@ static int worker_setup(worker *w, const bnc_fed_config *cfg, bnc_err *err)
     } else {
         rc = bnc_fed_partition_make(w->train->y, w->train->n, BNC_FED_NCLASSES, cfg->clients,
                                     &cfg->partition, cfg->seed, &w->own_part, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         w->part = &w->own_part;
     }
     w->have_cfg = 1;
@@ -140,10 +136,9 @@ static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_er
         return 0;
     }
     double t0 = bnc_now();
-    int rc = bnc_fed_tensors_decode(&w->a, cfg->downlink, &cfg->cp, rs->model, rs->n_model, w->wg,
-                                    err);
-    if (rc)
-        return bnc_err_prefix(err, "client %d: round %u model: ", c->id, rs->round);
+    int rc =
+        bnc_fed_tensors_decode(&w->a, cfg->downlink, &cfg->cp, rs->model, rs->n_model, w->wg, err);
+    if (rc) return bnc_err_prefix(err, "client %d: round %u model: ", c->id, rs->round);
     size_t n = (size_t)w->a.nparams;
     memcpy(w->wl, w->wg, n * sizeof(float));
     const int64_t *idx = w->part->idx + w->part->off[c->id];
@@ -152,21 +147,18 @@ static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_er
     uint64_t stream = bnc_mix64((uint64_t)rs->round, (uint64_t)c->id);
     rc = bnc_fed_train(w->tr, w->wl, cfg->train.prox_mu > 0 ? w->wg : NULL, w->train, idx, cnt,
                        &cfg->train, cfg->seed, stream, &loss, &acc, err);
-    if (rc)
-        return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
+    if (rc) return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
     for (size_t i = 0; i < n; i++)
         w->wl[i] -= w->wg[i];
     if (cfg->error_feedback && !c->residual) {
         c->residual = calloc(n, sizeof(float));
-        if (!c->residual)
-            return bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
+        if (!c->residual) return bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
     }
     Bnc__Fed__Tensor ts[BNC_FED_MAX_TENSORS], *tp[BNC_FED_MAX_TENSORS];
     rc = bnc_fed_tensors_encode(&w->a, cfg->uplink, &cfg->cp, w->wl,
                                 cfg->error_feedback ? c->residual : NULL, w->scratch, cfg->seed,
                                 bnc_mix64(stream, 0xc0de), w->buf, w->cap, ts, tp, err);
-    if (rc)
-        return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
+    if (rc) return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
     Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
     Bnc__Fed__Update u = BNC__FED__UPDATE__INIT;
     u.round = rs->round;
@@ -190,8 +182,8 @@ static int handle(worker *w, client *c, bnc_err *err)
     if (zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&msg);
         return zmq_errno() == EAGAIN ? 0
-                                      : bnc_err_set(err, BNC_ENET, "client %d: recv: %s", c->id,
-                                                    zmq_strerror(zmq_errno()));
+                                     : bnc_err_set(err, BNC_ENET, "client %d: recv: %s", c->id,
+                                                   zmq_strerror(zmq_errno()));
     }
     c->last_rx = bnc_now();
     Bnc__Fed__Msg *m = bnc__fed__msg__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
@@ -213,10 +205,8 @@ static int handle(worker *w, client *c, bnc_err *err)
         if (!rc && c->id >= cfg.clients)
             rc = bnc_err_set(err, BNC_EINVAL, "client %d: the run has %d clients", c->id,
                              cfg.clients);
-        if (!rc)
-            rc = worker_setup(w, &cfg, err);
-        if (!rc)
-            c->welcomed = 1;
+        if (!rc) rc = worker_setup(w, &cfg, err);
+        if (!rc) c->welcomed = 1;
         break;
     }
     case BNC__FED__MSG__BODY_ROUND_START:
@@ -240,8 +230,7 @@ static int handle(worker *w, client *c, bnc_err *err)
 int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, double timeout_s,
                         bnc_err *err)
 {
-    if (n <= 0)
-        return 0;
+    if (n <= 0) return 0;
     worker w;
     memset(&w, 0, sizeof w);
     w.o = o;
@@ -253,6 +242,12 @@ int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, dou
     if (!ctx || !cs || !items) {
         rc = bnc_err_set(err, BNC_ENOMEM, "clients: out of memory");
         goto done;
+    }
+    /* Load the data before joining, so a round never waits on it. */
+    if (!w.train) {
+        if ((rc = bnc_fed_mnist_load(o->data_dir, &w.own_train, NULL, err)))
+            goto done;
+        w.train = &w.own_train;
     }
     double now = bnc_now();
     for (int i = 0; i < n; i++) {
@@ -275,8 +270,7 @@ int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, dou
                              zmq_strerror(zmq_errno()));
             goto done;
         }
-        if ((rc = send_join(&w, c, err)))
-            goto done;
+        if ((rc = send_join(&w, c, err))) goto done;
         items[i].socket = c->sock;
         items[i].events = ZMQ_POLLIN;
     }
@@ -285,33 +279,27 @@ int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, dou
         int alive = 0;
         for (int i = 0; i < n; i++)
             alive += !cs[i].done;
-        if (!alive)
-            break;
+        if (!alive) break;
         for (int i = 0; i < n; i++)
             items[i].events = cs[i].done ? 0 : ZMQ_POLLIN;
         int r = zmq_poll(items, n, 200);
         if (r < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
+            if (zmq_errno() == EINTR) continue;
             rc = bnc_err_set(err, BNC_ENET, "clients: zmq_poll: %s", zmq_strerror(zmq_errno()));
             goto done;
         }
         now = bnc_now();
-        if (r > 0)
-            last_any = now;
+        if (r > 0) last_any = now;
         for (int i = 0; i < n && r > 0; i++)
             if (items[i].revents & ZMQ_POLLIN)
                 while (!cs[i].done) {
                     int ev = 0;
                     size_t evl = sizeof ev;
                     zmq_getsockopt(cs[i].sock, ZMQ_EVENTS, &ev, &evl);
-                    if (!(ev & ZMQ_POLLIN))
-                        break;
-                    if ((rc = handle(&w, &cs[i], err)))
-                        goto done;
+                    if (!(ev & ZMQ_POLLIN)) break;
+                    if ((rc = handle(&w, &cs[i], err))) goto done;
                 }
-        if (o->stop && *o->stop)
-            break;
+        if (o->stop && *o->stop) break;
         if (timeout_s > 0 && now - last_any > timeout_s) {
             rc = bnc_err_set(err, BNC_ETIMEOUT, "clients: nothing from %s for %g s", o->connect,
                              timeout_s);
@@ -345,7 +333,6 @@ done:
     free(cs);
     free(items);
     worker_release(&w);
-    if (!o->zmq_ctx && ctx)
-        zmq_ctx_term(ctx);
+    if (!o->zmq_ctx && ctx) zmq_ctx_term(ctx);
     return rc;
 }

@@ -38,7 +38,10 @@ static void put_u64(uint8_t *d, uint64_t v)
     put_u32(d, (uint32_t)v);
     put_u32(d + 4, (uint32_t)(v >> 32));
 }
-static uint64_t get_u64(const uint8_t *s) { return get_u32(s) | (uint64_t)get_u32(s + 4) << 32; }
+static uint64_t get_u64(const uint8_t *s)
+{
+    return get_u32(s) | (uint64_t)get_u32(s + 4) << 32;
+}
 
 int bnc_fed_check_finite(const float *x, int64_t n, bnc_err *err)
 {
@@ -59,8 +62,9 @@ static int need_cap(const char *name, size_t cap, size_t need, bnc_err *err)
 static int need_len(const char *name, size_t len, size_t need, int64_t n, bnc_err *err)
 {
     if (len != need)
-        return bnc_err_set(err, BNC_EFORMAT, "%s: payload of %zu bytes for %lld values, expected %zu",
-                           name, len, (long long)n, need);
+        return bnc_err_set(err, BNC_EFORMAT,
+                           "%s: payload of %zu bytes for %lld values, expected %zu", name, len,
+                           (long long)n, need);
     return 0;
 }
 
@@ -70,8 +74,7 @@ static int need_len(const char *name, size_t len, size_t need, int64_t n, bnc_er
 static const bnc_scheme *scheme_of(const char *name, bnc_err *err)
 {
     const bnc_scheme *s = bnc_scheme_find(name);
-    if (!s)
-        bnc_err_set(err, BNC_ENOTSUP, "kernels: no '%s' scheme in this build", name);
+    if (!s) bnc_err_set(err, BNC_ENOTSUP, "kernels: no '%s' scheme in this build", name);
     return s;
 }
 
@@ -84,8 +87,7 @@ static int64_t padded(const bnc_scheme *s, int64_t n)
 static size_t scheme_bound(const char *name, int64_t n)
 {
     const bnc_scheme *s = bnc_scheme_find(name);
-    if (!s)
-        return 0;
+    if (!s) return 0;
     bnc_qparams qp = {0};
     return s->qsize(1, padded(s, n), &qp);
 }
@@ -94,17 +96,14 @@ static int scheme_encode(const char *name, const float *x, int64_t n, uint64_t s
                          uint64_t stream, uint8_t *dst, size_t cap, size_t *written, bnc_err *err)
 {
     const bnc_scheme *s = scheme_of(name, err);
-    if (!s)
-        return BNC_ENOTSUP;
+    if (!s) return BNC_ENOTSUP;
     bnc_qparams qp = {0};
     qp.seed = seed;
     qp.stream = stream;
     int64_t np = padded(s, n);
-    if (np == n)
-        return s->quantize(x, 1, n, &qp, dst, cap, written, err);
+    if (np == n) return s->quantize(x, 1, n, &qp, dst, cap, written, err);
     float *tmp = calloc((size_t)np, sizeof *tmp);
-    if (!tmp)
-        return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
+    if (!tmp) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
     memcpy(tmp, x, (size_t)n * sizeof *tmp);
     int rc = s->quantize(tmp, 1, np, &qp, dst, cap, written, err);
     free(tmp);
@@ -115,18 +114,14 @@ static int scheme_decode(const char *name, const uint8_t *src, size_t len, int64
                          bnc_err *err)
 {
     const bnc_scheme *s = scheme_of(name, err);
-    if (!s)
-        return BNC_ENOTSUP;
+    if (!s) return BNC_ENOTSUP;
     bnc_qparams qp = {0};
     int64_t np = padded(s, n);
-    if (np == n)
-        return s->dequantize(src, len, 1, n, &qp, y, err);
+    if (np == n) return s->dequantize(src, len, 1, n, &qp, y, err);
     float *tmp = malloc((size_t)np * sizeof *tmp);
-    if (!tmp)
-        return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
+    if (!tmp) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
     int rc = s->dequantize(src, len, 1, np, &qp, tmp, err);
-    if (!rc)
-        memcpy(y, tmp, (size_t)n * sizeof *y);
+    if (!rc) memcpy(y, tmp, (size_t)n * sizeof *y);
     free(tmp);
     return rc;
 }
@@ -181,8 +176,7 @@ static int qsgd_encode(const float *x, int64_t n, const bnc_fed_cparams *p, uint
 {
     size_t need = qsgd_bound(n, p);
     int rc = need_cap("qsgd", cap, need, err);
-    if (rc || (rc = bnc_fed_check_finite(x, n, err)))
-        return rc;
+    if (rc || (rc = bnc_fed_check_finite(x, n, err))) return rc;
     double ss = 0;
     for (int64_t i = 0; i < n; i++)
         ss += (double)x[i] * x[i];
@@ -198,16 +192,13 @@ static int qsgd_encode(const float *x, int64_t n, const bnc_fed_cparams *p, uint
         if (norm > 0) {
             double a = fabs((double)x[i]) / norm * s;
             int l = (int)floor(a);
-            if (bnc_rng_uniform(&r) < a - l)
-                l++;
-            if (l > s)
-                l = s;
+            if (bnc_rng_uniform(&r) < a - l) l++;
+            if (l > s) l = s;
             code = (uint32_t)l << 1 | (x[i] < 0);
         }
         uint64_t at = (uint64_t)i * (uint64_t)per;
         for (int b = 0; b < per; b++, at++)
-            if (code >> b & 1)
-                bits[at / 8] |= (uint8_t)(1u << (at % 8));
+            if (code >> b & 1) bits[at / 8] |= (uint8_t)(1u << (at % 8));
     }
     *written = need;
     return 0;
@@ -217,8 +208,7 @@ static int qsgd_decode(const uint8_t *src, size_t len, int64_t n, const bnc_fed_
                        float *y, bnc_err *err)
 {
     int rc = need_len("qsgd", len, qsgd_bound(n, p), n, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     float norm = get_f32(src);
     if (!isfinite(norm) || norm < 0)
         return bnc_err_set(err, BNC_EFORMAT, "qsgd: bad norm %g", (double)norm);
@@ -254,16 +244,14 @@ static int sign_encode(const float *x, int64_t n, const bnc_fed_cparams *p, uint
     (void)seed, (void)stream;
     size_t need = sign_bound(n, p);
     int rc = need_cap("sign", cap, need, err);
-    if (rc || (rc = bnc_fed_check_finite(x, n, err)))
-        return rc;
+    if (rc || (rc = bnc_fed_check_finite(x, n, err))) return rc;
     double s = 0;
     for (int64_t i = 0; i < n; i++)
         s += fabs((double)x[i]);
     memset(dst, 0, need);
     put_f32(dst, n ? (float)(s / (double)n) : 0.0f);
     for (int64_t i = 0; i < n; i++)
-        if (x[i] < 0)
-            dst[4 + i / 8] |= (uint8_t)(1u << (i % 8));
+        if (x[i] < 0) dst[4 + i / 8] |= (uint8_t)(1u << (i % 8));
     *written = need;
     return 0;
 }
@@ -272,8 +260,7 @@ static int sign_decode(const uint8_t *src, size_t len, int64_t n, const bnc_fed_
                        float *y, bnc_err *err)
 {
     int rc = need_len("sign", len, sign_bound(n, p), n, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     float scale = get_f32(src);
     if (!isfinite(scale) || scale < 0)
         return bnc_err_set(err, BNC_EFORMAT, "sign: bad scale %g", (double)scale);
@@ -290,8 +277,7 @@ static int sign_decode(const uint8_t *src, size_t len, int64_t n, const bnc_fed_
 static int64_t keep_count(int64_t n, double frac)
 {
     int64_t k = (int64_t)ceil(frac * (double)n);
-    if (n <= 0)
-        return 0;
+    if (n <= 0) return 0;
     return k < 1 ? 1 : (k > n ? n : k);
 }
 
@@ -336,16 +322,13 @@ static int topk_encode(const float *x, int64_t n, const bnc_fed_cparams *p, uint
     (void)seed, (void)stream;
     size_t need = topk_bound(n, p);
     int rc = need_cap("topk", cap, need, err);
-    if (rc || (rc = bnc_fed_check_finite(x, n, err)))
-        return rc;
+    if (rc || (rc = bnc_fed_check_finite(x, n, err))) return rc;
     int64_t k = keep_count(n, p->k_frac);
     put_u32(dst, (uint32_t)k);
     *written = need;
-    if (k == 0)
-        return 0;
+    if (k == 0) return 0;
     float *mag = malloc((size_t)n * sizeof *mag);
-    if (!mag)
-        return bnc_err_set(err, BNC_ENOMEM, "topk: out of memory");
+    if (!mag) return bnc_err_set(err, BNC_ENOMEM, "topk: out of memory");
     for (int64_t i = 0; i < n; i++)
         mag[i] = fabsf(x[i]);
     float thr = select_kth(mag, n, k);
@@ -372,8 +355,7 @@ static int topk_decode(const uint8_t *src, size_t len, int64_t n, const bnc_fed_
                        float *y, bnc_err *err)
 {
     int rc = need_len("topk", len, topk_bound(n, p), n, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     int64_t k = keep_count(n, p->k_frac);
     if (get_u32(src) != (uint32_t)k)
         return bnc_err_set(err, BNC_EFORMAT, "topk: k is %u, expected %lld", get_u32(src),
@@ -412,8 +394,7 @@ static void randk_indices(uint64_t key, int64_t n, int64_t k, int64_t *out)
     bnc_rng_init(&r, key, 0x7a4d);
     int64_t got = 0;
     for (int64_t i = 0; i < n && got < k; i++)
-        if ((double)(n - i) * bnc_rng_uniform(&r) < (double)(k - got))
-            out[got++] = i;
+        if ((double)(n - i) * bnc_rng_uniform(&r) < (double)(k - got)) out[got++] = i;
 }
 
 static int randk_encode(const float *x, int64_t n, const bnc_fed_cparams *p, uint64_t seed,
@@ -421,12 +402,10 @@ static int randk_encode(const float *x, int64_t n, const bnc_fed_cparams *p, uin
 {
     size_t need = randk_bound(n, p);
     int rc = need_cap("randk", cap, need, err);
-    if (rc || (rc = bnc_fed_check_finite(x, n, err)))
-        return rc;
+    if (rc || (rc = bnc_fed_check_finite(x, n, err))) return rc;
     int64_t k = keep_count(n, p->k_frac);
     int64_t *ix = malloc((size_t)k * sizeof *ix);
-    if (!ix)
-        return bnc_err_set(err, BNC_ENOMEM, "randk: out of memory");
+    if (!ix) return bnc_err_set(err, BNC_ENOMEM, "randk: out of memory");
     uint64_t key = bnc_mix64(seed, stream);
     randk_indices(key, n, k, ix);
     put_u64(dst, key);
@@ -442,12 +421,10 @@ static int randk_decode(const uint8_t *src, size_t len, int64_t n, const bnc_fed
                         float *y, bnc_err *err)
 {
     int rc = need_len("randk", len, randk_bound(n, p), n, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     int64_t k = keep_count(n, p->k_frac);
     int64_t *ix = malloc((size_t)k * sizeof *ix);
-    if (!ix)
-        return bnc_err_set(err, BNC_ENOMEM, "randk: out of memory");
+    if (!ix) return bnc_err_set(err, BNC_ENOMEM, "randk: out of memory");
     randk_indices(get_u64(src), n, k, ix);
     memset(y, 0, (size_t)n * sizeof *y);
     for (int64_t j = 0; j < k; j++) {
@@ -480,28 +457,23 @@ static const bnc_fed_codec codecs[] = {
 
 const bnc_fed_codec *bnc_fed_codec_find(const char *name)
 {
-    if (strcmp(name, "f32") == 0)
-        name = "none";
+    if (strcmp(name, "f32") == 0) name = "none";
     for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
-        if (strcmp(codecs[i].name, name) == 0)
-            return &codecs[i];
+        if (strcmp(codecs[i].name, name) == 0) return &codecs[i];
     return NULL;
 }
 
 const bnc_fed_codec *bnc_fed_codec_by_id(int id)
 {
     for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
-        if (codecs[i].id == id)
-            return &codecs[i];
+        if (codecs[i].id == id) return &codecs[i];
     return NULL;
 }
 
 int bnc_fed_cparams_check(bnc_fed_cparams *p, bnc_err *err)
 {
-    if (p->k_frac == 0)
-        p->k_frac = 0.01;
-    if (p->qsgd_levels == 0)
-        p->qsgd_levels = 16;
+    if (p->k_frac == 0) p->k_frac = 0.01;
+    if (p->qsgd_levels == 0) p->qsgd_levels = 16;
     if (!(p->k_frac > 0 && p->k_frac <= 1))
         return bnc_err_set(err, BNC_EINVAL, "k fraction %g outside (0, 1]", p->k_frac);
     if (p->qsgd_levels < 1 || p->qsgd_levels > 1 << 20)
@@ -518,11 +490,9 @@ int bnc_fed_encode(const bnc_fed_codec *c, const bnc_fed_cparams *p, float *x, i
         for (int64_t i = 0; i < n; i++)
             x[i] += residual[i];
     int rc = c->encode(x, n, p, seed, stream, dst, cap, written, err);
-    if (rc || !residual)
-        return rc;
+    if (rc || !residual) return rc;
     rc = c->decode(dst, *written, n, p, scratch, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     for (int64_t i = 0; i < n; i++)
         residual[i] = x[i] - scratch[i];
     return 0;

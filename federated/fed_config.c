@@ -35,18 +35,17 @@ void bnc_fed_config_defaults(bnc_fed_config *c)
 
 int bnc_fed_opt_parse(const char *s)
 {
-    if (strcmp(s, "fedavg") == 0)
-        return BNC_FED_OPT_FEDAVG;
-    if (strcmp(s, "fedadam") == 0)
-        return BNC_FED_OPT_FEDADAM;
-    if (strcmp(s, "fedyogi") == 0)
-        return BNC_FED_OPT_FEDYOGI;
+    if (strcmp(s, "fedavg") == 0) return BNC_FED_OPT_FEDAVG;
+    if (strcmp(s, "fedadam") == 0) return BNC_FED_OPT_FEDADAM;
+    if (strcmp(s, "fedyogi") == 0) return BNC_FED_OPT_FEDYOGI;
     return -1;
 }
 
 const char *bnc_fed_opt_name(int opt)
 {
-    return opt == BNC_FED_OPT_FEDADAM ? "fedadam" : opt == BNC_FED_OPT_FEDYOGI ? "fedyogi" : "fedavg";
+    return opt == BNC_FED_OPT_FEDADAM   ? "fedadam"
+           : opt == BNC_FED_OPT_FEDYOGI ? "fedyogi"
+                                        : "fedavg";
 }
 
 int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err)
@@ -55,8 +54,7 @@ int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err)
         return bnc_err_set(err, BNC_EINVAL, "--run: empty or holds control characters");
     bnc_fed_arch a;
     int rc = bnc_fed_arch_init(&a, c->model, 784, BNC_FED_NCLASSES, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (c->clients < 1 || c->clients > 100000)
         return bnc_err_set(err, BNC_EINVAL, "--clients %d outside 1..100000", c->clients);
     if (c->per_round < 1 || c->per_round > c->clients)
@@ -76,8 +74,7 @@ int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err)
                            "compressors (f16, int8, ternary, sign, topk)",
                            c->uplink->name);
     rc = bnc_fed_cparams_check(&c->cp, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     const bnc_fed_codec *used[2] = {c->uplink, c->downlink};
     for (int i = 0; i < 2; i++)
         if (used[i]->scheme && !bnc_scheme_find(used[i]->scheme))
@@ -93,20 +90,17 @@ int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err)
         return bnc_err_set(err, BNC_EINVAL, "--batch must be 1..1024, --epochs 1..1000");
     if (c->server_opt < 0 || c->server_opt > BNC_FED_OPT_FEDYOGI)
         return bnc_err_set(err, BNC_EINVAL, "--server-opt: expected fedavg, fedadam or fedyogi");
-    if (c->server_lr == 0)
-        c->server_lr = c->server_opt == BNC_FED_OPT_FEDAVG ? 1.0f : 0.01f;
+    if (c->server_lr == 0) c->server_lr = c->server_opt == BNC_FED_OPT_FEDAVG ? 1.0f : 0.01f;
     if (!(c->server_lr > 0) || !(c->beta1 >= 0 && c->beta1 < 1) ||
         !(c->beta2 >= 0 && c->beta2 < 1) || !(c->tau > 0))
         return bnc_err_set(err, BNC_EINVAL, "server optimizer: lr > 0, betas in [0, 1), tau > 0");
     if (!(c->deadline_s > 0) || !(c->join_timeout_s > 0))
         return bnc_err_set(err, BNC_EINVAL, "--deadline and --join-timeout must be > 0");
-    if (c->min_clients == 0)
-        c->min_clients = c->per_round;
+    if (c->min_clients == 0) c->min_clients = c->per_round;
     if (c->min_clients < 1 || c->min_clients > c->clients)
         return bnc_err_set(err, BNC_EINVAL, "--min-clients %d outside 1..%d", c->min_clients,
                            c->clients);
-    if (c->stop_after < 0)
-        return bnc_err_set(err, BNC_EINVAL, "--stop-after must be >= 0");
+    if (c->stop_after < 0) return bnc_err_set(err, BNC_EINVAL, "--stop-after must be >= 0");
     return 0;
 }
 
@@ -116,8 +110,7 @@ char *bnc_fed_config_json(const bnc_fed_config *c)
     bnc_fed_partition_format(&c->partition, part, sizeof part);
     size_t cap = 2048;
     char *s = malloc(cap);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     snprintf(s, cap,
              "{\"batch\": %d, \"clients\": %d, \"deadline_s\": %g, \"downlink\": \"%s\", "
              "\"epochs\": %d, \"error_feedback\": %s, \"k_frac\": %g, \"lr\": %g, "

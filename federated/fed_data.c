@@ -34,8 +34,8 @@ static int read_exact(gzFile f, const char *path, void *buf, size_t n, const cha
         }
         if (r == 0)
             return bnc_err_set(err, BNC_EFORMAT,
-                               "%s: truncated: %s needs %zu bytes, file ends after %zu", path,
-                               what, n, got);
+                               "%s: truncated: %s needs %zu bytes, file ends after %zu", path, what,
+                               n, got);
         got += (size_t)r;
     }
     return 0;
@@ -72,8 +72,8 @@ static int idx_open(const char *path, uint32_t magic, int ndims, gzFile *out, ui
         uint32_t lim = i == 0 ? IDX_MAX_COUNT : IDX_MAX_SIDE;
         if (dims[i] == 0 || dims[i] > lim) {
             gzclose(f);
-            return bnc_err_set(err, BNC_EFORMAT, "%s: dimension %d is %u (must be 1..%u)", path,
-                               i, dims[i], lim);
+            return bnc_err_set(err, BNC_EFORMAT, "%s: dimension %d is %u (must be 1..%u)", path, i,
+                               dims[i], lim);
         }
     }
     *out = f;
@@ -96,8 +96,7 @@ static int expect_eof(gzFile f, const char *path, bnc_err *err)
 
 void bnc_fed_dataset_free(bnc_fed_dataset *d)
 {
-    if (!d)
-        return;
+    if (!d) return;
     free(d->x);
     free(d->y);
     memset(d, 0, sizeof *d);
@@ -110,14 +109,12 @@ int bnc_fed_idx_load(const char *images_path, const char *labels_path, bnc_fed_d
     gzFile fi = NULL, fl = NULL;
     uint32_t di[3], dl[1];
     int rc = idx_open(images_path, IDX_MAGIC_IMAGES, 3, &fi, di, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     rc = idx_open(labels_path, IDX_MAGIC_LABELS, 1, &fl, dl, err);
-    if (rc)
-        goto fail;
+    if (rc) goto fail;
     if (di[0] != dl[0]) {
-        rc = bnc_err_set(err, BNC_EFORMAT, "%s holds %u images but %s holds %u labels",
-                         images_path, di[0], labels_path, dl[0]);
+        rc = bnc_err_set(err, BNC_EFORMAT, "%s holds %u images but %s holds %u labels", images_path,
+                         di[0], labels_path, dl[0]);
         goto fail;
     }
     out->n = di[0];
@@ -132,14 +129,10 @@ int bnc_fed_idx_load(const char *images_path, const char *labels_path, bnc_fed_d
         goto fail;
     }
     rc = read_exact(fi, images_path, out->x, (size_t)(out->n * out->dim), "the pixels", err);
-    if (!rc)
-        rc = expect_eof(fi, images_path, err);
-    if (!rc)
-        rc = read_exact(fl, labels_path, out->y, (size_t)out->n, "the labels", err);
-    if (!rc)
-        rc = expect_eof(fl, labels_path, err);
-    if (rc)
-        goto fail;
+    if (!rc) rc = expect_eof(fi, images_path, err);
+    if (!rc) rc = read_exact(fl, labels_path, out->y, (size_t)out->n, "the labels", err);
+    if (!rc) rc = expect_eof(fl, labels_path, err);
+    if (rc) goto fail;
     for (int64_t i = 0; i < out->n; i++)
         if (out->y[i] >= BNC_FED_NCLASSES) {
             rc = bnc_err_set(err, BNC_EFORMAT, "%s: label %u at index %lld is not below %d",
@@ -150,31 +143,25 @@ int bnc_fed_idx_load(const char *images_path, const char *labels_path, bnc_fed_d
     gzclose(fl);
     return 0;
 fail:
-    if (fi)
-        gzclose(fi);
-    if (fl)
-        gzclose(fl);
+    if (fi) gzclose(fi);
+    if (fl) gzclose(fl);
     bnc_fed_dataset_free(out);
     return rc;
 }
 
-int bnc_fed_mnist_load(const char *dir, bnc_fed_dataset *train, bnc_fed_dataset *test,
-                       bnc_err *err)
+int bnc_fed_mnist_load(const char *dir, bnc_fed_dataset *train, bnc_fed_dataset *test, bnc_err *err)
 {
-    if (!dir || !*dir)
-        dir = BNC_FED_MNIST_DIR;
+    if (!dir || !*dir) dir = BNC_FED_MNIST_DIR;
     const char *stems[2] = {"train", "t10k"};
     bnc_fed_dataset *outs[2] = {train, test};
     for (int s = 0; s < 2; s++) {
-        if (!outs[s])
-            continue;
+        if (!outs[s]) continue;
         char ip[4096], lp[4096];
         snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte.gz", dir, stems[s]);
         snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte.gz", dir, stems[s]);
         int rc = bnc_fed_idx_load(ip, lp, outs[s], err);
         if (rc) {
-            if (s == 1 && train)
-                bnc_fed_dataset_free(train);
+            if (s == 1 && train) bnc_fed_dataset_free(train);
             return rc;
         }
     }
@@ -251,8 +238,7 @@ void bnc_fed_partition_format(const bnc_fed_partition_spec *spec, char *buf, siz
 
 void bnc_fed_partition_free(bnc_fed_partition *p)
 {
-    if (!p)
-        return;
+    if (!p) return;
     free(p->idx);
     free(p->off);
     memset(p, 0, sizeof *p);
@@ -268,14 +254,11 @@ double bnc_fed_gamma(bnc_rng *r, double shape)
     double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
     for (;;) {
         double x = bnc_rng_normal(r), v = 1.0 + c * x;
-        if (v <= 0)
-            continue;
+        if (v <= 0) continue;
         v = v * v * v;
         double u = bnc_rng_uniform(r);
-        if (u < 1.0 - 0.0331 * x * x * x * x)
-            return d * v;
-        if (u > 0 && log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
-            return d * v;
+        if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
+        if (u > 0 && log(u) < 0.5 * x * x + d * (1.0 - v + log(v))) return d * v;
     }
 }
 
@@ -328,21 +311,17 @@ static void apportion(const double *p, int k, int64_t total, int64_t *cnt)
 
 /* owner[i] is the client of example i; builds idx/off grouped by client, and
  * moves one example into each empty client from the largest one. */
-static int group_by_owner(int *owner, int64_t n, int nclients, bnc_fed_partition *out,
-                          bnc_err *err)
+static int group_by_owner(int *owner, int64_t n, int nclients, bnc_fed_partition *out, bnc_err *err)
 {
     int64_t *cnt = calloc((size_t)nclients, sizeof *cnt);
-    if (!cnt)
-        return bnc_err_set(err, BNC_ENOMEM, "partition: out of memory");
+    if (!cnt) return bnc_err_set(err, BNC_ENOMEM, "partition: out of memory");
     for (int64_t i = 0; i < n; i++)
         cnt[owner[i]]++;
     for (int c = 0; c < nclients; c++) {
-        if (cnt[c] > 0)
-            continue;
+        if (cnt[c] > 0) continue;
         int big = 0;
         for (int j = 1; j < nclients; j++)
-            if (cnt[j] > cnt[big])
-                big = j;
+            if (cnt[j] > cnt[big]) big = j;
         for (int64_t i = n - 1; i >= 0; i--)
             if (owner[i] == big) {
                 owner[i] = c;
@@ -479,8 +458,7 @@ int bnc_fed_partition_make(const uint8_t *labels, int64_t n, int nclasses, int n
             }
             int64_t h = 0;
             for (int c = 0; c < nclients; c++) {
-                if (!has[(size_t)c * nclasses + cls])
-                    continue;
+                if (!has[(size_t)c * nclasses + cls]) continue;
                 int64_t lo = m * h / holders[cls], hi = m * (h + 1) / holders[cls];
                 for (int64_t j = lo; j < hi; j++)
                     owner[perm[at + j]] = c;
@@ -502,7 +480,6 @@ done:
     free(p);
     free(cnt);
     free(cstart);
-    if (rc)
-        bnc_fed_partition_free(out);
+    if (rc) bnc_fed_partition_free(out);
     return rc;
 }

@@ -13,11 +13,9 @@ int bnc_fed_db_open(const char *url, bnc_fed_db **out, bnc_err *err)
 {
     *out = NULL;
     bnc_fed_db *db = calloc(1, sizeof *db);
-    if (!db)
-        return bnc_err_set(err, BNC_ENOMEM, "db: out of memory");
+    if (!db) return bnc_err_set(err, BNC_ENOMEM, "db: out of memory");
     int rc = bnc_db_connect(url, &db->c, err);
-    if (!rc)
-        rc = bnc_db_migrate(db->c, err);
+    if (!rc) rc = bnc_db_migrate(db->c, err);
     if (rc) {
         bnc_fed_db_close(db);
         return rc;
@@ -28,8 +26,7 @@ int bnc_fed_db_open(const char *url, bnc_fed_db **out, bnc_err *err)
 
 void bnc_fed_db_close(bnc_fed_db *db)
 {
-    if (!db)
-        return;
+    if (!db) return;
     bnc_db_close(db->c);
     free(db);
 }
@@ -52,11 +49,19 @@ static int db_run_start(void *ctx, const bnc_fed_config *c, int resumed_from, bn
     snprintf(seed, sizeof seed, "%lld", (long long)c->seed);
     snprintf(ef, sizeof ef, "%s", c->error_feedback ? "true" : "false");
     char *json = bnc_fed_config_json(c);
-    if (!json)
-        return bnc_err_set(err, BNC_ENOMEM, "db: out of memory");
-    const char *p[12] = {c->run,           json, c->model, part, c->uplink->name,
-                         c->downlink->name, ef,   bnc_fed_opt_name(c->server_opt),
-                         clients,           per,  rounds,   seed};
+    if (!json) return bnc_err_set(err, BNC_ENOMEM, "db: out of memory");
+    const char *p[12] = {c->run,
+                         json,
+                         c->model,
+                         part,
+                         c->uplink->name,
+                         c->downlink->name,
+                         ef,
+                         bnc_fed_opt_name(c->server_opt),
+                         clients,
+                         per,
+                         rounds,
+                         seed};
     const char *sql =
         resumed_from
             ? "INSERT INTO fed_runs (name, config, model, partition, uplink, downlink, "
@@ -92,8 +97,7 @@ static int db_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stat
     for (int i = 0; i < 13; i++)
         p[i + 1] = v[i];
     int has_train = s->finished > 0;
-    if (!has_train)
-        p[4] = p[5] = NULL;
+    if (!has_train) p[4] = p[5] = NULL;
     int rc = exec_params(
         ctx,
         "INSERT INTO fed_rounds (run, round, accuracy, loss, train_loss, train_accuracy, "
@@ -136,10 +140,9 @@ void bnc_fed_db_sink(bnc_fed_db *db, bnc_fed_sink *sink)
 
 void bnc_fed_db_fail(bnc_fed_db *db, const char *run)
 {
-    if (!db)
-        return;
+    if (!db) return;
     const char *p[1] = {run};
     bnc_err e;
-    exec_params(db, "UPDATE fed_runs SET status = 'failed', finished_at = now() WHERE name = $1",
-                1, p, &e);
+    exec_params(db, "UPDATE fed_runs SET status = 'failed', finished_at = now() WHERE name = $1", 1,
+                p, &e);
 }

@@ -12,18 +12,17 @@
 struct bnc_fed_trainer {
     bnc_fed_arch a;
     int max_batch;
-    float *x;                          /* max_batch x dims[0] */
-    float *act[BNC_FED_MAX_LAYERS];    /* max_batch x dims[l+1] */
-    float *d1, *d2;                    /* max_batch x max width */
-    float *grad, *mom, *wq;            /* nparams each */
-    uint8_t *qbuf;                     /* packed ternary scratch */
+    float *x;                       /* max_batch x dims[0] */
+    float *act[BNC_FED_MAX_LAYERS]; /* max_batch x dims[l+1] */
+    float *d1, *d2;                 /* max_batch x max width */
+    float *grad, *mom, *wq;         /* nparams each */
+    uint8_t *qbuf;                  /* packed ternary scratch */
     size_t qcap;
     int64_t *perm;
     int64_t perm_cap;
 };
 
-int bnc_fed_arch_init(bnc_fed_arch *a, const char *name, int64_t in_dim, int nclasses,
-                      bnc_err *err)
+int bnc_fed_arch_init(bnc_fed_arch *a, const char *name, int64_t in_dim, int nclasses, bnc_err *err)
 {
     memset(a, 0, sizeof *a);
     if (in_dim < 1 || nclasses < 2)
@@ -60,7 +59,10 @@ const char *bnc_fed_arch_name(const bnc_fed_arch *a)
     return a->kind == BNC_FED_MODEL_MLP ? "mlp" : "softmax";
 }
 
-int bnc_fed_arch_ntensors(const bnc_fed_arch *a) { return 2 * a->nlayers; }
+int bnc_fed_arch_ntensors(const bnc_fed_arch *a)
+{
+    return 2 * a->nlayers;
+}
 
 int64_t bnc_fed_arch_tensor(const bnc_fed_arch *a, int t, int64_t *off)
 {
@@ -88,8 +90,7 @@ void bnc_fed_model_init(const bnc_fed_arch *a, float *w, uint64_t seed)
 
 void bnc_fed_trainer_free(bnc_fed_trainer *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     free(t->x);
     for (int l = 0; l < BNC_FED_MAX_LAYERS; l++)
         free(t->act[l]);
@@ -105,18 +106,15 @@ void bnc_fed_trainer_free(bnc_fed_trainer *t)
 
 bnc_fed_trainer *bnc_fed_trainer_new(const bnc_fed_arch *a, int max_batch)
 {
-    if (max_batch < 1)
-        return NULL;
+    if (max_batch < 1) return NULL;
     bnc_fed_trainer *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     t->a = *a;
     t->max_batch = max_batch;
     size_t B = (size_t)max_batch;
     int widest = 0;
     for (int l = 0; l <= a->nlayers; l++)
-        if (a->dims[l] > widest)
-            widest = a->dims[l];
+        if (a->dims[l] > widest) widest = a->dims[l];
     int ok = (t->x = malloc(B * (size_t)a->dims[0] * sizeof(float))) != NULL;
     for (int l = 0; l < a->nlayers; l++)
         ok &= (t->act[l] = malloc(B * (size_t)a->dims[l + 1] * sizeof(float))) != NULL;
@@ -138,24 +136,20 @@ static int ternarize(const bnc_fed_arch *a, const float *w, float *out, uint8_t 
                      bnc_err *err)
 {
     const bnc_scheme *s = bnc_scheme_find("bitnet");
-    if (!s)
-        return bnc_err_set(err, BNC_ENOTSUP, "kernels: no bitnet scheme");
+    if (!s) return bnc_err_set(err, BNC_ENOTSUP, "kernels: no bitnet scheme");
     bnc_qparams qp = {0};
     for (int l = 0; l < a->nlayers; l++) {
         int64_t rows = a->dims[l], cols = a->dims[l + 1];
         size_t need = s->qsize(rows, cols, &qp), got = 0;
         if (need > *qcap) {
             uint8_t *nq = realloc(*q, need);
-            if (!nq)
-                return bnc_err_set(err, BNC_ENOMEM, "ternarize: out of memory");
+            if (!nq) return bnc_err_set(err, BNC_ENOMEM, "ternarize: out of memory");
             *q = nq;
             *qcap = need;
         }
         int rc = s->quantize(w + a->w_off[l], rows, cols, &qp, *q, need, &got, err);
-        if (!rc)
-            rc = s->dequantize(*q, got, rows, cols, &qp, out + a->w_off[l], err);
-        if (rc)
-            return rc;
+        if (!rc) rc = s->dequantize(*q, got, rows, cols, &qp, out + a->w_off[l], err);
+        if (rc) return rc;
         memcpy(out + a->b_off[l], w + a->b_off[l], (size_t)cols * sizeof(float));
     }
     return 0;
@@ -228,20 +222,18 @@ static void backward(bnc_fed_trainer *t, const float *w, int B, const uint8_t *l
     for (int l = L - 1; l >= 0; l--) {
         int in = a->dims[l], out = a->dims[l + 1];
         const float *h = l == 0 ? t->x : t->act[l - 1];
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, B, 1.0f, h, in, g, out,
-                    0.0f, t->grad + a->w_off[l], out);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, B, 1.0f, h, in, g, out, 0.0f,
+                    t->grad + a->w_off[l], out);
         float *gb = t->grad + a->b_off[l];
         memset(gb, 0, (size_t)out * sizeof(float));
         for (int i = 0; i < B; i++)
             for (int c = 0; c < out; c++)
                 gb[c] += g[(size_t)i * out + c];
-        if (l == 0)
-            break;
+        if (l == 0) break;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, in, out, 1.0f, g, out,
                     w + a->w_off[l], out, 0.0f, gp, in);
         for (size_t i = 0; i < (size_t)B * in; i++)
-            if (!(h[i] > 0))
-                gp[i] = 0;
+            if (!(h[i] > 0)) gp[i] = 0;
         float *tmp = g;
         g = gp;
         gp = tmp;
@@ -268,15 +260,13 @@ int bnc_fed_train(bnc_fed_trainer *t, float *w, const float *anchor, const bnc_f
                            (long long)d->dim, a->dims[0]);
     if (n > t->perm_cap) {
         int64_t *p = realloc(t->perm, (size_t)n * sizeof *p);
-        if (!p)
-            return bnc_err_set(err, BNC_ENOMEM, "train: out of memory");
+        if (!p) return bnc_err_set(err, BNC_ENOMEM, "train: out of memory");
         t->perm = p;
         t->perm_cap = n;
     }
     uint8_t lab[1024];
     uint8_t *labels = o->batch <= 1024 ? lab : malloc((size_t)o->batch);
-    if (!labels)
-        return bnc_err_set(err, BNC_ENOMEM, "train: out of memory");
+    if (!labels) return bnc_err_set(err, BNC_ENOMEM, "train: out of memory");
     memset(t->mom, 0, (size_t)a->nparams * sizeof(float));
     bnc_rng r;
     bnc_rng_init(&r, seed, stream);
@@ -298,8 +288,7 @@ int bnc_fed_train(bnc_fed_trainer *t, float *w, const float *anchor, const bnc_f
             const float *wf = w;
             if (o->qat) {
                 rc = ternarize(a, w, t->wq, &t->qbuf, &t->qcap, err);
-                if (rc)
-                    break;
+                if (rc) break;
                 wf = t->wq;
             }
             forward(t, wf, B, labels, &loss_sum, &correct);
@@ -309,8 +298,7 @@ int bnc_fed_train(bnc_fed_trainer *t, float *w, const float *anchor, const bnc_f
              * gradient to the latent f32 weights unchanged. */
             for (int64_t i = 0; i < a->nparams; i++) {
                 float gi = t->grad[i] + o->weight_decay * w[i];
-                if (anchor && o->prox_mu > 0)
-                    gi += o->prox_mu * (w[i] - anchor[i]);
+                if (anchor && o->prox_mu > 0) gi += o->prox_mu * (w[i] - anchor[i]);
                 t->mom[i] = o->momentum * t->mom[i] + gi;
                 w[i] -= o->lr * t->mom[i];
             }
@@ -319,10 +307,8 @@ int bnc_fed_train(bnc_fed_trainer *t, float *w, const float *anchor, const bnc_f
             rc = bnc_err_set(err, BNC_ERANGE, "train: loss diverged in epoch %d (lr %g)", e,
                              (double)o->lr);
     }
-    if (labels != lab)
-        free(labels);
-    if (rc)
-        return rc;
+    if (labels != lab) free(labels);
+    if (rc) return rc;
     *loss = seen ? loss_sum / (double)seen : 0;
     *acc = seen ? (double)correct / (double)seen : 0;
     return 0;
@@ -338,8 +324,7 @@ int bnc_fed_evaluate(bnc_fed_trainer *t, const float *w, int qat, const bnc_fed_
     const float *wf = w;
     if (qat) {
         int rc = ternarize(a, w, t->wq, &t->qbuf, &t->qcap, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         wf = t->wq;
     }
     int64_t idx[1024];

@@ -40,13 +40,17 @@ typedef struct server {
     size_t max_msg;
     bnc_fed_round_stats st;
     int64_t rejected_total;
+    /* Counted since the last reported round, so traffic and rejections
+     * between rounds (joins before round 1, late updates) land in the next
+     * round's row. */
+    int64_t up_acc, down_acc;
+    int rej_acc;
 } server;
 
 static void slog(server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void slog(server *s, const char *fmt, ...)
 {
-    if (!s->o->sink.log)
-        return;
+    if (!s->o->sink.log) return;
     char line[1400];
     int k = snprintf(line, sizeof line, "fed server [%s]: ", s->cfg->run);
     va_list ap;
@@ -77,13 +81,11 @@ static void peer_name(const uint8_t *rid, size_t n, char *out, size_t cap)
 static int ckpt_save(server *s, bnc_err *err)
 {
     const char *path = s->cfg->checkpoint;
-    if (!path[0])
-        return 0;
+    if (!path[0]) return 0;
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return bnc_err_set(err, BNC_EIO, "checkpoint %s: %s", tmp, strerror(errno));
+    if (!f) return bnc_err_set(err, BNC_EIO, "checkpoint %s: %s", tmp, strerror(errno));
     uint32_t hdr[4] = {CKPT_VERSION, (uint32_t)s->round, (uint32_t)s->cfg->server_opt, 0};
     uint64_t np = (uint64_t)s->a.nparams;
     char run[128] = {0};
@@ -107,8 +109,7 @@ static int ckpt_save(server *s, bnc_err *err)
     ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0)
-        return bnc_err_set(err, BNC_EIO, "checkpoint %s: write failed: %s", path,
-                           strerror(errno));
+        return bnc_err_set(err, BNC_EIO, "checkpoint %s: write failed: %s", path, strerror(errno));
     return 0;
 }
 
@@ -117,21 +118,20 @@ static int ckpt_load(server *s, int *round, bnc_err *err)
 {
     *round = 0;
     const char *path = s->cfg->checkpoint;
-    if (!path[0])
-        return 0;
+    if (!path[0]) return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return errno == ENOENT ? 0
-                               : bnc_err_set(err, BNC_EIO, "checkpoint %s: %s", path,
-                                             strerror(errno));
+        return errno == ENOENT
+                   ? 0
+                   : bnc_err_set(err, BNC_EIO, "checkpoint %s: %s", path, strerror(errno));
     char magic[8];
     uint32_t hdr[4], c32;
     char run[128];
     uint64_t np;
     size_t n = (size_t)s->a.nparams;
     int ok = fread(magic, 1, 8, f) == 8 && memcmp(magic, CKPT_MAGIC, 8) == 0;
-    ok = ok && fread(hdr, 1, sizeof hdr, f) == sizeof hdr && fread(run, 1, sizeof run, f) ==
-                                                                 sizeof run;
+    ok = ok && fread(hdr, 1, sizeof hdr, f) == sizeof hdr &&
+         fread(run, 1, sizeof run, f) == sizeof run;
     ok = ok && fread(&np, 1, sizeof np, f) == sizeof np;
     if (!ok) {
         fclose(f);
@@ -157,8 +157,7 @@ static int ckpt_load(server *s, int *round, bnc_err *err)
     crc = crc32(crc, (const Bytef *)s->m, (uInt)(n * sizeof(float)));
     crc = crc32(crc, (const Bytef *)s->v, (uInt)(n * sizeof(float)));
     if (!ok || (uint32_t)crc != c32)
-        return bnc_err_set(err, BNC_EFORMAT, "checkpoint %s: truncated or checksum mismatch",
-                           path);
+        return bnc_err_set(err, BNC_EFORMAT, "checkpoint %s: truncated or checksum mismatch", path);
     *round = (int)hdr[1];
     return 0;
 }
@@ -170,7 +169,7 @@ static void reject(server *s, const uint8_t *rid, size_t rid_len, int ack_round,
     char name[600];
     peer_name(rid, rid_len, name, sizeof name);
     slog(s, "rejected message from peer %s (round %d): %s", name, s->round, why);
-    s->st.rejected++;
+    s->rej_acc++;
     s->rejected_total++;
     if (ack_round >= 0) {
         Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
@@ -180,7 +179,7 @@ static void reject(server *s, const uint8_t *rid, size_t rid_len, int ack_round,
         ack.reason = (char *)why;
         m.body_case = BNC__FED__MSG__BODY_ACK;
         m.ack = &ack;
-        bnc_fed_send(s->sock, rid, rid_len, &m, &s->st.downlink_bytes, NULL);
+        bnc_fed_send(s->sock, rid, rid_len, &m, &s->down_acc, NULL);
     }
 }
 
@@ -194,7 +193,7 @@ static void send_welcome(server *s, const uint8_t *rid, size_t rid_len)
     w.config = &c;
     m.body_case = BNC__FED__MSG__BODY_WELCOME;
     m.welcome = &w;
-    bnc_fed_send(s->sock, rid, rid_len, &m, &s->st.downlink_bytes, NULL);
+    bnc_fed_send(s->sock, rid, rid_len, &m, &s->down_acc, NULL);
 }
 
 static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fed__Join *j)
@@ -208,8 +207,7 @@ static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fe
     }
     peer *p = &s->peers[j->client_id];
     int same = p->joined && p->rid_len == rid_len && memcmp(p->rid, rid, rid_len) == 0;
-    if (same)
-        return; /* heartbeat */
+    if (same) return; /* heartbeat */
     if (!p->joined) {
         char name[600];
         peer_name(rid, rid_len, name, sizeof name);
@@ -248,8 +246,8 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
     }
     if (u->examples == 0 || u->examples > 1000000000ull || !isfinite(u->train_loss) ||
         !isfinite(u->train_acc)) {
-        snprintf(why, sizeof why, "update: %llu examples, loss %g",
-                 (unsigned long long)u->examples, u->train_loss);
+        snprintf(why, sizeof why, "update: %llu examples, loss %g", (unsigned long long)u->examples,
+                 u->train_loss);
         reject(s, rid, rid_len, (int)u->round, why);
         return;
     }
@@ -285,7 +283,7 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
     ack.accepted = 1;
     m.body_case = BNC__FED__MSG__BODY_ACK;
     m.ack = &ack;
-    bnc_fed_send(s->sock, rid, rid_len, &m, &s->st.downlink_bytes, NULL);
+    bnc_fed_send(s->sock, rid, rid_len, &m, &s->down_acc, NULL);
 }
 
 /* Receives and handles one message, waiting at most timeout_ms. */
@@ -294,11 +292,10 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
     zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
     int r = zmq_poll(&it, 1, timeout_ms);
     if (r < 0)
-        return zmq_errno() == EINTR ? 0
-                                    : bnc_err_set(err, BNC_ENET, "zmq_poll: %s",
-                                                  zmq_strerror(zmq_errno()));
-    if (r == 0)
-        return 0;
+        return zmq_errno() == EINTR
+                   ? 0
+                   : bnc_err_set(err, BNC_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+    if (r == 0) return 0;
     zmq_msg_t parts[3];
     int np = 0, more = 1;
     size_t extra_bytes = 0;
@@ -324,8 +321,8 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
     const uint8_t *rid = zmq_msg_data(&parts[0]);
     size_t rid_len = zmq_msg_size(&parts[0]);
     for (int i = 1; i < kept; i++)
-        s->st.uplink_bytes += (int64_t)zmq_msg_size(&parts[i]);
-    s->st.uplink_bytes += (int64_t)extra_bytes;
+        s->up_acc += (int64_t)zmq_msg_size(&parts[i]);
+    s->up_acc += (int64_t)extra_bytes;
     char why[160];
     if (np != 2) {
         snprintf(why, sizeof why, "%d frames, expected one", np - 1);
@@ -335,8 +332,8 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
                  zmq_msg_size(&parts[1]), s->max_msg);
         reject(s, rid, rid_len, -1, why);
     } else {
-        Bnc__Fed__Msg *m = bnc__fed__msg__unpack(NULL, zmq_msg_size(&parts[1]),
-                                                 zmq_msg_data(&parts[1]));
+        Bnc__Fed__Msg *m =
+            bnc__fed__msg__unpack(NULL, zmq_msg_size(&parts[1]), zmq_msg_data(&parts[1]));
         if (!m) {
             snprintf(why, sizeof why, "malformed message (%zu bytes): not a fed.Msg",
                      zmq_msg_size(&parts[1]));
@@ -352,8 +349,7 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
             case BNC__FED__MSG__BODY_LEAVE:
                 if (m->leave->client_id < (uint32_t)s->cfg->clients) {
                     peer *p = &s->peers[m->leave->client_id];
-                    if (p->joined && p->rid_len == rid_len &&
-                        memcmp(p->rid, rid, rid_len) == 0) {
+                    if (p->joined && p->rid_len == rid_len && memcmp(p->rid, rid, rid_len) == 0) {
                         p->joined = 0;
                         if (p->sampled && !p->responded) {
                             p->responded = 1; /* counted as dropped */
@@ -391,8 +387,7 @@ static void apply_update(server *s)
 {
     const bnc_fed_config *c = s->cfg;
     size_t n = (size_t)s->a.nparams;
-    if (s->sumw <= 0)
-        return;
+    if (s->sumw <= 0) return;
     /* d = the aggregated update (pseudo-gradient, pointing downhill). */
     float *d = s->dec;
     if (c->uplink->vote) {
@@ -425,9 +420,9 @@ static void apply_update(server *s)
     }
 }
 
-static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test,
-                     uint8_t *buf, size_t cap, Bnc__Fed__Tensor *ts, Bnc__Fed__Tensor **tp,
-                     float *scratch, bnc_err *err)
+static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test, uint8_t *buf,
+                     size_t cap, Bnc__Fed__Tensor *ts, Bnc__Fed__Tensor **tp, float *scratch,
+                     bnc_err *err)
 {
     const bnc_fed_config *c = s->cfg;
     double t0 = bnc_now();
@@ -435,19 +430,16 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     s->st.round = s->round;
     size_t n = (size_t)s->a.nparams;
     memset(s->acc, 0, n * sizeof(float));
-    if (c->uplink->vote)
-        memset(s->mag, 0, n * sizeof(float));
+    if (c->uplink->vote) memset(s->mag, 0, n * sizeof(float));
     s->sumw = s->loss_w = s->acc_w = 0;
 
     /* Seeded sample of m joined clients (in id order, partial shuffle). */
     int K = c->clients, nj = 0;
     int *ids = malloc((size_t)K * sizeof *ids);
-    if (!ids)
-        return bnc_err_set(err, BNC_ENOMEM, "server: out of memory");
+    if (!ids) return bnc_err_set(err, BNC_ENOMEM, "server: out of memory");
     for (int i = 0; i < K; i++) {
         s->peers[i].sampled = s->peers[i].responded = 0;
-        if (s->peers[i].joined)
-            ids[nj++] = i;
+        if (s->peers[i].joined) ids[nj++] = i;
     }
     int m = c->per_round < nj ? c->per_round : nj;
     bnc_rng r;
@@ -480,7 +472,7 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
         p->sampled = 1;
         s->st.sampled++;
         bnc_err e;
-        if (bnc_fed_send(s->sock, p->rid, p->rid_len, &msg, &s->st.downlink_bytes, &e) != 0) {
+        if (bnc_fed_send(s->sock, p->rid, p->rid_len, &msg, &s->down_acc, &e) != 0) {
             slog(s, "round %d: client %d unreachable (%s), dropped", s->round, ids[i], e.msg);
             p->responded = 1;
             p->joined = 0; /* gone: it joins again when it comes back */
@@ -492,13 +484,16 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     double deadline = bnc_now() + c->deadline_s;
     while (s->pending > 0) {
         double left = deadline - bnc_now();
-        if (left <= 0)
-            break;
+        if (left <= 0) break;
         rc = serve_one(s, (long)(left * 1000) + 1, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     s->st.dropped = s->st.sampled - s->st.finished;
+    s->st.uplink_bytes = s->up_acc;
+    s->st.downlink_bytes = s->down_acc;
+    s->st.rejected = s->rej_acc;
+    s->up_acc = s->down_acc = 0;
+    s->rej_acc = 0;
     if (s->st.dropped > 0) {
         for (int i = 0; i < K; i++)
             if (s->peers[i].sampled && !s->peers[i].responded)
@@ -506,8 +501,7 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     }
     apply_update(s);
     rc = bnc_fed_evaluate(tr, s->w, c->train.qat, test, &s->st.loss, &s->st.accuracy, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (s->sumw > 0) {
         s->st.train_loss = s->loss_w / s->sumw;
         s->st.train_acc = s->acc_w / s->sumw;
@@ -538,8 +532,7 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
     s.o = o;
     double t_start = bnc_now();
     int rc = bnc_fed_arch_init(&s.a, cfg->model, 784, BNC_FED_NCLASSES, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     s.nt = bnc_fed_arch_ntensors(&s.a);
     size_t n = (size_t)s.a.nparams;
     bnc_fed_dataset own_test = {0};
@@ -564,8 +557,7 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
     }
     if (!test) {
         rc = bnc_fed_mnist_load(o->data_dir, NULL, &own_test, err);
-        if (rc)
-            goto done;
+        if (rc) goto done;
         test = &own_test;
     }
     s.max_msg = cfg->max_msg_bytes;
@@ -573,8 +565,7 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
         const bnc_fed_codec *f32 = bnc_fed_codec_find("none");
         s.max_msg = bnc_fed_tensors_bound(&s.a, f32, &cfg->cp) + 64 * (size_t)s.nt + 4096;
         size_t up = bnc_fed_tensors_bound(&s.a, cfg->uplink, &cfg->cp) + 64 * (size_t)s.nt + 4096;
-        if (up > s.max_msg)
-            s.max_msg = up;
+        if (up > s.max_msg) s.max_msg = up;
     }
     /* Start from the checkpoint when there is one, else a seeded model. */
     bnc_fed_model_init(&s.a, s.w, cfg->seed);
@@ -583,11 +574,9 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
             s.v[i] = cfg->tau * cfg->tau;
     int start;
     rc = ckpt_load(&s, &start, err);
-    if (rc)
-        goto done;
+    if (rc) goto done;
     out->resumed_from = start;
-    if (start)
-        slog(&s, "resuming after round %d from %s", start, cfg->checkpoint);
+    if (start) slog(&s, "resuming after round %d from %s", start, cfg->checkpoint);
     s.sock = zmq_socket(ctx, ZMQ_ROUTER);
     if (!s.sock) {
         rc = bnc_err_set(err, BNC_ENET, "zmq_socket: %s", zmq_strerror(zmq_errno()));
@@ -616,10 +605,8 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
             goto done;
         }
     }
-    if (o->on_listen)
-        o->on_listen(o->on_listen_ctx, ep);
-    if (o->sink.run_start && (rc = o->sink.run_start(o->sink.ctx, cfg, start, err)))
-        goto done;
+    if (o->on_listen) o->on_listen(o->on_listen_ctx, ep);
+    if (o->sink.run_start && (rc = o->sink.run_start(o->sink.ctx, cfg, start, err))) goto done;
     if (start >= cfg->rounds) {
         out->rounds_done = start;
         goto finish;
@@ -627,8 +614,7 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
     /* Wait for enough clients (joins keep arriving during rounds too). */
     double until = bnc_now() + cfg->join_timeout_s;
     while (joined_count(&s) < cfg->min_clients && bnc_now() < until)
-        if ((rc = serve_one(&s, 100, err)))
-            goto done;
+        if ((rc = serve_one(&s, 100, err))) goto done;
     if (joined_count(&s) == 0) {
         rc = bnc_err_set(err, BNC_ETIMEOUT, "server: no client joined within %g s",
                          cfg->join_timeout_s);
@@ -639,18 +625,13 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
              cfg->min_clients, cfg->join_timeout_s);
     for (s.round = start + 1; s.round <= cfg->rounds; s.round++) {
         rc = run_round(&s, tr, test, buf, cap, ts, tp, scratch, err);
-        if (rc)
-            goto done;
-        if (o->sink.round && (rc = o->sink.round(o->sink.ctx, cfg, &s.st, err)))
-            goto done;
-        if ((rc = ckpt_save(&s, err)))
-            goto done;
+        if (rc) goto done;
+        if (o->sink.round && (rc = o->sink.round(o->sink.ctx, cfg, &s.st, err))) goto done;
+        if ((rc = ckpt_save(&s, err))) goto done;
         out->rounds_done = s.round;
         out->final_accuracy = s.st.accuracy;
-        if (s.st.accuracy > out->best_accuracy)
-            out->best_accuracy = s.st.accuracy;
-        if (!out->first_round_085 && s.st.accuracy >= 0.85)
-            out->first_round_085 = s.round;
+        if (s.st.accuracy > out->best_accuracy) out->best_accuracy = s.st.accuracy;
+        if (!out->first_round_085 && s.st.accuracy >= 0.85) out->first_round_085 = s.round;
         out->uplink_bytes += s.st.uplink_bytes;
         out->downlink_bytes += s.st.downlink_bytes;
         if (cfg->stop_after && s.round == cfg->stop_after && s.round < cfg->rounds) {
@@ -664,13 +645,10 @@ finish:
     broadcast_shutdown(&s, "run complete");
     out->rejected = s.rejected_total;
     out->wall_s = bnc_now() - t_start;
-    if (o->sink.run_end)
-        rc = o->sink.run_end(o->sink.ctx, cfg, out, err);
+    if (o->sink.run_end) rc = o->sink.run_end(o->sink.ctx, cfg, out, err);
 done:
-    if (s.sock)
-        zmq_close(s.sock);
-    if (!o->zmq_ctx && ctx)
-        zmq_ctx_term(ctx);
+    if (s.sock) zmq_close(s.sock);
+    if (!o->zmq_ctx && ctx) zmq_ctx_term(ctx);
     bnc_fed_dataset_free(&own_test);
     bnc_fed_trainer_free(tr);
     free(buf);

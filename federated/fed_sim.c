@@ -56,8 +56,7 @@ static void *server_main(void *arg)
     s->listening = -1 + 2 * s->listening;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    if (s->rc || s->cfg->stop_after)
-        atomic_store(s->stop, 1);
+    if (s->rc || s->cfg->stop_after) atomic_store(s->stop, 1);
     return NULL;
 }
 
@@ -75,10 +74,8 @@ static void *worker_main(void *arg)
 static int run_clients(const bnc_fed_client_opts *base, const int *ids, int n, int nthreads,
                        double timeout_s, bnc_err *err)
 {
-    if (nthreads > n)
-        nthreads = n;
-    if (nthreads < 1)
-        return 0;
+    if (nthreads > n) nthreads = n;
+    if (nthreads < 1) return 0;
     sim_worker *ws = calloc((size_t)nthreads, sizeof *ws);
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
     int rc = 0, started = 0;
@@ -101,8 +98,7 @@ static int run_clients(const bnc_fed_client_opts *base, const int *ids, int n, i
     for (int t = 0; t < nthreads && !rc; t++) {
         if (pthread_create(&th[t], NULL, worker_main, &ws[t]) != 0) {
             rc = bnc_err_set(err, BNC_EINTERNAL, "sim: cannot start a client thread");
-            if (base->stop)
-                atomic_store(base->stop, 1);
+            if (base->stop) atomic_store(base->stop, 1);
             break;
         }
         started++;
@@ -111,8 +107,7 @@ static int run_clients(const bnc_fed_client_opts *base, const int *ids, int n, i
         pthread_join(th[t], NULL);
         if (ws[t].rc && !rc) {
             rc = ws[t].rc;
-            if (err)
-                *err = ws[t].err;
+            if (err) *err = ws[t].err;
         }
     }
     for (int t = 0; t < nthreads; t++)
@@ -138,8 +133,8 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
     int is_server = rank == 0, has_clients = size == 1 || rank > 0;
     bnc_fed_dataset train = {0}, test = {0};
     bnc_fed_partition part = {0};
-    int rc = bnc_fed_mnist_load(o->data_dir, has_clients ? &train : NULL,
-                                is_server ? &test : NULL, err);
+    int rc =
+        bnc_fed_mnist_load(o->data_dir, has_clients ? &train : NULL, is_server ? &test : NULL, err);
     if (!rc && has_clients)
         rc = bnc_fed_partition_make(train.y, train.n, BNC_FED_NCLASSES, cfg->clients,
                                     &cfg->partition, cfg->seed, &part, err);
@@ -150,8 +145,7 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
         if (any && !rc)
             rc = bnc_err_set(err, BNC_EINTERNAL, "sim: another rank failed to load the data");
     }
-    if (rc)
-        goto done;
+    if (rc) goto done;
     void *zctx = zmq_ctx_new();
     if (!zctx) {
         rc = bnc_err_set(err, BNC_ENET, "zmq_ctx_new failed");
@@ -188,13 +182,11 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
             while (srv.listening == 0)
                 pthread_cond_wait(&srv.cv, &srv.mu);
             snprintf(endpoint, sizeof endpoint, "%s", srv.endpoint);
-            if (srv.listening < 0)
-                endpoint[0] = 0;
+            if (srv.listening < 0) endpoint[0] = 0;
             pthread_mutex_unlock(&srv.mu);
         }
     }
-    if (size > 1)
-        MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (size > 1) MPI_Bcast(endpoint, sizeof endpoint, MPI_CHAR, 0, MPI_COMM_WORLD);
     if (!rc && endpoint[0] && has_clients) {
         int nrank = size > 1 ? size - 1 : 1, me = size > 1 ? rank - 1 : 0;
         int *ids = malloc((size_t)cfg->clients * sizeof *ids);
@@ -217,8 +209,7 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
             double timeout = cfg->join_timeout_s + 4 * cfg->deadline_s;
             rc = run_clients(&co, ids, n, threads, timeout, err);
             free(ids);
-            if (rc)
-                atomic_store(&stop, 1);
+            if (rc) atomic_store(&stop, 1);
         }
     }
     if (server_started) {
@@ -226,8 +217,7 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
         *out = srv.sum;
         if (srv.rc) {
             rc = srv.rc;
-            if (err)
-                *err = srv.err;
+            if (err) *err = srv.err;
         }
     }
     pthread_mutex_destroy(&srv.mu);

@@ -24,8 +24,7 @@ int bnc_fed_send(void *sock, const void *rid, size_t rid_len, const Bnc__Fed__Ms
         zmq_msg_close(&msg);
         return bnc_err_set(err, BNC_ENET, "zmq send: %s", zmq_strerror(zmq_errno()));
     }
-    if (bytes)
-        *bytes += (int64_t)n;
+    if (bytes) *bytes += (int64_t)n;
     return 0;
 }
 
@@ -52,10 +51,9 @@ int bnc_fed_tensors_encode(const bnc_fed_arch *a, const bnc_fed_codec *c, const 
         int64_t n = bnc_fed_arch_tensor(a, t, &off);
         size_t w = 0;
         int rc = bnc_fed_encode(c, p, x + off, n, residual ? residual + off : NULL,
-                                scratch ? scratch + off : NULL, seed, bnc_mix64(stream, (uint64_t)t), buf + used,
-                                cap - used, &w, err);
-        if (rc)
-            return bnc_err_prefix(err, "tensor %d: ", t);
+                                scratch ? scratch + off : NULL, seed,
+                                bnc_mix64(stream, (uint64_t)t), buf + used, cap - used, &w, err);
+        if (rc) return bnc_err_prefix(err, "tensor %d: ", t);
         bnc__fed__tensor__init(&ts[t]);
         ts[t].index = (uint32_t)t;
         ts[t].codec = (uint32_t)c->id;
@@ -82,19 +80,17 @@ int bnc_fed_tensors_decode(const bnc_fed_arch *a, const bnc_fed_codec *c, const 
                                t->index);
         seen |= 1u << t->index;
         if (t->codec != (uint32_t)c->id)
-            return bnc_err_set(err, BNC_EFORMAT, "tensor %u: codec %u, expected %d (%s)",
-                               t->index, t->codec, c->id, c->name);
+            return bnc_err_set(err, BNC_EFORMAT, "tensor %u: codec %u, expected %d (%s)", t->index,
+                               t->codec, c->id, c->name);
         int64_t off;
         int64_t len = bnc_fed_arch_tensor(a, (int)t->index, &off);
         if (t->n != (uint64_t)len)
-            return bnc_err_set(err, BNC_EFORMAT, "tensor %u: %llu values, expected %lld",
-                               t->index, (unsigned long long)t->n, (long long)len);
+            return bnc_err_set(err, BNC_EFORMAT, "tensor %u: %llu values, expected %lld", t->index,
+                               (unsigned long long)t->n, (long long)len);
         int rc = c->decode(t->data.data, t->data.len, len, p, out + off, err);
-        if (rc)
-            return bnc_err_prefix(err, "tensor %u: ", t->index);
+        if (rc) return bnc_err_prefix(err, "tensor %u: ", t->index);
         rc = bnc_fed_check_finite(out + off, len, err);
-        if (rc)
-            return bnc_err_prefix(err, "tensor %u: ", t->index);
+        if (rc) return bnc_err_prefix(err, "tensor %u: ", t->index);
     }
     return 0;
 }
@@ -130,8 +126,7 @@ int bnc_fed_config_from_wire(const Bnc__Fed__Config *w, bnc_fed_config *c, bnc_e
     snprintf(c->run, sizeof c->run, "%s", w->run);
     snprintf(c->model, sizeof c->model, "%s", w->model);
     int rc = bnc_fed_partition_parse(w->partition, &c->partition, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     c->clients = (int)w->clients;
     c->per_round = 1;
     c->seed = w->seed;

@@ -8,16 +8,15 @@
 #include "bnc_hash.h"
 
 static const char *const known_keys[] = {
-    "model",       "compressor", "downlink", "partition",    "clients", "per_round",
-    "rounds",      "error_feedback", "k_frac", "qsgd_levels", "lr",     "momentum",
-    "weight_decay", "prox_mu",  "batch",    "epochs",       "qat",     "server_opt",
-    "server_lr",   "deadline_s", "data_dir", NULL};
+    "model",        "compressor",     "downlink", "partition",   "clients", "per_round",
+    "rounds",       "error_feedback", "k_frac",   "qsgd_levels", "lr",      "momentum",
+    "weight_decay", "prox_mu",        "batch",    "epochs",      "qat",     "server_opt",
+    "server_lr",    "deadline_s",     "data_dir", NULL};
 
 static int get_num(const json_t *params, const char *key, double *v, bnc_err *err)
 {
     json_t *j = json_object_get(params, key);
-    if (!j)
-        return 1;
+    if (!j) return 1;
     if (!json_is_number(j))
         return bnc_err_set(err, BNC_EINVAL, "fed_sim: '%s' must be a number", key);
     *v = json_number_value(j);
@@ -27,8 +26,7 @@ static int get_num(const json_t *params, const char *key, double *v, bnc_err *er
 static int get_str(const json_t *params, const char *key, const char **v, bnc_err *err)
 {
     json_t *j = json_object_get(params, key);
-    if (!j)
-        return 1;
+    if (!j) return 1;
     if (!json_is_string(j))
         return bnc_err_set(err, BNC_EINVAL, "fed_sim: '%s' must be a string", key);
     *v = json_string_value(j);
@@ -48,8 +46,7 @@ static int task_config(const json_t *params, uint64_t seed, bnc_fed_config *c,
         int ok = 0;
         for (int i = 0; known_keys[i]; i++)
             ok |= strcmp(known_keys[i], key) == 0;
-        if (!ok)
-            return bnc_err_set(err, BNC_EINVAL, "fed_sim: unknown parameter '%s'", key);
+        if (!ok) return bnc_err_set(err, BNC_EINVAL, "fed_sim: unknown parameter '%s'", key);
     }
     bnc_fed_config_defaults(c);
     c->seed = seed;
@@ -57,28 +54,21 @@ static int task_config(const json_t *params, uint64_t seed, bnc_fed_config *c,
     int rc;
     const char *s = NULL;
     double d = 0;
-    if ((rc = get_str(params, "model", &s, err)) < 0)
-        return rc;
-    if (rc == 0)
-        snprintf(c->model, sizeof c->model, "%s", s);
-    if ((rc = get_str(params, "compressor", &s, err)) < 0)
-        return rc;
+    if ((rc = get_str(params, "model", &s, err)) < 0) return rc;
+    if (rc == 0) snprintf(c->model, sizeof c->model, "%s", s);
+    if ((rc = get_str(params, "compressor", &s, err)) < 0) return rc;
     if (rc == 0 && !(c->uplink = bnc_fed_codec_find(s)))
         return bnc_err_set(err, BNC_EINVAL, "fed_sim: compressor '%s' unknown", s);
-    if ((rc = get_str(params, "downlink", &s, err)) < 0)
-        return rc;
+    if ((rc = get_str(params, "downlink", &s, err)) < 0) return rc;
     if (rc == 0 && !(c->downlink = bnc_fed_codec_find(s)))
         return bnc_err_set(err, BNC_EINVAL, "fed_sim: downlink '%s' unknown", s);
-    if ((rc = get_str(params, "partition", &s, err)) < 0)
-        return rc;
+    if ((rc = get_str(params, "partition", &s, err)) < 0) return rc;
     if (rc == 0 && (rc = bnc_fed_partition_parse(s, &c->partition, err)))
         return bnc_err_prefix(err, "fed_sim: ");
-    if ((rc = get_str(params, "server_opt", &s, err)) < 0)
-        return rc;
+    if ((rc = get_str(params, "server_opt", &s, err)) < 0) return rc;
     if (rc == 0 && (c->server_opt = bnc_fed_opt_parse(s)) < 0)
         return bnc_err_set(err, BNC_EINVAL, "fed_sim: server_opt '%s' unknown", s);
-    if ((rc = get_str(params, "data_dir", &s, err)) < 0)
-        return rc;
+    if ((rc = get_str(params, "data_dir", &s, err)) < 0) return rc;
     *data_dir = rc == 0 ? s : NULL;
     json_t *ef = json_object_get(params, "error_feedback");
     if (ef && !json_is_boolean(ef))
@@ -94,24 +84,26 @@ static int task_config(const json_t *params, uint64_t seed, bnc_fed_config *c,
         float *f;
         double *d;
     } nums[] = {
-        {"clients", &c->clients, NULL, NULL},   {"per_round", &c->per_round, NULL, NULL},
-        {"rounds", &c->rounds, NULL, NULL},     {"qsgd_levels", &c->cp.qsgd_levels, NULL, NULL},
-        {"batch", &c->train.batch, NULL, NULL}, {"epochs", &c->train.epochs, NULL, NULL},
-        {"lr", NULL, &c->train.lr, NULL},       {"momentum", NULL, &c->train.momentum, NULL},
+        {"clients", &c->clients, NULL, NULL},
+        {"per_round", &c->per_round, NULL, NULL},
+        {"rounds", &c->rounds, NULL, NULL},
+        {"qsgd_levels", &c->cp.qsgd_levels, NULL, NULL},
+        {"batch", &c->train.batch, NULL, NULL},
+        {"epochs", &c->train.epochs, NULL, NULL},
+        {"lr", NULL, &c->train.lr, NULL},
+        {"momentum", NULL, &c->train.momentum, NULL},
         {"weight_decay", NULL, &c->train.weight_decay, NULL},
         {"prox_mu", NULL, &c->train.prox_mu, NULL},
-        {"server_lr", NULL, &c->server_lr, NULL}, {"k_frac", NULL, NULL, &c->cp.k_frac},
+        {"server_lr", NULL, &c->server_lr, NULL},
+        {"k_frac", NULL, NULL, &c->cp.k_frac},
         {"deadline_s", NULL, NULL, &c->deadline_s},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        if ((rc = get_num(params, nums[i].k, &d, err)) < 0)
-            return rc;
-        if (rc)
-            continue;
+        if ((rc = get_num(params, nums[i].k, &d, err)) < 0) return rc;
+        if (rc) continue;
         if (nums[i].i) {
             if (d != (double)(int)d)
-                return bnc_err_set(err, BNC_EINVAL, "fed_sim: '%s' must be an integer",
-                                   nums[i].k);
+                return bnc_err_set(err, BNC_EINVAL, "fed_sim: '%s' must be an integer", nums[i].k);
             *nums[i].i = (int)d;
         } else if (nums[i].f) {
             *nums[i].f = (float)d;
@@ -144,22 +136,20 @@ static double fed_cost(const json_t *params, const bnc_task_ctx *ctx)
     bnc_fed_config c;
     const char *dir;
     bnc_err e;
-    if (task_config(params, 1, &c, &dir, &e))
-        return 1;
+    if (task_config(params, 1, &c, &dir, &e)) return 1;
     bnc_fed_arch a;
     bnc_fed_arch_init(&a, c.model, 784, BNC_FED_NCLASSES, &e);
     double per_client = 60000.0 / c.clients * c.train.epochs;
     return (double)c.rounds * ((double)c.per_round * per_client + 10000.0) * (double)a.nparams;
 }
 
-static int fed_run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx,
-                   bnc_metrics *out, bnc_err *err)
+static int fed_run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc_metrics *out,
+                   bnc_err *err)
 {
     bnc_fed_config c;
     const char *dir;
     int rc = task_config(params, seed, &c, &dir, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     bnc_fed_sim_opts so;
     memset(&so, 0, sizeof so);
     so.threads = ctx && ctx->threads > 0 ? ctx->threads : 1;
@@ -167,8 +157,7 @@ static int fed_run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx,
     so.data_dir = dir;
     bnc_fed_summary s;
     rc = bnc_fed_sim_run(&c, &so, &s, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     struct {
         const char *name;
         double v;

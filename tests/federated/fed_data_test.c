@@ -44,8 +44,7 @@ static void write_files(const char *img, const char *lab, uint32_t magic_img, ui
     put32(lb + 4, n_lab);
     for (uint32_t i = 0; i < n_lab; i++)
         lb[8 + i] = (uint8_t)(i % 10);
-    if (n_lab)
-        lb[8 + n_lab - 1] = bad_label ? bad_label : lb[8 + n_lab - 1];
+    if (n_lab) lb[8 + n_lab - 1] = bad_label ? bad_label : lb[8 + n_lab - 1];
     f = gzopen(lab, "wb");
     gzwrite(f, lb, 8 + n_lab);
     gzclose(f);
@@ -58,8 +57,7 @@ static int load(const char *expect)
     bnc_err_clear(&e);
     int rc = bnc_fed_idx_load("t-img.gz", "t-lab.gz", &d, &e);
     if (expect) {
-        if (!strstr(e.msg, expect))
-            fprintf(stderr, "message '%s' lacks '%s'\n", e.msg, expect);
+        if (!strstr(e.msg, expect)) fprintf(stderr, "message '%s' lacks '%s'\n", e.msg, expect);
         assert_non_null(strstr(e.msg, expect));
     } else if (!rc) {
         assert_int_equal(d.n, 5);

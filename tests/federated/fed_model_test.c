@@ -126,12 +126,15 @@ static double centralized(const char *model, int epochs, float lr, int qat)
     for (int64_t i = 0; i < train_set.n; i++)
         idx[i] = i;
     bnc_fed_model_init(&a, w, 1);
-    bnc_fed_train_opts o = {.lr = lr, .momentum = 0.9f, .weight_decay = 1e-4f, .batch = 64,
-                            .epochs = epochs, .qat = qat};
+    bnc_fed_train_opts o = {.lr = lr,
+                            .momentum = 0.9f,
+                            .weight_decay = 1e-4f,
+                            .batch = 64,
+                            .epochs = epochs,
+                            .qat = qat};
     double l, acc, tl, ta;
-    assert_int_equal(bnc_fed_train(t, w, NULL, &train_set, idx, train_set.n, &o, 1, 1, &tl, &ta,
-                                   &e),
-                     0);
+    assert_int_equal(
+        bnc_fed_train(t, w, NULL, &train_set, idx, train_set.n, &o, 1, 1, &tl, &ta, &e), 0);
     assert_int_equal(bnc_fed_evaluate(t, w, qat, &test_set, &l, &acc, &e), 0);
     printf("{\"model\": \"%s\", \"qat\": %d, \"epochs\": %d, \"test_acc\": %.4f, \"test_loss\": "
            "%.4f}\n",
@@ -165,7 +168,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_softmax_centralized),
         cmocka_unit_test(test_mlp_centralized),
     };
-    if (strcmp(only, "sanity") == 0)
-        return cmocka_run_group_tests(sanity, load, unload);
+    if (strcmp(only, "sanity") == 0) return cmocka_run_group_tests(sanity, load, unload);
     return cmocka_run_group_tests(unit, load, unload);
 }

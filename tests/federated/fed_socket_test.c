@@ -48,8 +48,7 @@ static void dump_logs(void)
 {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "tail -n 30 %s/*.log >&2", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "(no logs)\n");
+    if (system(cmd) != 0) fprintf(stderr, "(no logs)\n");
 }
 
 static pid_t spawn(char *const argv[], const char *log)
@@ -94,7 +93,7 @@ static pid_t start_server(const char *bind, int rounds, const char *extra1, cons
     argv[k++] = "--rounds";
     argv[k++] = r;
     argv[k++] = "--deadline";
-    argv[k++] = "4";
+    argv[k++] = "10";
     argv[k++] = "--join-timeout";
     argv[k++] = "30";
     argv[k++] = "--lr";
@@ -104,10 +103,8 @@ static pid_t start_server(const char *bind, int rounds, const char *extra1, cons
     argv[k++] = "--db";
     argv[k++] = (char *)url;
     argv[k++] = "--quiet";
-    if (extra1)
-        argv[k++] = (char *)extra1;
-    if (extra2)
-        argv[k++] = (char *)extra2;
+    if (extra1) argv[k++] = (char *)extra1;
+    if (extra2) argv[k++] = (char *)extra2;
     argv[k] = NULL;
     unlink(epfile);
     pid_t pid = spawn(argv, "server.log");
@@ -153,10 +150,8 @@ static pid_t start_client(int id, const char *extra1, const char *extra2)
     argv[k++] = "0.5";
     argv[k++] = "--timeout";
     argv[k++] = "90";
-    if (extra1)
-        argv[k++] = (char *)extra1;
-    if (extra2)
-        argv[k++] = (char *)extra2;
+    if (extra1) argv[k++] = (char *)extra1;
+    if (extra2) argv[k++] = (char *)extra2;
     argv[k] = NULL;
     return spawn(argv, log);
 }
@@ -168,8 +163,7 @@ static int wait_for(pid_t pid, double secs)
     int st;
     while (bnc_now() < until) {
         pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return st;
+        if (r == pid) return st;
         usleep(50000);
     }
     kill(pid, SIGKILL);
@@ -184,8 +178,7 @@ static int stored_rounds(void)
     const char *p[1] = {run};
     PGresult *r;
     bnc_err e;
-    if (bnc_db_query(db, "SELECT count(*) FROM fed_rounds WHERE run = $1", 1, p, &r, &e))
-        return -1;
+    if (bnc_db_query(db, "SELECT count(*) FROM fed_rounds WHERE run = $1", 1, p, &r, &e)) return -1;
     int n = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     return n;
@@ -222,8 +215,8 @@ static int load_rounds(row *rows, int R)
         CHECK(rows[i].acc > 0.5 && rows[i].acc <= 1, "round %d accuracy %g", i + 1, rows[i].acc);
     }
     PQclear(r);
-    CHECK(bnc_db_query(db, "SELECT status, resumes FROM fed_runs WHERE name = $1", 1, p, &r,
-                       &e) == 0,
+    CHECK(bnc_db_query(db, "SELECT status, resumes FROM fed_runs WHERE name = $1", 1, p, &r, &e) ==
+              0,
           "%s", e.msg);
     CHECK(PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "done") == 0, "run not done");
     int resumes = atoi(PQgetvalue(r, 0, 1));
@@ -236,8 +229,7 @@ static int log_has(const char *log, const char *needle)
     char path[400];
     snprintf(path, sizeof path, "%s/%s", dir, log);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     char line[4096];
     int found = 0;
     while (!found && fgets(line, sizeof line, f))
@@ -282,7 +274,8 @@ static void send_update(void *s, uint32_t client, uint32_t round)
 static void start_clients(pid_t *cl, const char *extra1, const char *extra2)
 {
     for (int i = 0; i < NCLIENTS; i++)
-        cl[i] = start_client(i, i == NCLIENTS - 1 ? extra1 : NULL, i == NCLIENTS - 1 ? extra2 : NULL);
+        cl[i] =
+            start_client(i, i == NCLIENTS - 1 ? extra1 : NULL, i == NCLIENTS - 1 ? extra2 : NULL);
 }
 
 static void finish_clients(pid_t *cl, int *status)
@@ -325,8 +318,8 @@ int main(int argc, char **argv)
         if (!strcmp(sc, "malformed")) {
             const char garbage[] = "\xff\xff\xff\x01 this is not a protobuf";
             zmq_send(s, garbage, sizeof garbage, 0);
-            send_update(s, 99, 2); /* unknown client */
-            send_update(s, 0, 2);  /* forged: evil-peer did not join as client 0 */
+            send_update(s, 99, 2);            /* unknown client */
+            send_update(s, 0, 2);             /* forged: evil-peer did not join as client 0 */
             zmq_send(s, "a", 1, ZMQ_SNDMORE); /* two frames */
             zmq_send(s, "b", 1, 0);
         } else {
@@ -346,8 +339,7 @@ int main(int argc, char **argv)
         int rej = 0;
         for (int i = 0; i < R; i++) {
             rej += rows[i].rejected;
-            CHECK(rows[i].finished == NCLIENTS, "round %d: %d finished", i + 1,
-                  rows[i].finished);
+            CHECK(rows[i].finished == NCLIENTS, "round %d: %d finished", i + 1, rows[i].finished);
         }
         if (!strcmp(sc, "malformed")) {
             CHECK(rej == 4, "%d rejections stored, expected 4", rej);
@@ -409,8 +401,7 @@ int main(int argc, char **argv)
     bnc_db_close(db);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     printf("fed socket %s: ok (run %s)\n", sc, run);
     return 0;
 }
