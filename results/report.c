@@ -499,9 +499,19 @@ static void write_html(FILE *f, const bnc_analysis *a, const campaign_info *ci)
                                 PQgetvalue(ci->tasks, i, 2));
     fact(f, "stored tasks", buf);
     fact(f, "spec hash", PQgetvalue(c, 0, 5));
+    char bases[160] = "";
+    size_t boff = 0;
+    for (size_t i = 0; i < a->nm && boff < sizeof bases - 40; i++) {
+        const char *bn = a->m[i].g[a->m[i].baseline].name;
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = !strcmp(a->m[k].g[a->m[k].baseline].name, bn);
+        if (!seen)
+            boff +=
+                (size_t)snprintf(bases + boff, sizeof bases - boff, "%s%s", boff ? " or " : "", bn);
+    }
     snprintf(buf, sizeof buf, "by %s, baseline %s, %s pairing, alpha %g, %s", a->by,
-             a->nm ? a->m[0].g[a->m[0].baseline].name : "-",
-             strcmp(a->paired_by, "none") ? a->paired_by : "no", a->alpha,
+             bases[0] ? bases : "-", strcmp(a->paired_by, "none") ? a->paired_by : "no", a->alpha,
              strcmp(a->correction, "bh") ? "Holm" : "BH");
     fact(f, "analysis", buf);
     fprintf(f, "</dl>\n");
