@@ -14,6 +14,7 @@ typedef struct bnc_command {
 
 int bnc_cmd_campaign(int argc, char **argv);
 int bnc_cmd_db(int argc, char **argv);
+int bnc_cmd_bench(int argc, char **argv);
 int bnc_cmd_analyze(int argc, char **argv);
 int bnc_cmd_report(int argc, char **argv);
 int bnc_cmd_fed(int argc, char **argv);

@@ -6,10 +6,15 @@
 #include <string.h>
 
 #include "schemes_impl.h"
+#include "bitnet_impl.h"
 
 static const bnc_scheme table[] = {
     {"f32", 0, 1, 4, 32.0, bnc_f32_qsize, bnc_f32_quantize, bnc_f32_dequantize},
     {"bitnet", -1, 1, 0, 2.0, bnc_bitnet_qsize, bnc_bitnet_quantize, bnc_bitnet_dequantize},
+    {"bitnet-row", -1, 1, 0, 2.0, bnc_bitnet_row_qsize, bnc_bitnet_row_quantize,
+     bnc_bitnet_row_dequantize},
+    {"bitnet-group", -1, 1, 0, 2.0, bnc_bitnet_group_qsize, bnc_bitnet_group_quantize,
+     bnc_bitnet_group_dequantize},
 };
 
 const bnc_scheme *bnc_scheme_find(const char *name)

@@ -1,0 +1,428 @@
+/* Kernel throughput against streaming read bandwidth, both measured in this
+ * run with the same thread count (the ratio is the result; wall-clock times
+ * alone mean little on a shared machine).
+ *
+ * GEMV: packed weights are rotated over enough copies to exceed the
+ * last-level cache (footprint), so every call streams its weights from
+ * memory; GB/s counts the packed bytes read (codes/blocks + scales). The
+ * L2-sized shape runs on one copy (in_cache: true) and may exceed 1.
+ * Quantize: GB/s of f32 input read, inputs rotated the same way.
+ * Bandwidth: every thread sums its slice of the same footprint with 64-bit
+ * loads; best of the repetitions, as for the kernels. */
+#include "bnc_bench_kernels.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bnc_gemv.h"
+#include "bnc_kernels.h"
+#include "bnc_rng.h"
+#include "bnc_time.h"
+
+
+typedef struct shape {
+    int64_t rows, cols;
+    int in_cache;
+} shape;
+
+static double load1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+static void cpu_model(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c += 2;
+                c[strcspn(c, "\n")] = 0;
+                snprintf(buf, n, "%s", c);
+            }
+            break;
+        }
+    fclose(f);
+}
+
+/* ---- streaming read ------------------------------------------------------ */
+
+typedef struct bw_arg {
+    const uint64_t *p;
+    size_t words;
+    uint64_t sink[64];
+} bw_arg;
+
+static void bw_read(void *v, int tid, int nth)
+{
+    bw_arg *a = v;
+    size_t b = a->words * (size_t)tid / (size_t)nth / 8 * 8;
+    size_t e = a->words * (size_t)(tid + 1) / (size_t)nth / 8 * 8;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = b; i < e; i += 8) {
+        s0 += a->p[i] + a->p[i + 4];
+        s1 += a->p[i + 1] + a->p[i + 5];
+        s2 += a->p[i + 2] + a->p[i + 6];
+        s3 += a->p[i + 3] + a->p[i + 7];
+    }
+    a->sink[tid % 64] += s0 ^ s1 ^ s2 ^ s3;
+}
+
+static double measure_bw(bnc_pool *pool, const void *buf, size_t bytes, double min_s, int reps)
+{
+    bw_arg a = {.p = buf, .words = bytes / 8};
+    bnc_pool_run(pool, bw_read, &a); /* warm */
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = bnc_now(), t;
+        long it = 0;
+        do {
+            bnc_pool_run(pool, bw_read, &a);
+            it++;
+            t = bnc_now() - t0;
+        } while (t < min_s);
+        double g = (double)(a.words / 8 * 8) * 8.0 * (double)it / t / 1e9;
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static int split(const char *list, char out[][32], int max)
+{
+    int n = 0;
+    const char *p = list;
+    while (*p && n < max) {
+        size_t l = strcspn(p, ",");
+        if (l > 0 && l < 32) {
+            memcpy(out[n], p, l);
+            out[n][l] = 0;
+            n++;
+        }
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+    return n;
+}
+
+static void fill_normal(float *x, int64_t n, uint64_t seed)
+{
+    bnc_rng r;
+    bnc_rng_init(&r, seed, 0);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)bnc_rng_normal(&r);
+}
+
+/* Weights for a GEMV timing: bitnet schemes quantize normal floats; ggml
+ * blocks get random codes and a fixed scale (speed does not depend on
+ * the values; correctness is the tests' job). */
+static int make_weights(const char *scheme, const bnc_qparams *p, int64_t rows, int64_t cols,
+                        uint8_t *w, size_t wbytes, bnc_isa isa, bnc_err *err)
+{
+    if (!strncmp(scheme, "bitnet", 6)) {
+        float *x = malloc((size_t)(rows * cols) * sizeof *x);
+        if (!x)
+            return bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
+        fill_normal(x, rows * cols, 5);
+        int mode = !strcmp(scheme, "bitnet")       ? BNC_BITNET_TENSOR
+                   : !strcmp(scheme, "bitnet-row") ? BNC_BITNET_ROW
+                                                   : BNC_BITNET_GROUP;
+        size_t wr;
+        int rc = bnc_bitnet_quantize_ex(x, rows, cols, mode, p->group ? p->group : 128, w, wbytes,
+                                        &wr, isa, NULL, err);
+        free(x);
+        return rc;
+    }
+    bnc_rng r;
+    bnc_rng_init(&r, 6, 0);
+    for (size_t i = 0; i < wbytes; i++)
+        w[i] = (uint8_t)bnc_rng_u32(&r);
+    int bb = !strcmp(scheme, "tq2_0") ? 66 : !strcmp(scheme, "tq1_0") ? 54
+                                         : !strcmp(scheme, "q8_0")    ? 34
+                                                                      : 18;
+    int doff = !strcmp(scheme, "tq2_0") ? 64 : !strcmp(scheme, "tq1_0") ? 52 : 0;
+    for (size_t b = 0; b + (size_t)bb <= wbytes; b += (size_t)bb) {
+        w[b + (size_t)doff] = 0x00; /* fp16 0.0625 */
+        w[b + (size_t)doff + 1] = 0x2c;
+    }
+    return 0;
+}
+
+typedef struct row_out {
+    char op[12], scheme[16], isa[8];
+    int threads;
+    int64_t rows, cols;
+    double gbps, bw, ratio;
+} row_out;
+
+typedef struct ctx {
+    FILE *out;
+    row_out *rows;
+    int nrows, cap;
+    double min_s;
+    int reps;
+} ctx;
+
+static void emit(ctx *c, const char *op, const char *scheme, bnc_isa isa, int threads,
+                 const shape *sh, int batch, size_t bytes, int copies, double secs, double gbps,
+                 double bw, double fp_mb)
+{
+    double ratio = bw > 0 ? gbps / bw : 0;
+    fprintf(c->out,
+            "{\"bench\":\"kernels\",\"op\":\"%s\",\"scheme\":\"%s\",\"variant\":\"mad\","
+            "\"isa\":\"%s\",\"threads\":%d,\"rows\":%lld,\"cols\":%lld,\"batch\":%d,"
+            "\"bytes\":%zu,\"copies\":%d,\"footprint_mb\":%.1f,\"in_cache\":%s,"
+            "\"seconds\":%.6f,\"gbps\":%.3f,\"gweights_per_s\":%.3f,\"bw_gbps\":%.3f,"
+            "\"ratio\":%.3f,\"load1\":%.2f}\n",
+            op, scheme, bnc_isa_name(isa), threads, (long long)sh->rows, (long long)sh->cols, batch,
+            bytes, copies, fp_mb, sh->in_cache ? "true" : "false", secs, gbps,
+            (double)(sh->rows * sh->cols) / secs / 1e9, bw, ratio, load1());
+    fflush(c->out);
+    if (c->nrows == c->cap) {
+        int nc = c->cap ? 2 * c->cap : 64;
+        row_out *nr = realloc(c->rows, (size_t)nc * sizeof *nr);
+        if (!nr)
+            return;
+        c->rows = nr;
+        c->cap = nc;
+    }
+    row_out *r = &c->rows[c->nrows++];
+    snprintf(r->op, sizeof r->op, "%s", op);
+    snprintf(r->scheme, sizeof r->scheme, "%s", scheme);
+    snprintf(r->isa, sizeof r->isa, "%s", bnc_isa_name(isa));
+    r->threads = threads;
+    r->rows = sh->rows;
+    r->cols = sh->cols;
+    r->gbps = gbps;
+    r->bw = bw;
+    r->ratio = ratio;
+}
+
+/* ---- the benchmark ------------------------------------------------------- */
+
+int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
+{
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    int maxt = o->max_threads > 0 ? o->max_threads : (int)(nproc > 0 ? nproc : 1);
+    long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (llc <= 0)
+        llc = 32L << 20;
+    size_t fp;
+    if (o->footprint_mb > 0)
+        fp = (size_t)o->footprint_mb << 20;
+    else if (o->quick)
+        fp = 32u << 20;
+    else {
+        fp = 2 * (size_t)llc;
+        fp = fp < (256u << 20) ? (256u << 20) : fp > (1u << 30) ? (1u << 30) : fp;
+    }
+    ctx c = {.out = out, .min_s = o->min_seconds > 0 ? o->min_seconds : o->quick ? 0.01 : 0.25,
+             .reps = o->reps > 0 ? o->reps : o->quick ? 2 : 3};
+    int batch = o->batch > 0 ? o->batch : 1;
+
+    char schemes[16][32], isas[4][32], shapes_s[16][32];
+    int ns = split(o->schemes ? o->schemes
+                              : "bitnet,bitnet-row,bitnet-group,tq2_0,tq1_0,q8_0,q4_0",
+                   schemes, 16);
+    bnc_isa isa_list[4];
+    int ni = 0;
+    if (o->isas) {
+        int n = split(o->isas, isas, 4);
+        for (int i = 0; i < n; i++) {
+            int rc = bnc_isa_parse(isas[i], &isa_list[ni], err);
+            if (rc)
+                return rc;
+            if (!bnc_isa_supported(isa_list[ni]))
+                return bnc_err_set(err, BNC_ENOTSUP, "bench: ISA %s not on this CPU", isas[i]);
+            ni++;
+        }
+    } else {
+        int rc = bnc_isa_select(&isa_list[0], err);
+        if (rc)
+            return rc;
+        ni = 1;
+    }
+    shape shapes[16];
+    int nsh = 0;
+    const char *shp = o->shapes ? o->shapes
+                      : o->quick ? "1024x1024,2048x1024,1024x2048,256x1024"
+                                 : "4096x4096,11008x4096,4096x11008,1024x2048";
+    int nss = split(shp, shapes_s, 16);
+    for (int i = 0; i < nss; i++) {
+        long long r, cc;
+        if (sscanf(shapes_s[i], "%lldx%lld", &r, &cc) != 2 || r < 1 || cc < 1)
+            return bnc_err_set(err, BNC_EINVAL, "bench: bad shape '%s' (RxC)", shapes_s[i]);
+        shapes[nsh].rows = r;
+        shapes[nsh].cols = cc;
+        shapes[nsh].in_cache = 0;
+        nsh++;
+    }
+    /* the last default shape is the L2-sized one: 1024x2048 2-bit is 512 KiB */
+    if (!o->shapes && nsh > 0)
+        shapes[nsh - 1].in_cache = 1;
+    for (int i = 0; i < ns; i++)
+        if (!bnc_gemv_supported(schemes[i]))
+            return bnc_err_set(err, BNC_EINVAL, "bench: no GEMV for scheme '%s'", schemes[i]);
+
+    char model[256];
+    cpu_model(model, sizeof model);
+    fprintf(out,
+            "{\"bench\":\"kernels\",\"op\":\"machine\",\"cpu\":\"%s\",\"nproc\":%ld,"
+            "\"llc_bytes\":%ld,\"footprint_mb\":%.1f,\"llc_exceeded\":%s,\"load1\":%.2f}\n",
+            model, nproc, llc, (double)fp / 1048576.0, fp > (size_t)llc ? "true" : "false",
+            load1());
+
+    uint8_t *arena = aligned_alloc(64, fp);
+    if (!arena)
+        return bnc_err_set(err, BNC_ENOMEM, "bench: cannot allocate %zu bytes", fp);
+    memset(arena, 1, fp);
+    int rc = 0;
+    for (int t = 1; t <= maxt && !rc; t++) {
+        bnc_pool *pool;
+        rc = bnc_pool_new(t, &pool, err);
+        if (rc)
+            break;
+        double bw = measure_bw(pool, arena, fp, c.min_s, c.reps);
+        fprintf(out,
+                "{\"bench\":\"kernels\",\"op\":\"bandwidth\",\"threads\":%d,\"bytes\":%zu,"
+                "\"bw_gbps\":%.3f,\"load1\":%.2f}\n",
+                t, fp, bw, load1());
+        for (int ii = 0; ii < ni && !rc; ii++) {
+            bnc_isa isa = isa_list[ii];
+            /* quantize (bitnet schemes): f32 inputs rotated over the footprint */
+            for (int si = 0; si < 3 && !rc; si++) {
+                const char *qs[3] = {"bitnet", "bitnet-row", "bitnet-group"};
+                for (int h = 0; h < nsh && !rc; h++) {
+                    const shape *sh = &shapes[h];
+                    size_t in_bytes = (size_t)(sh->rows * sh->cols) * sizeof(float);
+                    size_t cap = bnc_gemv_weight_bytes(qs[si], NULL, sh->rows, sh->cols);
+                    int copies = sh->in_cache ? 1 : (int)(fp / in_bytes);
+                    if (copies < 1) {
+                        copies = 1;
+                    }
+                    if ((size_t)copies * in_bytes > fp) /* shape larger than the footprint */
+                        continue;
+                    float *src = (float *)(void *)arena;
+                    fill_normal(src, sh->rows * sh->cols, 9);
+                    for (int k = 1; k < copies; k++)
+                        memcpy(arena + (size_t)k * in_bytes, src, in_bytes);
+                    uint8_t *dst = malloc(cap);
+                    if (!dst) {
+                        rc = bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
+                        break;
+                    }
+                    double best = 0, bsec = 0;
+                    size_t wr;
+                    for (int rep = 0; rep <= c.reps && !rc; rep++) {
+                        double t0 = bnc_now(), el;
+                        long it = 0;
+                        do {
+                            const float *x = (const float *)(const void *)(arena + (size_t)(it % copies) * in_bytes);
+                            rc = bnc_bitnet_quantize_ex(x, sh->rows, sh->cols, si, 128, dst, cap,
+                                                        &wr, isa, pool, err);
+                            it++;
+                            el = bnc_now() - t0;
+                        } while (!rc && (el < c.min_s || it < copies));
+                        double g = (double)in_bytes * (double)it / el / 1e9;
+                        if (rep > 0 && g > best) { /* rep 0 warms up */
+                            best = g;
+                            bsec = el / (double)it;
+                        }
+                    }
+                    free(dst);
+                    if (!rc)
+                        emit(&c, "quantize", qs[si], isa, t, sh, 1, in_bytes, copies, bsec, best,
+                             bw, (double)fp / 1048576.0);
+                }
+            }
+            for (int si = 0; si < ns && !rc; si++) {
+                for (int h = 0; h < nsh && !rc; h++) {
+                    const shape *sh = &shapes[h];
+                    bnc_qparams p = {.group = 128};
+                    size_t wb = bnc_gemv_weight_bytes(schemes[si], &p, sh->rows, sh->cols);
+                    if (wb == 0 || wb > fp)
+                        continue;
+                    int copies = sh->in_cache ? 1 : (int)(fp / wb);
+                    size_t stride = (wb + 63) / 64 * 64;
+                    while (copies > 1 && (size_t)copies * stride > fp)
+                        copies--;
+                    rc = make_weights(schemes[si], &p, sh->rows, sh->cols, arena, wb, isa, err);
+                    if (rc)
+                        break;
+                    for (int k = 1; k < copies; k++)
+                        memcpy(arena + (size_t)k * stride, arena, wb);
+                    bnc_act *a;
+                    rc = bnc_act_new(batch, sh->cols, &a, err);
+                    if (rc)
+                        break;
+                    float *xf = malloc((size_t)(batch * sh->cols) * sizeof *xf);
+                    float *y = malloc((size_t)(batch * sh->rows) * sizeof *y);
+                    if (!xf || !y) {
+                        free(xf);
+                        free(y);
+                        bnc_act_free(a);
+                        rc = bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
+                        break;
+                    }
+                    fill_normal(xf, batch * sh->cols, 10);
+                    rc = bnc_act_quantize(a, xf, err);
+                    double best = 0, bsec = 0;
+                    for (int rep = 0; rep <= c.reps && !rc; rep++) {
+                        double t0 = bnc_now(), el;
+                        long it = 0;
+                        do {
+                            rc = bnc_gemv(schemes[si], &p, arena + (size_t)(it % copies) * stride,
+                                          wb, sh->rows, a, y, isa, pool, err);
+                            it++;
+                            el = bnc_now() - t0;
+                        } while (!rc && (el < c.min_s || it < copies));
+                        double g = (double)wb * (double)it / el / 1e9;
+                        if (rep > 0 && g > best) {
+                            best = g;
+                            bsec = el / (double)it;
+                        }
+                    }
+                    free(xf);
+                    free(y);
+                    bnc_act_free(a);
+                    if (!rc)
+                        emit(&c, "gemv", schemes[si], isa, t, sh, batch, wb, copies, bsec, best, bw,
+                             (double)fp / 1048576.0);
+                }
+            }
+        }
+        bnc_pool_free(pool);
+    }
+    free(arena);
+    if (!rc) {
+        fprintf(out, "# %-8s %-13s %-6s %3s %13s %9s %9s %6s\n", "op", "scheme", "isa", "thr",
+                "shape", "GB/s", "bw GB/s", "ratio");
+        for (int i = 0; i < c.nrows; i++) {
+            const row_out *r = &c.rows[i];
+            char shs[32];
+            snprintf(shs, sizeof shs, "%lldx%lld", (long long)r->rows, (long long)r->cols);
+            fprintf(out, "# %-8s %-13s %-6s %3d %13s %9.2f %9.2f %6.3f\n", r->op, r->scheme, r->isa,
+                    r->threads, shs, r->gbps, r->bw, r->ratio);
+        }
+        fprintf(out, "# cpu: %s; load average now %.2f\n", model, load1());
+    }
+    free(c.rows);
+    return rc;
+}
