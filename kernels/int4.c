@@ -1,0 +1,21 @@
+/* `int4`: group-wise signed 4-bit integers with one fp16 scale per group
+ * (group size p->group, default 32); the shared code and the layout are in
+ * intgroup.c. */
+#include "qimpl.h"
+
+size_t bnc_int4_qsize(int64_t rows, int64_t cols, const bnc_qparams *p)
+{
+    return bnc_intg_qsize(4, rows, cols, p);
+}
+
+int bnc_int4_quantize(const float *x, int64_t rows, int64_t cols, const bnc_qparams *p, void *dst,
+                      size_t cap, size_t *written, bnc_err *err)
+{
+    return bnc_intg_quantize(4, x, rows, cols, p, dst, cap, written, err);
+}
+
+int bnc_int4_dequantize(const void *src, size_t n, int64_t rows, int64_t cols, const bnc_qparams *p,
+                        float *y, bnc_err *err)
+{
+    return bnc_intg_dequantize(4, src, n, rows, cols, p, y, err);
+}
