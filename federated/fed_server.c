@@ -208,10 +208,14 @@ static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fe
     peer *p = &s->peers[j->client_id];
     int same = p->joined && p->rid_len == rid_len && memcmp(p->rid, rid, rid_len) == 0;
     if (same) return; /* heartbeat */
+    char name[600];
+    peer_name(rid, rid_len, name, sizeof name);
     if (!p->joined) {
-        char name[600];
-        peer_name(rid, rid_len, name, sizeof name);
         slog(s, "client %u joined as peer %s", j->client_id, name);
+    } else {
+        char was[600];
+        peer_name(p->rid, p->rid_len, was, sizeof was);
+        slog(s, "client %u joined again as peer %s (was %s)", j->client_id, name, was);
     }
     memcpy(p->rid, rid, rid_len);
     p->rid_len = rid_len;
