@@ -146,6 +146,34 @@ static void test_server_optimizers_and_vote(void **state)
     assert_true(r.r[0].uplink_bytes <= 5 * (990 + 100));
 }
 
+static void test_downlink_and_qat(void **state)
+{
+    (void)state;
+    /* The model sent ternary: the downlink shrinks like the uplink. */
+    bnc_fed_config c;
+    rec r = {0};
+    bnc_fed_summary s;
+    base(&c, "downlink-ternary");
+    c.downlink = bnc_fed_codec_find("ternary");
+    assert_int_equal(sim(&c, &r, &s), 0);
+    assert_int_equal(r.n, 3);
+    for (int i = 1; i < 3; i++) { /* round 1 also carries the 10 welcomes */
+        assert_true(r.r[i].downlink_bytes >= 5 * 1971);
+        assert_true(r.r[i].downlink_bytes <= 5 * (2024 + 100) + 400);
+        assert_true(r.r[i].uplink_bytes >= 5 * 4 * 7850);
+    }
+    assert_true(s.final_accuracy > 0.5);
+    /* Quantization-aware clients; the server evaluates the ternary model. */
+    rec q = {0};
+    base(&c, "qat");
+    c.train.qat = 1;
+    c.uplink = bnc_fed_codec_find("ternary");
+    c.error_feedback = 1;
+    assert_int_equal(sim(&c, &q, &s), 0);
+    assert_int_equal(q.n, 3);
+    assert_true(s.final_accuracy > 0.6);
+}
+
 static void test_checkpoint_resume(void **state)
 {
     (void)state;
@@ -225,9 +253,8 @@ static void test_task_kind(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rounds_and_bytes),
-        cmocka_unit_test(test_server_optimizers_and_vote),
-        cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_rounds_and_bytes), cmocka_unit_test(test_server_optimizers_and_vote),
+        cmocka_unit_test(test_downlink_and_qat), cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_task_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
  *   malformed  a foreign peer sends garbage and forged updates mid-run
  *   oversized  a foreign peer sends a message above --max-msg
  *   kill       a client kills itself when round 2 starts
+ *   slow       a client answers after the deadline every round
  *   restart    the server is SIGKILLed after round 2 and started again
  * In each the run finishes, every round 1..R is stored exactly once with
  * sampled = finished + dropped, and the rejections are logged with the
@@ -69,6 +70,8 @@ static pid_t spawn(char *const argv[], const char *log)
     return pid;
 }
 
+static const char *deadline = "10";
+
 static pid_t start_server(const char *bind, int rounds, const char *extra1, const char *extra2)
 {
     char r[16];
@@ -93,7 +96,7 @@ static pid_t start_server(const char *bind, int rounds, const char *extra1, cons
     argv[k++] = "--rounds";
     argv[k++] = r;
     argv[k++] = "--deadline";
-    argv[k++] = "10";
+    argv[k++] = (char *)deadline;
     argv[k++] = "--join-timeout";
     argv[k++] = "30";
     argv[k++] = "--lr";
@@ -375,6 +378,28 @@ int main(int argc, char **argv)
             CHECK(rows[i].finished == NCLIENTS - 1, "round %d: %d finished", i + 1,
                   rows[i].finished);
         CHECK(log_has("server.log", "dropped"), "log dropped");
+    } else if (!strcmp(sc, "slow")) {
+        /* Client 3 sleeps 4 s before training, past the 2.5 s deadline:
+         * dropped every round, its late update rejected as stale. */
+        int R = 3;
+        deadline = "2.5";
+        pid_t srv = start_server("tcp://127.0.0.1:*", R, NULL, NULL);
+        start_clients(cl, "--slow", "4");
+        int st = wait_for(srv, 90);
+        CHECK(st == 0, "server status %d", st);
+        finish_clients(cl, cst);
+        for (int i = 0; i < NCLIENTS; i++)
+            CHECK(cst[i] == 0, "client %d status %d", i, cst[i]);
+        load_rounds(rows, R);
+        int rej = 0;
+        for (int i = 0; i < R; i++) {
+            CHECK(rows[i].finished == NCLIENTS - 1 && rows[i].dropped == 1,
+                  "round %d: finished %d dropped %d", i + 1, rows[i].finished, rows[i].dropped);
+            rej += rows[i].rejected;
+        }
+        CHECK(rej >= 1, "no stale update rejected");
+        CHECK(log_has("server.log", "client 3 missed the deadline, dropped"), "log dropped");
+        CHECK(log_has("server.log", "rejected message from peer client-3"), "log stale");
     } else if (!strcmp(sc, "restart")) {
         int R = 5;
         pid_t srv = start_server("tcp://127.0.0.1:*", R, NULL, NULL);
