@@ -91,6 +91,12 @@ static void test_exact_sizes(void **state)
     p.qsgd_levels = 16;
     if (available(codec("f16")))
         assert_int_equal(roundtrip(codec("f16"), &p, x, n, y, 0), 2 * 1003);
+    /* kernels' int8: one byte a value and one f32 scale per row; TernGrad:
+     * 2-bit codes and the f32 max. */
+    if (available(codec("int8")))
+        assert_int_equal(roundtrip(codec("int8"), &p, x, n, y, 0), 1003 + 4);
+    if (available(codec("terngrad")))
+        assert_int_equal(roundtrip(codec("terngrad"), &p, x, n, y, 0), 251 + 4);
     const char *kern[] = {"int8", "terngrad"};
     for (int i = 0; i < 2; i++) {
         const bnc_fed_codec *c = codec(kern[i]);
