@@ -18,6 +18,8 @@ int bnc_cmd_bench(int argc, char **argv);
 int bnc_cmd_analyze(int argc, char **argv);
 int bnc_cmd_report(int argc, char **argv);
 int bnc_cmd_fed(int argc, char **argv);
+int bnc_cmd_model(int argc, char **argv);
+int bnc_cmd_quantize(int argc, char **argv);
 
 /* Prints "bnc: <msg>" to stderr and returns the exit status for code. */
 int bnc_cli_fail(int code, const char *msg);

@@ -14,6 +14,8 @@ static const bnc_command commands[] = {
     {"analyze", "statistics of a campaign's groups against a baseline", bnc_cmd_analyze},
     {"report", "write a campaign report: HTML with plots, Markdown or CSV", bnc_cmd_report},
     {"fed", "federated learning with compressed updates: server, client, sim", bnc_cmd_fed},
+    {"model", "write synthetic models, describe safetensors and GGUF files", bnc_cmd_model},
+    {"quantize", "quantize a model to GGUF, in parallel under mpirun", bnc_cmd_quantize},
 };
 
 static void usage(FILE *f)

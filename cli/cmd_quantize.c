@@ -1,0 +1,320 @@
+/* bnc quantize IN OUT.gguf --type T: serial, or under mpirun -np N with the
+ * tensors shared among ranks and written in parallel with MPI-IO. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bnc_db.h"
+#include "bnc_err.h"
+#include "bnc_hash.h"
+#include "bnc_quantize.h"
+#include "bnc_version.h"
+#include "commands.h"
+
+#define MAX_OVERRIDES 64
+
+static void quantize_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: [mpirun -np N] bnc quantize IN OUT.gguf --type T [options]\n\n"
+            "IN is a GGUF file, a safetensors file or a sharded checkpoint's\n"
+            "model.safetensors.index.json. T is one of f32, f16, bf16, q8_0, q4_0, tq1_0,\n"
+            "tq2_0, or bitnet (absmean ternarize, then pack as tq2_0 or tq1_0).\n"
+            "1-D tensors, norms, embeddings and the output matrix keep their precision\n"
+            "unless an override names them. GGUF input keeps all its metadata keys.\n\n"
+            "  --type T              target type (required)\n"
+            "  --pack tq2_0|tq1_0    bitnet's container (default tq2_0)\n"
+            "  --override PAT=TYPE   per-name rule (fnmatch pattern; TYPE a type or keep);\n"
+            "                        repeatable, first match wins\n"
+            "  --split-mb N          split tensors larger than N MiB by rows across ranks\n"
+            "                        (default 64)\n"
+            "  --no-metrics          skip the per-tensor error metrics\n"
+            "  --db URL              store the metrics in PostgreSQL (URL 'default': $BNC_DB\n"
+            "                        or the private cluster of scripts/pg)\n"
+            "  --campaign NAME       campaign the stored rows belong to (default quantize)\n"
+            "  --quiet               no per-tensor table and no progress\n");
+}
+
+/* Formats a metric for COPY text: PostgreSQL reads Infinity and NaN. */
+static void put_num(bnc_buf *b, double v)
+{
+    if (isnan(v))
+        bnc_buf_puts(b, "NaN");
+    else if (isinf(v))
+        bnc_buf_puts(b, v > 0 ? "Infinity" : "-Infinity");
+    else
+        bnc_buf_printf(b, "%.17g", v);
+}
+
+/* One task per tensor (kind quantize_tensor) and its metrics in long form,
+ * loaded with COPY through staging tables; reruns insert nothing twice. */
+static int store_db(const char *url, const char *campaign, const char *in, const char *out,
+                    const char *cmdline, const bnc_model *m, const bnc_quant_plan *p,
+                    const bnc_quant_result *r, const char *scheme, int ranks, bnc_err *err)
+{
+    PGconn *c;
+    int rc = bnc_db_connect(url, &c, err);
+    if (rc)
+        return rc;
+    if ((rc = bnc_db_require_schema(c, err)))
+        goto done;
+    char spec_hash[33];
+    bnc_hash128_hex(cmdline, strlen(cmdline), spec_hash);
+    const char *cp[] = {campaign, cmdline, spec_hash};
+    PGresult *res = NULL;
+    if ((rc = bnc_db_query(c,
+                           "INSERT INTO campaigns (name, description, spec_text, spec_hash, "
+                           "status) VALUES ($1, 'bnc quantize', $2, $3, 'done') "
+                           "ON CONFLICT (name) DO NOTHING",
+                           3, cp, &res, err)))
+        goto done;
+    PQclear(res);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    bnc_buf tasks = {0}, mets = {0};
+    for (size_t i = 0; i < p->n; i++) {
+        const bnc_quant_item *it = &p->items[i];
+        const bnc_model_tensor *t = &m->tensors[it->src];
+        const bnc_gguf_type_info *ti = bnc_gguf_type(it->out_type);
+        json_t *shape = json_array();
+        for (int d = (int)t->n_dims - 1; d >= 0; d--)
+            json_array_append_new(shape, json_integer(t->ne[d]));
+        json_t *params = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "tensor", t->name,
+                                   "type", ti ? ti->name : "?", "scheme", scheme, "source", in,
+                                   "source_hash", r->source_hash, "output", out, "shape", shape,
+                                   "reason", it->reason);
+        char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(params);
+        char key[1200], id[33];
+        snprintf(key, sizeof key, "%s|quantize_tensor|%s|%s|%s|%s", campaign, r->source_hash,
+                 scheme, t->name, ti ? ti->name : "?");
+        bnc_hash128_hex(key, strlen(key), id);
+        bnc_buf_printf(&tasks, "%s\t", id);
+        bnc_buf_copy_escaped(&tasks, campaign);
+        bnc_buf_puts(&tasks, "\tquantize_tensor\t");
+        bnc_buf_copy_escaped(&tasks, pj ? pj : "{}");
+        bnc_buf_printf(&tasks, "\t0\tdone\t%d\t", ranks);
+        bnc_buf_copy_escaped(&tasks, host);
+        bnc_buf_puts(&tasks, "\n");
+        free(pj);
+        const bnc_quant_metric *q = &r->metrics[i];
+        uint64_t ob = (uint64_t)it->rows * it->out_row_bytes;
+        double n = (double)it->rows * (double)it->cols;
+        const struct {
+            const char *name;
+            double v;
+            const char *unit;
+        } rows[] = {{"mse", q->mse, ""},
+                    {"rel_rmse", q->rel_rmse, ""},
+                    {"sqnr_db", q->sqnr_db, "dB"},
+                    {"cosine", q->cosine, ""},
+                    {"max_abs_err", q->max_abs, ""},
+                    {"sparsity", q->sparsity, ""},
+                    {"bytes_in", (double)it->in_bytes, "B"},
+                    {"bytes_out", (double)ob, "B"},
+                    {"bits_per_weight", n > 0 ? 8.0 * (double)ob / n : 0.0, "bit"}};
+        for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+            bnc_buf_printf(&mets, "%s\t%s\t", id, rows[k].name);
+            put_num(&mets, rows[k].v);
+            bnc_buf_printf(&mets, "\t%s\n", rows[k].unit);
+        }
+    }
+    rc = bnc_db_exec(c,
+                     "BEGIN; CREATE TEMP TABLE q_tasks (LIKE tasks INCLUDING DEFAULTS) ON COMMIT "
+                     "DROP; CREATE TEMP TABLE q_metrics (LIKE metrics INCLUDING DEFAULTS) ON "
+                     "COMMIT DROP;",
+                     err);
+    if (!rc)
+        rc = bnc_db_copy(c,
+                         "COPY q_tasks (id, campaign, kind, params, seed, status, rank, host) "
+                         "FROM STDIN",
+                         tasks.p ? tasks.p : "", tasks.n, err);
+    if (!rc)
+        rc = bnc_db_copy(c, "COPY q_metrics (task_id, name, value, unit) FROM STDIN",
+                         mets.p ? mets.p : "", mets.n, err);
+    if (!rc)
+        rc = bnc_db_exec(c,
+                         "INSERT INTO tasks SELECT * FROM q_tasks ON CONFLICT DO NOTHING; "
+                         "INSERT INTO metrics SELECT * FROM q_metrics ON CONFLICT DO NOTHING; "
+                         "COMMIT;",
+                         err);
+    if (rc)
+        bnc_db_exec(c, "ROLLBACK", NULL);
+    bnc_buf_free(&tasks);
+    bnc_buf_free(&mets);
+done:
+    bnc_db_close(c);
+    return rc;
+}
+
+static void print_table(const bnc_model *m, const bnc_quant_plan *p, const bnc_quant_result *r)
+{
+    int w = 6;
+    for (size_t i = 0; i < p->n; i++)
+        if ((int)strlen(m->tensors[p->items[i].src].name) > w)
+            w = (int)strlen(m->tensors[p->items[i].src].name);
+    printf("%-*s %-6s %-6s %5s %10s %10s %8s %9s %s\n", w, "tensor", "in", "out", "rank",
+           "bytes_out", "rel_rmse", "sqnr_dB", "cosine", "note");
+    for (size_t i = 0; i < p->n; i++) {
+        const bnc_quant_item *it = &p->items[i];
+        const bnc_model_tensor *t = &m->tensors[it->src];
+        const bnc_gguf_type_info *a = bnc_gguf_type(t->type), *b = bnc_gguf_type(it->out_type);
+        char owner[16];
+        if (it->owner < 0)
+            snprintf(owner, sizeof owner, "all");
+        else
+            snprintf(owner, sizeof owner, "%d", it->owner);
+        printf("%-*s %-6s %-6s %5s %10llu", w, t->name, a ? a->name : "?", b ? b->name : "?", owner,
+               (unsigned long long)((uint64_t)it->rows * it->out_row_bytes));
+        if (r->metrics)
+            printf(" %10.6f %8.2f %9.6f", r->metrics[i].rel_rmse, r->metrics[i].sqnr_db,
+                   r->metrics[i].cosine);
+        else
+            printf(" %10s %8s %9s", "-", "-", "-");
+        printf(" %s\n", it->reason);
+    }
+}
+
+int bnc_cmd_quantize(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"type", required_argument, NULL, 't'},     {"pack", required_argument, NULL, 'p'},
+        {"override", required_argument, NULL, 'o'}, {"split-mb", required_argument, NULL, 's'},
+        {"no-metrics", no_argument, NULL, 'M'},     {"db", required_argument, NULL, 'd'},
+        {"campaign", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    bnc_quant_opts o = {0};
+    o.metrics = 1;
+    o.progress = 1;
+    o.version = BNC_VERSION;
+    const char *pat[MAX_OVERRIDES], *typ[MAX_OVERRIDES];
+    char *ov_copy[MAX_OVERRIDES];
+    size_t nov = 0;
+    int use_db = 0, quiet = 0, c, status = 0;
+    const char *db_url = NULL, *campaign = "quantize";
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': o.type = optarg; break;
+        case 'p': o.pack = optarg; break;
+        case 'o': {
+            char *eq = strrchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1] || nov == MAX_OVERRIDES) {
+                fprintf(stderr, "bnc: quantize: --override wants PATTERN=TYPE, got '%s'\n", optarg);
+                status = 2;
+                goto out;
+            }
+            ov_copy[nov] = strdup(optarg);
+            ov_copy[nov][eq - optarg] = '\0';
+            pat[nov] = ov_copy[nov];
+            typ[nov] = ov_copy[nov] + (eq - optarg) + 1;
+            nov++;
+            break;
+        }
+        case 's': {
+            char *end;
+            double mb = strtod(optarg, &end);
+            if (*end || mb <= 0) {
+                fprintf(stderr, "bnc: quantize: --split-mb: '%s' is not a positive number\n",
+                        optarg);
+                status = 2;
+                goto out;
+            }
+            o.split_bytes = (uint64_t)(mb * 1048576.0);
+            break;
+        }
+        case 'M': o.metrics = 0; break;
+        case 'd':
+            use_db = 1;
+            db_url = strcmp(optarg, "default") == 0 ? NULL : optarg;
+            break;
+        case 'c': campaign = optarg; break;
+        case 'q':
+            quiet = 1;
+            o.progress = 0;
+            break;
+        case 'h':
+            quantize_usage(stdout);
+            goto out;
+        default: status = 2; goto out;
+        }
+    }
+    if (optind != argc - 2 || !o.type) {
+        quantize_usage(stderr);
+        status = 2;
+        goto out;
+    }
+    if (use_db && !o.metrics) {
+        status = bnc_cli_fail(BNC_EINVAL, "quantize: --db stores metrics; drop --no-metrics");
+        goto out;
+    }
+    o.n_overrides = nov;
+    o.ov_pattern = pat;
+    o.ov_type = typ;
+    const char *in = argv[optind], *outp = argv[optind + 1];
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!inited)
+        MPI_Init(NULL, NULL);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank != 0)
+        o.progress = 0;
+    bnc_quant_plan *plan = NULL;
+    bnc_quant_result res;
+    bnc_err err;
+    int rc = bnc_quantize_run(MPI_COMM_WORLD, in, outp, &o, &plan, &res, &err);
+    if (rc) {
+        if (rank == 0)
+            bnc_cli_fail(rc, err.msg);
+        status = bnc_exit_status(rc);
+    } else if (rank == 0) {
+        bnc_model *m = NULL;
+        /* The plan names tensors by index; reopen the header for names. */
+        if (bnc_model_open(in, NULL, &m, &err) == 0) {
+            if (!quiet)
+                print_table(m, plan, &res);
+            char scheme[64];
+            snprintf(scheme, sizeof scheme, "%s%s%s", o.type, strcmp(o.type, "bitnet") ? "" : "/",
+                     strcmp(o.type, "bitnet") ? "" : (o.pack ? o.pack : "tq2_0"));
+            if (use_db) {
+                char cmdline[4096] = "bnc";
+                size_t len = 3;
+                for (int i = 0; i < argc && len < sizeof cmdline; i++)
+                    len += (size_t)snprintf(cmdline + len, sizeof cmdline - len, " %s", argv[i]);
+                rc = store_db(db_url, campaign, in, outp, cmdline, m, plan, &res, scheme, size,
+                              &err);
+                if (rc) {
+                    bnc_cli_fail(rc, err.msg);
+                    status = bnc_exit_status(rc);
+                } else {
+                    printf("stored %zu tensors' metrics in campaign %s\n", plan->n, campaign);
+                }
+            }
+            bnc_model_free(m);
+        }
+        printf("{\"event\":\"quantize\",\"type\":\"%s\",\"ranks\":%d,\"tensors\":%zu,"
+               "\"in_bytes\":%llu,\"out_bytes\":%llu,\"seconds\":%.3f,\"gb_per_s\":%.3f,"
+               "\"source_hash\":\"%s\",\"output\":\"%s\"}\n",
+               o.type, size, res.n, (unsigned long long)res.in_bytes,
+               (unsigned long long)res.out_bytes, res.seconds,
+               res.seconds > 0 ? (double)res.in_bytes / res.seconds / 1e9 : 0.0, res.source_hash,
+               outp);
+    }
+    /* Every rank leaves with rank 0's verdict (a DB failure happens there). */
+    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    bnc_quant_plan_free(plan);
+    bnc_quant_result_free(&res);
+    if (!inited)
+        MPI_Finalize();
+out:
+    for (size_t i = 0; i < nov; i++)
+        free(ov_copy[i]);
+    return status;
+}
