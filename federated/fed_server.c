@@ -32,7 +32,10 @@ typedef struct server {
     void *sock;
     bnc_fed_arch a;
     int nt;
-    float *w, *m, *v, *acc, *mag, *dec;
+    float *w, *m, *v, *dec;
+    /* Sums in double so the aggregate does not depend on arrival order
+     * (beyond double rounding): a task is reproducible for its seed. */
+    double *acc, *mag;
     double sumw, loss_w, acc_w;
     peer *peers; /* by client id */
     int round;   /* current, 1-based; 0 before the first */
@@ -267,12 +270,12 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
     size_t n = (size_t)s->a.nparams;
     if (s->cfg->uplink->vote) {
         for (size_t i = 0; i < n; i++) {
-            s->acc[i] += s->dec[i] > 0 ? 1.0f : (s->dec[i] < 0 ? -1.0f : 0.0f);
-            s->mag[i] += (float)(wgt * fabs((double)s->dec[i]));
+            s->acc[i] += s->dec[i] > 0 ? 1.0 : (s->dec[i] < 0 ? -1.0 : 0.0);
+            s->mag[i] += wgt * fabs((double)s->dec[i]);
         }
     } else {
         for (size_t i = 0; i < n; i++)
-            s->acc[i] += (float)wgt * s->dec[i];
+            s->acc[i] += wgt * (double)s->dec[i];
     }
     s->sumw += wgt;
     s->loss_w += wgt * u->train_loss;
@@ -401,9 +404,9 @@ static void apply_update(server *s)
             d[i] = s->acc[i] > 0 ? mag : (s->acc[i] < 0 ? -mag : 0.0f);
         }
     } else {
-        float inv = (float)(1.0 / s->sumw);
+        double inv = 1.0 / s->sumw;
         for (size_t i = 0; i < n; i++)
-            d[i] = s->acc[i] * inv;
+            d[i] = (float)(s->acc[i] * inv);
     }
     if (c->server_opt == BNC_FED_OPT_FEDAVG) {
         for (size_t i = 0; i < n; i++)
@@ -433,8 +436,8 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     memset(&s->st, 0, sizeof s->st);
     s->st.round = s->round;
     size_t n = (size_t)s->a.nparams;
-    memset(s->acc, 0, n * sizeof(float));
-    if (c->uplink->vote) memset(s->mag, 0, n * sizeof(float));
+    memset(s->acc, 0, n * sizeof(double));
+    if (c->uplink->vote) memset(s->mag, 0, n * sizeof(double));
     s->sumw = s->loss_w = s->acc_w = 0;
 
     /* Seeded sample of m joined clients (in id order, partial shuffle). */
@@ -550,8 +553,8 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
     s.w = calloc(n, sizeof(float));
     s.m = calloc(n, sizeof(float));
     s.v = calloc(n, sizeof(float));
-    s.acc = calloc(n, sizeof(float));
-    s.mag = calloc(n, sizeof(float));
+    s.acc = calloc(n, sizeof(double));
+    s.mag = calloc(n, sizeof(double));
     s.dec = calloc(n, sizeof(float));
     s.peers = calloc((size_t)cfg->clients, sizeof *s.peers);
     if (!ctx || !tr || !buf || !scratch || !s.w || !s.m || !s.v || !s.acc || !s.mag || !s.dec ||

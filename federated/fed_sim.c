@@ -160,13 +160,18 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
     pthread_t sth;
     int server_started = 0;
     char endpoint[512] = "";
+    bnc_fed_config scfg;
     if (is_server) {
         char bind[256];
         if (size > 1)
             snprintf(bind, sizeof bind, "tcp://127.0.0.1:*");
         else
             snprintf(bind, sizeof bind, "inproc://bnc-fed-%p", (void *)&srv);
-        srv.cfg = cfg;
+        /* Every client is ours: wait for all of them before round 1, so
+         * the sample (and the run) does not depend on thread timing. */
+        scfg = *cfg;
+        scfg.min_clients = cfg->clients;
+        srv.cfg = &scfg;
         srv.stop = &stop;
         srv.so.bind = bind;
         srv.so.zmq_ctx = zctx;

@@ -239,6 +239,16 @@ static void test_task_kind(void **state)
         }
     }
     assert_int_equal(found, 2);
+    /* Deterministic for (params, seed) whatever the thread count and the
+     * order in which updates arrive. */
+    bnc_metrics m2 = {0};
+    ctx.threads = 3;
+    assert_int_equal(bnc_kind_fed_sim.run(p, 5, &ctx, &m2, &e), 0);
+    assert_int_equal(m2.n, m.n);
+    for (size_t i = 0; i < m.n; i++)
+        if (strcmp(m.v[i].name, "wall_s") && strcmp(m.v[i].name, "rounds_per_s"))
+            assert_true(m.v[i].value == m2.v[i].value);
+    bnc_metrics_free(&m2);
     bnc_metrics_free(&m);
     json_decref(p);
     json_t *bad = json_loads("{\"compresor\": \"topk\"}", 0, &je);
