@@ -12,18 +12,17 @@
 
 static void model_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bnc model synth OUT (--params N | --dim D ...) [options]\n"
-            "       bnc model info FILE [--all]\n\n"
-            "synth writes a deterministic llama-like model (GGUF when OUT ends in .gguf,\n"
-            "safetensors otherwise; a .json OUT with --shards writes a sharded checkpoint).\n"
-            "  --params N     target parameters, with suffix k/M/G (e.g. 10M, 1.2G)\n"
-            "  --seed S       generator seed (default 1)\n"
-            "  --dtype T      f32 (default), f16 or bf16 for the matrices\n"
-            "  --dim D --layers L --ff F --vocab V --kv-dim K   explicit sizes\n"
-            "  --shards N     safetensors shards (OUT is then the index .json)\n\n"
-            "info prints the format, metadata, and every tensor's type, shape, bytes and\n"
-            "bits per weight. --all prints whole metadata arrays' heads and every key.\n");
+    fprintf(f, "usage: bnc model synth OUT (--params N | --dim D ...) [options]\n"
+               "       bnc model info FILE [--all]\n\n"
+               "synth writes a deterministic llama-like model (GGUF when OUT ends in .gguf,\n"
+               "safetensors otherwise; a .json OUT with --shards writes a sharded checkpoint).\n"
+               "  --params N     target parameters, with suffix k/M/G (e.g. 10M, 1.2G)\n"
+               "  --seed S       generator seed (default 1)\n"
+               "  --dtype T      f32 (default), f16 or bf16 for the matrices\n"
+               "  --dim D --layers L --ff F --vocab V --kv-dim K   explicit sizes\n"
+               "  --shards N     safetensors shards (OUT is then the index .json)\n\n"
+               "info prints the format, metadata, and every tensor's type, shape, bytes and\n"
+               "bits per weight. --all prints whole metadata arrays' heads and every key.\n");
 }
 
 static int parse_count(const char *s, int64_t *out)
@@ -37,8 +36,7 @@ static int parse_count(const char *s, int64_t *out)
         mul = 1e6, end++;
     else if (*end == 'g' || *end == 'G' || *end == 'b' || *end == 'B')
         mul = 1e9, end++;
-    if (end == s || *end || v < 0 || v * mul > 9e15)
-        return -1;
+    if (end == s || *end || v < 0 || v * mul > 9e15) return -1;
     *out = (int64_t)(v * mul + 0.5);
     return 0;
 }
@@ -51,13 +49,17 @@ static int ends_with(const char *s, const char *suf)
 
 static int cmd_synth(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"params", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 's'},
-        {"dtype", required_argument, NULL, 't'},  {"dim", required_argument, NULL, 'd'},
-        {"layers", required_argument, NULL, 'l'}, {"ff", required_argument, NULL, 'f'},
-        {"vocab", required_argument, NULL, 'v'},  {"kv-dim", required_argument, NULL, 'k'},
-        {"shards", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"params", required_argument, NULL, 'p'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"dtype", required_argument, NULL, 't'},
+                                         {"dim", required_argument, NULL, 'd'},
+                                         {"layers", required_argument, NULL, 'l'},
+                                         {"ff", required_argument, NULL, 'f'},
+                                         {"vocab", required_argument, NULL, 'v'},
+                                         {"kv-dim", required_argument, NULL, 'k'},
+                                         {"shards", required_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     bnc_synth_opts o = {0};
     o.seed = 1;
     int c;
@@ -68,8 +70,7 @@ static int cmd_synth(int argc, char **argv)
             model_usage(stdout);
             return 0;
         }
-        if (c == '?')
-            return 2;
+        if (c == '?') return 2;
         if (c == 't') {
             const bnc_gguf_type_info *ti = bnc_gguf_type_by_name(optarg);
             if (!ti || (ti->id != 0 && ti->id != 1 && ti->id != 30))
@@ -80,21 +81,37 @@ static int cmd_synth(int argc, char **argv)
         if (parse_count(optarg, &v) != 0) {
             const char *name = "?";
             for (const struct option *op = opts; op->name; op++)
-                if (op->val == c)
-                    name = op->name;
+                if (op->val == c) name = op->name;
             fprintf(stderr, "bnc: model synth: --%s: '%s' is not a count\n", name, optarg);
             return 2;
         }
         switch (c) {
-        case 'p': o.params = v; break;
-        case 's': o.seed = (uint64_t)v; break;
-        case 'd': o.dim = v; break;
-        case 'l': o.layers = v; break;
-        case 'f': o.ff = v; break;
-        case 'v': o.vocab = v; break;
-        case 'k': o.kv_dim = v; break;
-        case 'n': o.shards = (int)v; break;
-        default: return 2;
+        case 'p':
+            o.params = v;
+            break;
+        case 's':
+            o.seed = (uint64_t)v;
+            break;
+        case 'd':
+            o.dim = v;
+            break;
+        case 'l':
+            o.layers = v;
+            break;
+        case 'f':
+            o.ff = v;
+            break;
+        case 'v':
+            o.vocab = v;
+            break;
+        case 'k':
+            o.kv_dim = v;
+            break;
+        case 'n':
+            o.shards = (int)v;
+            break;
+        default:
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -104,19 +121,17 @@ static int cmd_synth(int argc, char **argv)
     const char *out = argv[optind];
     o.format = ends_with(out, ".gguf") ? BNC_MODEL_GGUF : BNC_MODEL_SAFETENSORS;
     if (o.shards > 1 && (o.format == BNC_MODEL_GGUF || !ends_with(out, ".json")))
-        return bnc_cli_fail(BNC_EINVAL, "model synth: --shards needs an index path ending in .json");
+        return bnc_cli_fail(BNC_EINVAL,
+                            "model synth: --shards needs an index path ending in .json");
     bnc_synth_shape s;
     bnc_err err;
     int rc = bnc_synth_shape_for(&o, &s, &err);
-    if (!rc)
-        rc = bnc_synth_write(out, &o, &err);
-    if (rc)
-        return bnc_cli_fail(rc, err.msg);
+    if (!rc) rc = bnc_synth_write(out, &o, &err);
+    if (rc) return bnc_cli_fail(rc, err.msg);
     printf("%s: %lld parameters, %lld tensors (dim %lld, layers %lld, ff %lld, vocab %lld, "
            "kv_dim %lld), seed %llu\n",
-           out, (long long)s.params, (long long)s.n_tensors, (long long)s.dim,
-           (long long)s.layers, (long long)s.ff, (long long)s.vocab, (long long)s.kv_dim,
-           (unsigned long long)o.seed);
+           out, (long long)s.params, (long long)s.n_tensors, (long long)s.dim, (long long)s.layers,
+           (long long)s.ff, (long long)s.vocab, (long long)s.kv_dim, (unsigned long long)o.seed);
     return 0;
 }
 
@@ -153,8 +168,7 @@ static int cmd_info(int argc, char **argv)
     bnc_model *m;
     bnc_err err;
     int rc = bnc_model_open(path, NULL, &m, &err);
-    if (rc)
-        return bnc_cli_fail(rc, err.msg);
+    if (rc) return bnc_cli_fail(rc, err.msg);
     uint64_t fbytes = 0;
     for (size_t f = 0; f < m->n_files; f++)
         fbytes += m->files[f]->size;
@@ -181,8 +195,7 @@ static int cmd_info(int argc, char **argv)
     printf("tensors: %zu\n", m->n_tensors);
     int w = 4;
     for (size_t i = 0; i < m->n_tensors; i++)
-        if ((int)strlen(m->tensors[i].name) > w)
-            w = (int)strlen(m->tensors[i].name);
+        if ((int)strlen(m->tensors[i].name) > w) w = (int)strlen(m->tensors[i].name);
     printf("  %-*s %-6s %-20s %14s %7s\n", w, "name", "type", "shape", "bytes", "bpw");
     uint64_t params = 0, bytes = 0;
     for (size_t i = 0; i < m->n_tensors; i++) {
@@ -209,10 +222,8 @@ int bnc_cmd_model(int argc, char **argv)
         model_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "synth") == 0)
-        return cmd_synth(argc - 1, argv + 1);
-    if (strcmp(argv[1], "info") == 0)
-        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "synth") == 0) return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 1, argv + 1);
     fprintf(stderr, "bnc: model: unknown subcommand '%s'\n", argv[1]);
     model_usage(stderr);
     return 2;

@@ -20,24 +20,23 @@
 
 static void quantize_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: [mpirun -np N] bnc quantize IN OUT.gguf --type T [options]\n\n"
-            "IN is a GGUF file, a safetensors file or a sharded checkpoint's\n"
-            "model.safetensors.index.json. T is one of f32, f16, bf16, q8_0, q4_0, tq1_0,\n"
-            "tq2_0, or bitnet (absmean ternarize, then pack as tq2_0 or tq1_0).\n"
-            "1-D tensors, norms, embeddings and the output matrix keep their precision\n"
-            "unless an override names them. GGUF input keeps all its metadata keys.\n\n"
-            "  --type T              target type (required)\n"
-            "  --pack tq2_0|tq1_0    bitnet's container (default tq2_0)\n"
-            "  --override PAT=TYPE   per-name rule (fnmatch pattern; TYPE a type or keep);\n"
-            "                        repeatable, first match wins\n"
-            "  --split-mb N          split tensors larger than N MiB by rows across ranks\n"
-            "                        (default 64)\n"
-            "  --no-metrics          skip the per-tensor error metrics\n"
-            "  --db URL              store the metrics in PostgreSQL (URL 'default': $BNC_DB\n"
-            "                        or the private cluster of scripts/pg)\n"
-            "  --campaign NAME       campaign the stored rows belong to (default quantize)\n"
-            "  --quiet               no per-tensor table and no progress\n");
+    fprintf(f, "usage: [mpirun -np N] bnc quantize IN OUT.gguf --type T [options]\n\n"
+               "IN is a GGUF file, a safetensors file or a sharded checkpoint's\n"
+               "model.safetensors.index.json. T is one of f32, f16, bf16, q8_0, q4_0, tq1_0,\n"
+               "tq2_0, or bitnet (absmean ternarize, then pack as tq2_0 or tq1_0).\n"
+               "1-D tensors, norms, embeddings and the output matrix keep their precision\n"
+               "unless an override names them. GGUF input keeps all its metadata keys.\n\n"
+               "  --type T              target type (required)\n"
+               "  --pack tq2_0|tq1_0    bitnet's container (default tq2_0)\n"
+               "  --override PAT=TYPE   per-name rule (fnmatch pattern; TYPE a type or keep);\n"
+               "                        repeatable, first match wins\n"
+               "  --split-mb N          split tensors larger than N MiB by rows across ranks\n"
+               "                        (default 64)\n"
+               "  --no-metrics          skip the per-tensor error metrics\n"
+               "  --db URL              store the metrics in PostgreSQL (URL 'default': $BNC_DB\n"
+               "                        or the private cluster of scripts/pg)\n"
+               "  --campaign NAME       campaign the stored rows belong to (default quantize)\n"
+               "  --quiet               no per-tensor table and no progress\n");
 }
 
 /* Formats a metric for COPY text: PostgreSQL reads Infinity and NaN. */
@@ -59,10 +58,8 @@ static int store_db(const char *url, const char *campaign, const char *in, const
 {
     PGconn *c;
     int rc = bnc_db_connect(url, &c, err);
-    if (rc)
-        return rc;
-    if ((rc = bnc_db_require_schema(c, err)))
-        goto done;
+    if (rc) return rc;
+    if ((rc = bnc_db_require_schema(c, err))) goto done;
     char spec_hash[33];
     bnc_hash128_hex(cmdline, strlen(cmdline), spec_hash);
     const char *cp[] = {campaign, cmdline, spec_hash};
@@ -84,10 +81,10 @@ static int store_db(const char *url, const char *campaign, const char *in, const
         json_t *shape = json_array();
         for (int d = (int)t->n_dims - 1; d >= 0; d--)
             json_array_append_new(shape, json_integer(t->ne[d]));
-        json_t *params = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "tensor", t->name,
-                                   "type", ti ? ti->name : "?", "scheme", scheme, "source", in,
-                                   "source_hash", r->source_hash, "output", out, "shape", shape,
-                                   "reason", it->reason);
+        json_t *params =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "tensor", t->name, "type",
+                      ti ? ti->name : "?", "scheme", scheme, "source", in, "source_hash",
+                      r->source_hash, "output", out, "shape", shape, "reason", it->reason);
         char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(params);
         char key[1200], id[33];
@@ -143,8 +140,7 @@ static int store_db(const char *url, const char *campaign, const char *in, const
                          "INSERT INTO metrics SELECT * FROM q_metrics ON CONFLICT DO NOTHING; "
                          "COMMIT;",
                          err);
-    if (rc)
-        bnc_db_exec(c, "ROLLBACK", NULL);
+    if (rc) bnc_db_exec(c, "ROLLBACK", NULL);
     bnc_buf_free(&tasks);
     bnc_buf_free(&mets);
 done:
@@ -200,8 +196,12 @@ int bnc_cmd_quantize(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 't': o.type = optarg; break;
-        case 'p': o.pack = optarg; break;
+        case 't':
+            o.type = optarg;
+            break;
+        case 'p':
+            o.pack = optarg;
+            break;
         case 'o': {
             char *eq = strrchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1] || nov == MAX_OVERRIDES) {
@@ -228,12 +228,16 @@ int bnc_cmd_quantize(int argc, char **argv)
             o.split_bytes = (uint64_t)(mb * 1048576.0);
             break;
         }
-        case 'M': o.metrics = 0; break;
+        case 'M':
+            o.metrics = 0;
+            break;
         case 'd':
             use_db = 1;
             db_url = strcmp(optarg, "default") == 0 ? NULL : optarg;
             break;
-        case 'c': campaign = optarg; break;
+        case 'c':
+            campaign = optarg;
+            break;
         case 'q':
             quiet = 1;
             o.progress = 0;
@@ -241,7 +245,9 @@ int bnc_cmd_quantize(int argc, char **argv)
         case 'h':
             quantize_usage(stdout);
             goto out;
-        default: status = 2; goto out;
+        default:
+            status = 2;
+            goto out;
         }
     }
     if (optind != argc - 2 || !o.type) {
@@ -259,27 +265,23 @@ int bnc_cmd_quantize(int argc, char **argv)
     const char *in = argv[optind], *outp = argv[optind + 1];
     int inited = 0;
     MPI_Initialized(&inited);
-    if (!inited)
-        MPI_Init(NULL, NULL);
+    if (!inited) MPI_Init(NULL, NULL);
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (rank != 0)
-        o.progress = 0;
+    if (rank != 0) o.progress = 0;
     bnc_quant_plan *plan = NULL;
     bnc_quant_result res;
     bnc_err err;
     int rc = bnc_quantize_run(MPI_COMM_WORLD, in, outp, &o, &plan, &res, &err);
     if (rc) {
-        if (rank == 0)
-            bnc_cli_fail(rc, err.msg);
+        if (rank == 0) bnc_cli_fail(rc, err.msg);
         status = bnc_exit_status(rc);
     } else if (rank == 0) {
         bnc_model *m = NULL;
         /* The plan names tensors by index; reopen the header for names. */
         if (bnc_model_open(in, NULL, &m, &err) == 0) {
-            if (!quiet)
-                print_table(m, plan, &res);
+            if (!quiet) print_table(m, plan, &res);
             char scheme[64];
             snprintf(scheme, sizeof scheme, "%s%s%s", o.type, strcmp(o.type, "bitnet") ? "" : "/",
                      strcmp(o.type, "bitnet") ? "" : (o.pack ? o.pack : "tq2_0"));
@@ -311,8 +313,7 @@ int bnc_cmd_quantize(int argc, char **argv)
     MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
     bnc_quant_plan_free(plan);
     bnc_quant_result_free(&res);
-    if (!inited)
-        MPI_Finalize();
+    if (!inited) MPI_Finalize();
 out:
     for (size_t i = 0; i < nov; i++)
         free(ov_copy[i]);

@@ -25,11 +25,11 @@
 #define BNC_TYPE_U8 1000u
 
 typedef struct bnc_gguf_type_info {
-    uint32_t id;       /* ggml_type value (BNC_TYPE_U8 for safetensors' U8) */
-    const char *name;  /* "f32", "q4_0", ... */
-    int64_t block;     /* weights per block */
-    size_t bytes;      /* bytes per block */
-    int is_float;      /* f32, f16, bf16, f64: plain floating point */
+    uint32_t id;      /* ggml_type value (BNC_TYPE_U8 for safetensors' U8) */
+    const char *name; /* "f32", "q4_0", ... */
+    int64_t block;    /* weights per block */
+    size_t bytes;     /* bytes per block */
+    int is_float;     /* f32, f16, bf16, f64: plain floating point */
 } bnc_gguf_type_info;
 
 /* The type with ggml id `id`, or NULL when unknown. Static table. */
@@ -39,8 +39,7 @@ const bnc_gguf_type_info *bnc_gguf_type_by_name(const char *name);
 /* Bytes of a tensor of type `type` with ne[0..n_dims): fails with
  * BNC_EFORMAT when ne[0] is not a multiple of the block or a product
  * overflows, BNC_EINVAL for an unknown type. */
-int bnc_gguf_nbytes(uint32_t type, uint32_t n_dims, const int64_t *ne, uint64_t *out,
-                    bnc_err *err);
+int bnc_gguf_nbytes(uint32_t type, uint32_t n_dims, const int64_t *ne, uint64_t *out, bnc_err *err);
 
 /* ---- metadata values ------------------------------------------------------ */
 
@@ -66,12 +65,12 @@ enum bnc_gguf_vtype {
 typedef struct bnc_gguf_value {
     uint32_t type;
     union {
-        uint64_t u;  /* UINT8..UINT64, BOOL (0 or 1) */
-        int64_t i;   /* INT8..INT64 */
-        float f32;   /* FLOAT32 */
-        double f64;  /* FLOAT64 */
+        uint64_t u; /* UINT8..UINT64, BOOL (0 or 1) */
+        int64_t i;  /* INT8..INT64 */
+        float f32;  /* FLOAT32 */
+        double f64; /* FLOAT64 */
         struct {
-            char *s;      /* NUL-terminated copy; len excludes the NUL */
+            char *s; /* NUL-terminated copy; len excludes the NUL */
             uint64_t len;
         } str;
         struct {
@@ -123,7 +122,7 @@ typedef struct bnc_gguf_tensor {
 
 typedef struct bnc_gguf {
     uint32_t version;
-    uint32_t alignment;  /* general.alignment or 32 */
+    uint32_t alignment; /* general.alignment or 32 */
     size_t n_kv, cap_kv;
     bnc_gguf_kv *kv;
     size_t n_tensors, cap_tensors;
@@ -139,8 +138,7 @@ typedef struct bnc_gguf {
  * file without overlapping another. On success *out is owned by the caller
  * (bnc_gguf_free); on failure returns BNC_EFORMAT/BNC_EVERSION/BNC_ENOMEM
  * with "fname: field: problem". */
-int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **out,
-                   bnc_err *err);
+int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **out, bnc_err *err);
 
 /* An empty GGUF v3 (alignment 32) to fill with set/add_tensor; NULL on OOM. */
 bnc_gguf *bnc_gguf_new(void);

@@ -18,10 +18,10 @@ typedef struct bnc_mfile {
     char *path;
     const uint8_t *data; /* size bytes, read-only */
     size_t size;
-    int mapped;          /* 1: mmap'd, 0: read into a malloc'd buffer */
+    int mapped; /* 1: mmap'd, 0: read into a malloc'd buffer */
     int64_t mtime_ns;
     uint64_t dev, ino;
-    int refs;            /* owners: callers holding it plus the cache */
+    int refs; /* owners: callers holding it plus the cache */
 } bnc_mfile;
 
 /* Opens path: mmap when its size >= mmap_threshold (0: BNC_MMAP_THRESHOLD),

@@ -16,13 +16,13 @@ enum { BNC_MODEL_SAFETENSORS = 1, BNC_MODEL_GGUF = 2 };
 
 typedef struct bnc_model_tensor {
     const char *name;
-    uint32_t type;      /* ggml type id (BNC_TYPE_U8 for safetensors' U8) */
-    uint32_t n_dims;    /* 1..4 (safetensors: scalars are 1-D, > 4 dims folded into ne[3]) */
+    uint32_t type;   /* ggml type id (BNC_TYPE_U8 for safetensors' U8) */
+    uint32_t n_dims; /* 1..4 (safetensors: scalars are 1-D, > 4 dims folded into ne[3]) */
     int64_t ne[BNC_GGUF_MAX_DIMS]; /* ggml order: ne[0] is the contiguous row */
-    int64_t cols, rows; /* ne[0] and the product of the others */
+    int64_t cols, rows;            /* ne[0] and the product of the others */
     uint64_t nbytes;
-    uint64_t offset;    /* absolute offset in its file */
-    size_t file;        /* index into files[] */
+    uint64_t offset; /* absolute offset in its file */
+    size_t file;     /* index into files[] */
     const uint8_t *data;
 } bnc_model_tensor;
 

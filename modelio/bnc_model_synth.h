@@ -11,18 +11,18 @@
 #include "bnc_err.h"
 
 typedef struct bnc_synth_opts {
-    int64_t params;  /* target parameter count, used when dim == 0 */
+    int64_t params; /* target parameter count, used when dim == 0 */
     uint64_t seed;
-    int format;      /* BNC_MODEL_SAFETENSORS or BNC_MODEL_GGUF */
-    uint32_t type;   /* storage type of matrices: 0 f32, 1 f16, 30 bf16 (norms stay f32) */
+    int format;    /* BNC_MODEL_SAFETENSORS or BNC_MODEL_GGUF */
+    uint32_t type; /* storage type of matrices: 0 f32, 1 f16, 30 bf16 (norms stay f32) */
     int64_t dim, layers, ff, vocab, kv_dim; /* 0: derived from params */
-    int shards;      /* safetensors: > 1 writes path as an index JSON plus this many
-                        shard files beside it (model-0000k-of-0000n.safetensors) */
+    int shards; /* safetensors: > 1 writes path as an index JSON plus this many
+                   shard files beside it (model-0000k-of-0000n.safetensors) */
 } bnc_synth_opts;
 
 typedef struct bnc_synth_shape {
     int64_t dim, layers, ff, vocab, kv_dim;
-    int64_t params;   /* exact parameter count */
+    int64_t params; /* exact parameter count */
     int64_t n_tensors;
 } bnc_synth_shape;
 

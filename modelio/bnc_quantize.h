@@ -20,29 +20,29 @@
 #define BNC_QUANT_BITNET_EPS 1e-5f
 
 typedef struct bnc_quant_opts {
-    const char *type;   /* f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0 or bitnet */
-    const char *pack;   /* bitnet's container: "tq2_0" (NULL) or "tq1_0" */
-    size_t n_overrides; /* per-name rules, first match wins, before the default policy */
+    const char *type;              /* f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0 or bitnet */
+    const char *pack;              /* bitnet's container: "tq2_0" (NULL) or "tq1_0" */
+    size_t n_overrides;            /* per-name rules, first match wins, before the default policy */
     const char *const *ov_pattern; /* fnmatch(3) patterns on the tensor name */
     const char *const *ov_type;    /* a type above or "keep" */
-    uint64_t split_bytes; /* split tensors with more input bytes than this (0: 64 MiB) */
-    uint64_t chunk_bytes; /* f32 working set per step (0: 8 MiB) */
-    int metrics;        /* compute per-tensor error metrics (dequantize and compare) */
-    int progress;       /* rank 0 prints progress lines on stderr */
-    const char *version; /* bnc.version written to the output (NULL: "unknown") */
+    uint64_t split_bytes;          /* split tensors with more input bytes than this (0: 64 MiB) */
+    uint64_t chunk_bytes;          /* f32 working set per step (0: 8 MiB) */
+    int metrics;                   /* compute per-tensor error metrics (dequantize and compare) */
+    int progress;                  /* rank 0 prints progress lines on stderr */
+    const char *version;           /* bnc.version written to the output (NULL: "unknown") */
 } bnc_quant_opts;
 
 /* One output tensor of the plan. */
 typedef struct bnc_quant_item {
-    uint32_t src;          /* index of the input tensor */
-    uint32_t out_type;     /* ggml type written */
-    int32_t ternarize;     /* 1: absmean-ternarize before packing (bitnet) */
-    int32_t owner;         /* the rank that does it, -1 when split across all */
+    uint32_t src;      /* index of the input tensor */
+    uint32_t out_type; /* ggml type written */
+    int32_t ternarize; /* 1: absmean-ternarize before packing (bitnet) */
+    int32_t owner;     /* the rank that does it, -1 when split across all */
     int64_t rows, cols;
-    uint64_t out_offset;   /* absolute offset in the output file */
+    uint64_t out_offset; /* absolute offset in the output file */
     uint64_t out_row_bytes;
     uint64_t in_bytes;
-    char reason[24];       /* why it was kept or changed ("1-D", "norm", "override", ...) */
+    char reason[24]; /* why it was kept or changed ("1-D", "norm", "override", ...) */
 } bnc_quant_item;
 
 typedef struct bnc_quant_plan {
@@ -51,7 +51,7 @@ typedef struct bnc_quant_plan {
     bnc_quant_item *items; /* in the input's (and output's) tensor order */
     bnc_gguf *out;         /* the output header (rank 0 only; NULL elsewhere) */
     uint64_t file_size;
-    uint64_t *load;        /* planned input bytes per rank */
+    uint64_t *load; /* planned input bytes per rank */
 } bnc_quant_plan;
 
 /* Decides the output type of tensor t under o: overrides first, then the
@@ -83,7 +83,7 @@ typedef struct bnc_quant_result {
     bnc_quant_metric *metrics; /* rank 0, when opts.metrics */
     char source_hash[33];
     uint64_t in_bytes, out_bytes;
-    double seconds;            /* wall time of the whole run (rank 0) */
+    double seconds; /* wall time of the whole run (rank 0) */
 } bnc_quant_result;
 
 /* Quantizes in_path into out_path over every rank of comm (collective). The

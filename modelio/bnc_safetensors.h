@@ -15,15 +15,15 @@
 
 typedef struct bnc_st_tensor {
     char *name;
-    uint32_t type;   /* ggml type id: F32 0, F16 1, BF16 30, I8 24, F64 28, ...; U8 BNC_TYPE_U8 */
+    uint32_t type; /* ggml type id: F32 0, F16 1, BF16 30, I8 24, F64 28, ...; U8 BNC_TYPE_U8 */
     int n_dims;
     int64_t shape[BNC_ST_MAX_DIMS]; /* row-major: shape[n_dims-1] is contiguous */
     uint64_t begin, end;            /* absolute file offsets of the data */
 } bnc_st_tensor;
 
 typedef struct bnc_safetensors {
-    uint64_t header_len;  /* N */
-    uint64_t data_start;  /* 8 + N */
+    uint64_t header_len; /* N */
+    uint64_t data_start; /* 8 + N */
     size_t n_tensors;
     bnc_st_tensor *tensors; /* in the header's order */
     size_t n_meta;
@@ -46,11 +46,11 @@ void bnc_st_free(bnc_safetensors *st);
 
 /* A parsed model.safetensors.index.json: for each tensor, its shard. */
 typedef struct bnc_st_index {
-    size_t n;            /* weight_map entries, in the file's order */
+    size_t n; /* weight_map entries, in the file's order */
     char **names;
-    size_t *shard;       /* index into shards[] */
+    size_t *shard; /* index into shards[] */
     size_t n_shards;
-    char **shards;       /* distinct shard file names, first-seen order */
+    char **shards; /* distinct shard file names, first-seen order */
 } bnc_st_index;
 
 /* Parses an index JSON held in buf[0..size). Shard names must be plain file
@@ -71,9 +71,9 @@ typedef struct bnc_st_spec {
 
 /* Creates path and writes the header (padded with spaces to a multiple of 8
  * as the reference writer does). meta: n_meta key/value strings. */
-int bnc_st_writer_open(const char *path, const bnc_st_spec *specs, size_t n, const char *const *meta_keys,
-                       const char *const *meta_values, size_t n_meta, bnc_st_writer **out,
-                       bnc_err *err);
+int bnc_st_writer_open(const char *path, const bnc_st_spec *specs, size_t n,
+                       const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                       bnc_st_writer **out, bnc_err *err);
 /* Appends n bytes of the current tensor's data. */
 int bnc_st_writer_write(bnc_st_writer *w, const void *data, size_t n, bnc_err *err);
 /* Checks every byte was written and closes; frees w in any case. */

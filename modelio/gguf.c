@@ -9,38 +9,34 @@
 /* ---- ggml types ----------------------------------------------------------- */
 
 static const bnc_gguf_type_info types[] = {
-    {0, "f32", 1, 4, 1},       {1, "f16", 1, 2, 1},       {2, "q4_0", 32, 18, 0},
-    {3, "q4_1", 32, 20, 0},    {6, "q5_0", 32, 22, 0},    {7, "q5_1", 32, 24, 0},
-    {8, "q8_0", 32, 34, 0},    {9, "q8_1", 32, 36, 0},    {10, "q2_K", 256, 84, 0},
-    {11, "q3_K", 256, 110, 0}, {12, "q4_K", 256, 144, 0}, {13, "q5_K", 256, 176, 0},
-    {14, "q6_K", 256, 210, 0}, {15, "q8_K", 256, 292, 0}, {24, "i8", 1, 1, 0},
-    {25, "i16", 1, 2, 0},      {26, "i32", 1, 4, 0},      {27, "i64", 1, 8, 0},
-    {28, "f64", 1, 8, 1},      {30, "bf16", 1, 2, 1},     {34, "tq1_0", 256, 54, 0},
+    {0, "f32", 1, 4, 1},       {1, "f16", 1, 2, 1},          {2, "q4_0", 32, 18, 0},
+    {3, "q4_1", 32, 20, 0},    {6, "q5_0", 32, 22, 0},       {7, "q5_1", 32, 24, 0},
+    {8, "q8_0", 32, 34, 0},    {9, "q8_1", 32, 36, 0},       {10, "q2_K", 256, 84, 0},
+    {11, "q3_K", 256, 110, 0}, {12, "q4_K", 256, 144, 0},    {13, "q5_K", 256, 176, 0},
+    {14, "q6_K", 256, 210, 0}, {15, "q8_K", 256, 292, 0},    {24, "i8", 1, 1, 0},
+    {25, "i16", 1, 2, 0},      {26, "i32", 1, 4, 0},         {27, "i64", 1, 8, 0},
+    {28, "f64", 1, 8, 1},      {30, "bf16", 1, 2, 1},        {34, "tq1_0", 256, 54, 0},
     {35, "tq2_0", 256, 66, 0}, {BNC_TYPE_U8, "u8", 1, 1, 0},
 };
 
 const bnc_gguf_type_info *bnc_gguf_type(uint32_t id)
 {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (types[i].id == id)
-            return &types[i];
+        if (types[i].id == id) return &types[i];
     return NULL;
 }
 
 const bnc_gguf_type_info *bnc_gguf_type_by_name(const char *name)
 {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(types[i].name, name) == 0)
-            return &types[i];
+        if (strcmp(types[i].name, name) == 0) return &types[i];
     return NULL;
 }
 
-int bnc_gguf_nbytes(uint32_t type, uint32_t n_dims, const int64_t *ne, uint64_t *out,
-                    bnc_err *err)
+int bnc_gguf_nbytes(uint32_t type, uint32_t n_dims, const int64_t *ne, uint64_t *out, bnc_err *err)
 {
     const bnc_gguf_type_info *t = bnc_gguf_type(type);
-    if (!t)
-        return bnc_err_set(err, BNC_EINVAL, "unknown ggml type %u", type);
+    if (!t) return bnc_err_set(err, BNC_EINVAL, "unknown ggml type %u", type);
     uint64_t n = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
         if (ne[d] < 0)
@@ -88,9 +84,9 @@ size_t bnc_gguf_vtype_size(uint32_t type)
 
 const char *bnc_gguf_vtype_name(uint32_t type)
 {
-    static const char *names[] = {"uint8",  "int8",   "uint16", "int16", "uint32",
-                                  "int32",  "float32", "bool",  "string", "array",
-                                  "uint64", "int64",  "float64"};
+    static const char *names[] = {"uint8",  "int8",    "uint16", "int16",  "uint32",
+                                  "int32",  "float32", "bool",   "string", "array",
+                                  "uint64", "int64",   "float64"};
     return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
@@ -130,12 +126,14 @@ bnc_gguf_value bnc_gguf_v_str(const char *s)
     return v;
 }
 
-static int is_composite(uint32_t t) { return t == BNC_GGUF_STRING || t == BNC_GGUF_ARRAY; }
+static int is_composite(uint32_t t)
+{
+    return t == BNC_GGUF_STRING || t == BNC_GGUF_ARRAY;
+}
 
 void bnc_gguf_value_clear(bnc_gguf_value *v)
 {
-    if (!v)
-        return;
+    if (!v) return;
     if (v->type == BNC_GGUF_STRING) {
         free(v->v.str.s);
     } else if (v->type == BNC_GGUF_ARRAY) {
@@ -154,8 +152,7 @@ int bnc_gguf_value_copy(bnc_gguf_value *dst, const bnc_gguf_value *src, bnc_err 
     *dst = *src;
     if (src->type == BNC_GGUF_STRING) {
         dst->v.str.s = malloc(src->v.str.len + 1);
-        if (!dst->v.str.s)
-            return bnc_err_set(err, BNC_ENOMEM, "out of memory copying a string");
+        if (!dst->v.str.s) return bnc_err_set(err, BNC_ENOMEM, "out of memory copying a string");
         memcpy(dst->v.str.s, src->v.str.s, src->v.str.len);
         dst->v.str.s[src->v.str.len] = '\0';
     } else if (src->type == BNC_GGUF_ARRAY) {
@@ -163,8 +160,7 @@ int bnc_gguf_value_copy(bnc_gguf_value *dst, const bnc_gguf_value *src, bnc_err 
         dst->v.arr.data = NULL;
         if (is_composite(src->v.arr.type)) {
             bnc_gguf_value *items = calloc(n ? n : 1, sizeof *items);
-            if (!items)
-                return bnc_err_set(err, BNC_ENOMEM, "out of memory copying an array");
+            if (!items) return bnc_err_set(err, BNC_ENOMEM, "out of memory copying an array");
             const bnc_gguf_value *s = src->v.arr.data;
             for (uint64_t i = 0; i < n; i++) {
                 int rc = bnc_gguf_value_copy(&items[i], &s[i], err);
@@ -181,8 +177,7 @@ int bnc_gguf_value_copy(bnc_gguf_value *dst, const bnc_gguf_value *src, bnc_err 
             dst->v.arr.data = malloc(bytes ? bytes : 1);
             if (!dst->v.arr.data)
                 return bnc_err_set(err, BNC_ENOMEM, "out of memory copying an array");
-            if (bytes)
-                memcpy(dst->v.arr.data, src->v.arr.data, bytes);
+            if (bytes) memcpy(dst->v.arr.data, src->v.arr.data, bytes);
         }
     }
     return 0;
@@ -190,20 +185,17 @@ int bnc_gguf_value_copy(bnc_gguf_value *dst, const bnc_gguf_value *src, bnc_err 
 
 int bnc_gguf_value_equal(const bnc_gguf_value *a, const bnc_gguf_value *b)
 {
-    if (a->type != b->type)
-        return 0;
+    if (a->type != b->type) return 0;
     switch (a->type) {
     case BNC_GGUF_STRING:
         return a->v.str.len == b->v.str.len &&
                memcmp(a->v.str.s, b->v.str.s, (size_t)a->v.str.len) == 0;
     case BNC_GGUF_ARRAY:
-        if (a->v.arr.type != b->v.arr.type || a->v.arr.n != b->v.arr.n)
-            return 0;
+        if (a->v.arr.type != b->v.arr.type || a->v.arr.n != b->v.arr.n) return 0;
         if (is_composite(a->v.arr.type)) {
             const bnc_gguf_value *x = a->v.arr.data, *y = b->v.arr.data;
             for (uint64_t i = 0; i < a->v.arr.n; i++)
-                if (!bnc_gguf_value_equal(&x[i], &y[i]))
-                    return 0;
+                if (!bnc_gguf_value_equal(&x[i], &y[i])) return 0;
             return 1;
         }
         return a->v.arr.n == 0 ||
@@ -279,16 +271,14 @@ static bnc_gguf_value array_scalar(uint32_t type, const uint8_t *p)
 
 void bnc_gguf_value_format(const bnc_gguf_value *v, char *buf, size_t n)
 {
-    if (n == 0)
-        return;
+    if (n == 0) return;
     buf[0] = '\0';
     switch (v->type) {
     case BNC_GGUF_STRING:
         snprintf(buf, n, "\"%.*s%s\"", v->v.str.len > 60 ? 60 : (int)v->v.str.len, v->v.str.s,
                  v->v.str.len > 60 ? "..." : "");
         for (char *c = buf; *c; c++)
-            if (*c == '\n' || *c == '\r' || *c == '\t')
-                *c = ' ';
+            if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
         return;
     case BNC_GGUF_BOOL:
         snprintf(buf, n, "%s", v->v.u ? "true" : "false");
@@ -322,8 +312,7 @@ void bnc_gguf_value_format(const bnc_gguf_value *v, char *buf, size_t n)
             }
             len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", item);
         }
-        if (len < n)
-            snprintf(buf + len, n - len, "%s]", v->v.arr.n > show ? ", ..." : "");
+        if (len < n) snprintf(buf + len, n - len, "%s]", v->v.arr.n > show ? ", ..." : "");
         return;
     }
     default:
@@ -353,35 +342,37 @@ static int need(reader *r, uint64_t k, const char *field)
 static int rd_bytes(reader *r, void *dst, size_t k, const char *field)
 {
     int rc = need(r, k, field);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     memcpy(dst, r->p + r->off, k);
     r->off += k;
     return 0;
 }
 
-static int rd_u32(reader *r, uint32_t *x, const char *field) { return rd_bytes(r, x, 4, field); }
-static int rd_u64(reader *r, uint64_t *x, const char *field) { return rd_bytes(r, x, 8, field); }
+static int rd_u32(reader *r, uint32_t *x, const char *field)
+{
+    return rd_bytes(r, x, 4, field);
+}
+static int rd_u64(reader *r, uint64_t *x, const char *field)
+{
+    return rd_bytes(r, x, 8, field);
+}
 
 /* Reads a string (uint64 length + bytes) into a fresh NUL-terminated copy. */
 static int rd_str(reader *r, char **s, uint64_t *len, const char *field)
 {
     uint64_t n;
     int rc = rd_u64(r, &n, field);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (n > r->n - r->off)
         return bnc_err_set(r->err, BNC_EFORMAT,
                            "%s: %s: string length %llu exceeds the %zu bytes left in the file",
                            r->fname, field, (unsigned long long)n, r->n - r->off);
     *s = malloc((size_t)n + 1);
-    if (!*s)
-        return bnc_err_set(r->err, BNC_ENOMEM, "%s: %s: out of memory", r->fname, field);
+    if (!*s) return bnc_err_set(r->err, BNC_ENOMEM, "%s: %s: out of memory", r->fname, field);
     memcpy(*s, r->p + r->off, (size_t)n);
     (*s)[n] = '\0';
     r->off += (size_t)n;
-    if (len)
-        *len = n;
+    if (len) *len = n;
     return 0;
 }
 
@@ -392,23 +383,21 @@ static int rd_array(reader *r, bnc_gguf_value *v, const char *key, int depth)
     uint32_t et;
     uint64_t n;
     int rc = rd_u32(r, &et, key);
-    if (!rc)
-        rc = rd_u64(r, &n, key);
-    if (rc)
-        return rc;
+    if (!rc) rc = rd_u64(r, &n, key);
+    if (rc) return rc;
     if (et > BNC_GGUF_FLOAT64)
-        return bnc_err_set(r->err, BNC_EFORMAT, "%s: %s: unknown array element type %u",
-                           r->fname, key, et);
+        return bnc_err_set(r->err, BNC_EFORMAT, "%s: %s: unknown array element type %u", r->fname,
+                           key, et);
     if (depth >= BNC_GGUF_MAX_DEPTH)
-        return bnc_err_set(r->err, BNC_EFORMAT, "%s: %s: arrays nested deeper than %d",
-                           r->fname, key, BNC_GGUF_MAX_DEPTH);
+        return bnc_err_set(r->err, BNC_EFORMAT, "%s: %s: arrays nested deeper than %d", r->fname,
+                           key, BNC_GGUF_MAX_DEPTH);
     /* The smallest encoding of an element bounds the count by what is left. */
     size_t es = bnc_gguf_vtype_size(et);
     uint64_t min_elem = es ? es : (et == BNC_GGUF_STRING ? 8 : 12);
     if (n > (r->n - r->off) / min_elem)
         return bnc_err_set(r->err, BNC_EFORMAT,
-                           "%s: %s: array length %llu cannot fit in the %zu bytes left",
-                           r->fname, key, (unsigned long long)n, r->n - r->off);
+                           "%s: %s: array length %llu cannot fit in the %zu bytes left", r->fname,
+                           key, (unsigned long long)n, r->n - r->off);
     v->type = BNC_GGUF_ARRAY;
     v->v.arr.type = et;
     v->v.arr.n = 0;
@@ -418,26 +407,22 @@ static int rd_array(reader *r, bnc_gguf_value *v, const char *key, int depth)
             return bnc_err_set(r->err, BNC_ENOMEM, "%s: %s: out of memory", r->fname, key);
         v->v.arr.n = n;
         rc = rd_bytes(r, v->v.arr.data, (size_t)n * es, key);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         if (et == BNC_GGUF_BOOL)
             for (uint64_t i = 0; i < n; i++)
                 if (((uint8_t *)v->v.arr.data)[i] > 1)
                     return bnc_err_set(r->err, BNC_EFORMAT,
-                                       "%s: %s: bool array item %llu is %u, not 0 or 1",
-                                       r->fname, key, (unsigned long long)i,
-                                       ((uint8_t *)v->v.arr.data)[i]);
+                                       "%s: %s: bool array item %llu is %u, not 0 or 1", r->fname,
+                                       key, (unsigned long long)i, ((uint8_t *)v->v.arr.data)[i]);
         return 0;
     }
     bnc_gguf_value *items = calloc(n ? (size_t)n : 1, sizeof *items);
-    if (!items)
-        return bnc_err_set(r->err, BNC_ENOMEM, "%s: %s: out of memory", r->fname, key);
+    if (!items) return bnc_err_set(r->err, BNC_ENOMEM, "%s: %s: out of memory", r->fname, key);
     v->v.arr.data = items;
     for (uint64_t i = 0; i < n; i++) {
         v->v.arr.n = i + 1;
         rc = rd_value(r, et, &items[i], key, depth + 1);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return 0;
 }
@@ -449,16 +434,14 @@ static int rd_value(reader *r, uint32_t type, bnc_gguf_value *v, const char *key
         v->type = type;
         return rd_str(r, &v->v.str.s, &v->v.str.len, key);
     }
-    if (type == BNC_GGUF_ARRAY)
-        return rd_array(r, v, key, depth);
+    if (type == BNC_GGUF_ARRAY) return rd_array(r, v, key, depth);
     size_t es = bnc_gguf_vtype_size(type);
     if (!es)
         return bnc_err_set(r->err, BNC_EFORMAT, "%s: %s: unknown value type %u", r->fname, key,
                            type);
     uint8_t b[8];
     int rc = rd_bytes(r, b, es, key);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     *v = array_scalar(type, b);
     if (type == BNC_GGUF_BOOL && v->v.u > 1)
         return bnc_err_set(r->err, BNC_EFORMAT, "%s: %s: bool value %u is not 0 or 1", r->fname,
@@ -473,27 +456,26 @@ static int cmp_tensor_offset(const void *a, const void *b)
     return x->offset < y->offset ? -1 : (x->offset > y->offset ? 1 : 0);
 }
 
-static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+    return (x + a - 1) / a * a;
+}
 
-int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **out,
-                   bnc_err *err)
+int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **out, bnc_err *err)
 {
     *out = NULL;
     reader r = {buf, size, 0, fname ? fname : "gguf", err};
     char magic[4];
     int rc = rd_bytes(&r, magic, 4, "magic");
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (memcmp(magic, BNC_GGUF_MAGIC, 4) != 0)
         return bnc_err_set(err, BNC_EFORMAT, "%s: magic: bad magic %02x %02x %02x %02x (not GGUF)",
                            r.fname, (uint8_t)magic[0], (uint8_t)magic[1], (uint8_t)magic[2],
                            (uint8_t)magic[3]);
     bnc_gguf *g = bnc_gguf_new();
-    if (!g)
-        return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", r.fname);
+    if (!g) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", r.fname);
     uint64_t nt, nkv;
-    if ((rc = rd_u32(&r, &g->version, "version")))
-        goto fail;
+    if ((rc = rd_u32(&r, &g->version, "version"))) goto fail;
     if (g->version != 3) {
         rc = bnc_err_set(err, BNC_EVERSION, "%s: version: GGUF version %u is not supported (3 is)",
                          r.fname, g->version);
@@ -528,18 +510,15 @@ int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **o
         snprintf(field, sizeof field, "metadata key %llu", (unsigned long long)i);
         bnc_gguf_kv *kv = &g->kv[i];
         g->n_kv = (size_t)i + 1;
-        if ((rc = rd_str(&r, &kv->key, NULL, field)))
-            goto fail;
+        if ((rc = rd_str(&r, &kv->key, NULL, field))) goto fail;
         uint32_t vt;
-        if ((rc = rd_u32(&r, &vt, kv->key)))
-            goto fail;
+        if ((rc = rd_u32(&r, &vt, kv->key))) goto fail;
         if (vt > BNC_GGUF_FLOAT64) {
             rc = bnc_err_set(err, BNC_EFORMAT, "%s: %s: unknown value type %u", r.fname, kv->key,
                              vt);
             goto fail;
         }
-        if ((rc = rd_value(&r, vt, &kv->value, kv->key, 0)))
-            goto fail;
+        if ((rc = rd_value(&r, vt, &kv->value, kv->key, 0))) goto fail;
         for (uint64_t j = 0; j < i; j++)
             if (strcmp(g->kv[j].key, kv->key) == 0) {
                 rc = bnc_err_set(err, BNC_EFORMAT, "%s: %s: duplicate metadata key", r.fname,
@@ -547,8 +526,8 @@ int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **o
                 goto fail;
             }
         if (strcmp(kv->key, "general.alignment") == 0) {
-            if (kv->value.type != BNC_GGUF_UINT32 || kv->value.v.u == 0 ||
-                kv->value.v.u % 8 != 0 || (kv->value.v.u & (kv->value.v.u - 1)) != 0) {
+            if (kv->value.type != BNC_GGUF_UINT32 || kv->value.v.u == 0 || kv->value.v.u % 8 != 0 ||
+                (kv->value.v.u & (kv->value.v.u - 1)) != 0) {
                 rc = bnc_err_set(err, BNC_EFORMAT,
                                  "%s: general.alignment: must be a uint32 power of two and a "
                                  "multiple of 8",
@@ -563,12 +542,10 @@ int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **o
         snprintf(field, sizeof field, "tensor info %llu", (unsigned long long)i);
         bnc_gguf_tensor *t = &g->tensors[i];
         g->n_tensors = (size_t)i + 1;
-        if ((rc = rd_str(&r, &t->name, NULL, field)))
-            goto fail;
+        if ((rc = rd_str(&r, &t->name, NULL, field))) goto fail;
         char tf[300];
         snprintf(tf, sizeof tf, "tensor '%.200s'", t->name);
-        if ((rc = rd_u32(&r, &t->n_dims, tf)))
-            goto fail;
+        if ((rc = rd_u32(&r, &t->n_dims, tf))) goto fail;
         if (t->n_dims == 0 || t->n_dims > BNC_GGUF_MAX_DIMS) {
             rc = bnc_err_set(err, BNC_EFORMAT, "%s: %s: n_dims %u is not in 1..%d", r.fname, tf,
                              t->n_dims, BNC_GGUF_MAX_DIMS);
@@ -578,20 +555,18 @@ int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **o
             t->ne[d] = 1;
         for (uint32_t d = 0; d < t->n_dims; d++) {
             uint64_t x;
-            if ((rc = rd_u64(&r, &x, tf)))
-                goto fail;
+            if ((rc = rd_u64(&r, &x, tf))) goto fail;
             if (x > (uint64_t)INT64_MAX) {
-                rc = bnc_err_set(err, BNC_EFORMAT, "%s: %s: dimension %u is absurd (%llu)",
-                                 r.fname, tf, d, (unsigned long long)x);
+                rc = bnc_err_set(err, BNC_EFORMAT, "%s: %s: dimension %u is absurd (%llu)", r.fname,
+                                 tf, d, (unsigned long long)x);
                 goto fail;
             }
             t->ne[d] = (int64_t)x;
         }
-        if ((rc = rd_u32(&r, &t->type, tf)) || (rc = rd_u64(&r, &t->offset, tf)))
-            goto fail;
+        if ((rc = rd_u32(&r, &t->type, tf)) || (rc = rd_u64(&r, &t->offset, tf))) goto fail;
         if (!bnc_gguf_type(t->type) || t->type == BNC_TYPE_U8) {
-            rc = bnc_err_set(err, BNC_EFORMAT, "%s: %s: unknown ggml type %u", r.fname, tf,
-                             t->type);
+            rc =
+                bnc_err_set(err, BNC_EFORMAT, "%s: %s: unknown ggml type %u", r.fname, tf, t->type);
             goto fail;
         }
         bnc_err e2;
@@ -632,8 +607,7 @@ int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **o
             goto fail;
         }
         uint64_t end = align_up(t->offset + t->nbytes, g->alignment);
-        if (end > g->data_size)
-            g->data_size = end;
+        if (end > g->data_size) g->data_size = end;
     }
     if (g->n_tensors > 1) {
         bnc_gguf_tensor **by = malloc(g->n_tensors * sizeof *by);
@@ -676,8 +650,7 @@ bnc_gguf *bnc_gguf_new(void)
 
 void bnc_gguf_free(bnc_gguf *g)
 {
-    if (!g)
-        return;
+    if (!g) return;
     for (size_t i = 0; i < g->n_kv; i++) {
         free(g->kv[i].key);
         bnc_gguf_value_clear(&g->kv[i].value);
@@ -692,8 +665,7 @@ void bnc_gguf_free(bnc_gguf *g)
 long bnc_gguf_find_key(const bnc_gguf *g, const char *key)
 {
     for (size_t i = 0; i < g->n_kv; i++)
-        if (strcmp(g->kv[i].key, key) == 0)
-            return (long)i;
+        if (strcmp(g->kv[i].key, key) == 0) return (long)i;
     return -1;
 }
 
@@ -713,8 +685,7 @@ int bnc_gguf_set(bnc_gguf *g, const char *key, const bnc_gguf_value *v, bnc_err 
     }
     bnc_gguf_value copy;
     int rc = bnc_gguf_value_copy(&copy, v, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     long i = bnc_gguf_find_key(g, key);
     if (i >= 0) {
         bnc_gguf_value_clear(&g->kv[i].value);
@@ -743,8 +714,7 @@ int bnc_gguf_set(bnc_gguf *g, const char *key, const bnc_gguf_value *v, bnc_err 
 long bnc_gguf_find_tensor(const bnc_gguf *g, const char *name)
 {
     for (size_t i = 0; i < g->n_tensors; i++)
-        if (strcmp(g->tensors[i].name, name) == 0)
-            return (long)i;
+        if (strcmp(g->tensors[i].name, name) == 0) return (long)i;
     return -1;
 }
 
@@ -767,14 +737,12 @@ int bnc_gguf_add_tensor(bnc_gguf *g, const char *name, uint32_t n_dims, const in
     if (g->n_tensors == g->cap_tensors) {
         size_t cap = g->cap_tensors ? 2 * g->cap_tensors : 16;
         bnc_gguf_tensor *ts = realloc(g->tensors, cap * sizeof *ts);
-        if (!ts)
-            return bnc_err_set(err, BNC_ENOMEM, "out of memory adding tensor %s", name);
+        if (!ts) return bnc_err_set(err, BNC_ENOMEM, "out of memory adding tensor %s", name);
         g->tensors = ts;
         g->cap_tensors = cap;
     }
     t.name = strdup(name);
-    if (!t.name)
-        return bnc_err_set(err, BNC_ENOMEM, "out of memory adding tensor %s", name);
+    if (!t.name) return bnc_err_set(err, BNC_ENOMEM, "out of memory adding tensor %s", name);
     g->tensors[g->n_tensors++] = t;
     return 0;
 }
@@ -789,13 +757,18 @@ typedef struct writer {
 
 static void w_bytes(writer *w, const void *src, size_t n)
 {
-    if (w->p && n)
-        memcpy(w->p + w->off, src, n);
+    if (w->p && n) memcpy(w->p + w->off, src, n);
     w->off += n;
 }
 
-static void w_u32(writer *w, uint32_t x) { w_bytes(w, &x, 4); }
-static void w_u64(writer *w, uint64_t x) { w_bytes(w, &x, 8); }
+static void w_u32(writer *w, uint32_t x)
+{
+    w_bytes(w, &x, 4);
+}
+static void w_u64(writer *w, uint64_t x)
+{
+    w_bytes(w, &x, 8);
+}
 
 static void w_str(writer *w, const char *s, uint64_t n)
 {
@@ -873,7 +846,10 @@ int bnc_gguf_plan(bnc_gguf *g, bnc_err *err)
     return 0;
 }
 
-uint64_t bnc_gguf_file_size(const bnc_gguf *g) { return g->data_offset + g->data_size; }
+uint64_t bnc_gguf_file_size(const bnc_gguf *g)
+{
+    return g->data_offset + g->data_size;
+}
 
 int bnc_gguf_header_bytes(const bnc_gguf *g, uint8_t **out, size_t *n, bnc_err *err)
 {
@@ -895,12 +871,10 @@ int bnc_gguf_header_bytes(const bnc_gguf *g, uint8_t **out, size_t *n, bnc_err *
 int bnc_gguf_write_file(bnc_gguf *g, const char *path, const void *const *data, bnc_err *err)
 {
     int rc = bnc_gguf_plan(g, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     uint8_t *hdr;
     size_t n;
-    if ((rc = bnc_gguf_header_bytes(g, &hdr, &n, err)))
-        return rc;
+    if ((rc = bnc_gguf_header_bytes(g, &hdr, &n, err))) return rc;
     FILE *f = fopen(path, "wb");
     if (!f) {
         free(hdr);
@@ -919,9 +893,7 @@ int bnc_gguf_write_file(bnc_gguf *g, const char *path, const void *const *data, 
             pad -= k;
         }
     }
-    if (fclose(f) != 0)
-        ok = 0;
-    if (!ok)
-        return bnc_err_set(err, BNC_EIO, "%s: write failed: %s", path, strerror(errno));
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) return bnc_err_set(err, BNC_EIO, "%s: write failed: %s", path, strerror(errno));
     return 0;
 }

@@ -17,11 +17,9 @@ static int64_t stat_mtime_ns(const struct stat *st)
 int bnc_mfile_open(const char *path, size_t mmap_threshold, bnc_mfile **out, bnc_err *err)
 {
     *out = NULL;
-    if (!mmap_threshold)
-        mmap_threshold = BNC_MMAP_THRESHOLD;
+    if (!mmap_threshold) mmap_threshold = BNC_MMAP_THRESHOLD;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return bnc_err_set(err, BNC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return bnc_err_set(err, BNC_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         int e = errno;
@@ -59,10 +57,8 @@ int bnc_mfile_open(const char *path, size_t mmap_threshold, bnc_mfile **out, bnc
         size_t got = 0;
         while (p && got < f->size) {
             ssize_t k = read(fd, p + got, f->size - got);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                break;
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) break;
             got += (size_t)k;
         }
         if (!p || got != f->size) {
@@ -71,8 +67,9 @@ int bnc_mfile_open(const char *path, size_t mmap_threshold, bnc_mfile **out, bnc
             close(fd);
             free(f->path);
             free(f);
-            return bnc_err_set(err, p ? BNC_EIO : BNC_ENOMEM, "%s: read failed after %zu of %zu bytes%s%s", path,
-                               got, (size_t)st.st_size, e ? ": " : "", e ? strerror(e) : "");
+            return bnc_err_set(err, p ? BNC_EIO : BNC_ENOMEM,
+                               "%s: read failed after %zu of %zu bytes%s%s", path, got,
+                               (size_t)st.st_size, e ? ": " : "", e ? strerror(e) : "");
         }
         f->data = p;
     }
@@ -83,8 +80,7 @@ int bnc_mfile_open(const char *path, size_t mmap_threshold, bnc_mfile **out, bnc
 
 void bnc_mfile_release(bnc_mfile *f)
 {
-    if (!f || --f->refs > 0)
-        return;
+    if (!f || --f->refs > 0) return;
     if (f->mapped)
         munmap((void *)f->data, f->size);
     else
@@ -95,14 +91,12 @@ void bnc_mfile_release(bnc_mfile *f)
 
 static void advise(const bnc_mfile *f, uint64_t off, uint64_t n, int how)
 {
-    if (!f->mapped || off >= f->size)
-        return;
+    if (!f->mapped || off >= f->size) return;
     long pg = sysconf(_SC_PAGESIZE);
     uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
     uint64_t start = off / page * page;
     uint64_t end = off + n > f->size ? f->size : off + n;
-    if (end > start)
-        madvise((void *)(f->data + start), (size_t)(end - start), how);
+    if (end > start) madvise((void *)(f->data + start), (size_t)(end - start), how);
 }
 
 void bnc_mfile_advise_sequential(const bnc_mfile *f, uint64_t off, uint64_t n)
@@ -114,8 +108,7 @@ void bnc_mfile_advise_sequential(const bnc_mfile *f, uint64_t off, uint64_t n)
 void bnc_mfile_advise_done(const bnc_mfile *f, uint64_t off, uint64_t n)
 {
     /* Only whole pages inside the range, so a neighbour's data stays. */
-    if (!f->mapped)
-        return;
+    if (!f->mapped) return;
     long pg = sysconf(_SC_PAGESIZE);
     uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
     uint64_t start = (off + page - 1) / page * page;
@@ -142,8 +135,7 @@ struct bnc_mcache {
 bnc_mcache *bnc_mcache_new(size_t max_entries, size_t mmap_threshold)
 {
     bnc_mcache *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->cap = max_entries ? max_entries : 16;
     c->threshold = mmap_threshold;
     c->e = calloc(c->cap, sizeof *c->e);
@@ -156,8 +148,7 @@ bnc_mcache *bnc_mcache_new(size_t max_entries, size_t mmap_threshold)
 
 void bnc_mcache_free(bnc_mcache *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     for (size_t i = 0; i < c->n; i++)
         bnc_mfile_release(c->e[i].f);
     free(c->e);
@@ -178,8 +169,7 @@ int bnc_mcache_get(bnc_mcache *c, const char *path, bnc_mfile **out, bnc_err *er
         return bnc_err_set(err, BNC_EIO, "%s: cannot open: %s", path, strerror(errno));
     for (size_t i = 0; i < c->n; i++) {
         bnc_mfile *f = c->e[i].f;
-        if (strcmp(f->path, path) != 0)
-            continue;
+        if (strcmp(f->path, path) != 0) continue;
         if (f->size == (size_t)st.st_size && f->mtime_ns == stat_mtime_ns(&st) &&
             f->ino == (uint64_t)st.st_ino && f->dev == (uint64_t)st.st_dev) {
             c->e[i].last_use = ++c->clock;
@@ -194,14 +184,12 @@ int bnc_mcache_get(bnc_mcache *c, const char *path, bnc_mfile **out, bnc_err *er
     }
     bnc_mfile *f;
     int rc = bnc_mfile_open(path, c->threshold, &f, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     c->stats.misses++;
     if (c->n == c->cap) {
         size_t lru = 0;
         for (size_t i = 1; i < c->n; i++)
-            if (c->e[i].last_use < c->e[lru].last_use)
-                lru = i;
+            if (c->e[i].last_use < c->e[lru].last_use) lru = i;
         drop(c, lru);
     }
     f->refs++; /* the cache's reference */

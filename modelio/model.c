@@ -16,12 +16,10 @@ static int open_file(bnc_mcache *cache, const char *path, bnc_mfile **out, bnc_e
 
 void bnc_model_free(bnc_model *m)
 {
-    if (!m)
-        return;
+    if (!m) return;
     for (size_t i = 0; i < m->n_files; i++) {
         bnc_mfile_release(m->files[i]);
-        if (m->st)
-            bnc_st_free(m->st[i]);
+        if (m->st) bnc_st_free(m->st[i]);
     }
     free(m->files);
     free(m->st);
@@ -34,8 +32,7 @@ void bnc_model_free(bnc_model *m)
 long bnc_model_find(const bnc_model *m, const char *name)
 {
     for (size_t i = 0; i < m->n_tensors; i++)
-        if (strcmp(m->tensors[i].name, name) == 0)
-            return (long)i;
+        if (strcmp(m->tensors[i].name, name) == 0) return (long)i;
     return -1;
 }
 
@@ -85,13 +82,11 @@ static int open_index(bnc_model *m, bnc_mcache *cache, bnc_err *err)
 {
     bnc_mfile *f;
     int rc = open_file(cache, m->path, &f, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     bnc_st_index *ix;
     rc = bnc_st_index_parse(f->data, f->size, m->path, &ix, err);
     bnc_mfile_release(f);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     m->files = calloc(ix->n_shards ? ix->n_shards : 1, sizeof *m->files);
     m->st = calloc(ix->n_shards ? ix->n_shards : 1, sizeof *m->st);
     m->tensors = calloc(ix->n ? ix->n : 1, sizeof *m->tensors);
@@ -111,8 +106,7 @@ static int open_index(bnc_model *m, bnc_mcache *cache, bnc_err *err)
             rc = bnc_st_parse(m->files[s]->data, m->files[s]->size, sp, &m->st[s], err);
         }
         if (rc) {
-            if (rc == BNC_EIO)
-                bnc_err_prefix(err, "%s: weight_map: shard: ", m->path);
+            if (rc == BNC_EIO) bnc_err_prefix(err, "%s: weight_map: shard: ", m->path);
             free(sp);
             goto done;
         }
@@ -138,9 +132,8 @@ static int open_index(bnc_model *m, bnc_mcache *cache, bnc_err *err)
         while (k < st->n_tensors && strcmp(st->tensors[k].name, ix->names[j]) != 0)
             k++;
         if (k == st->n_tensors) {
-            rc = bnc_err_set(err, BNC_EFORMAT,
-                             "%s: weight_map: tensor '%.200s' is not in shard %s", m->path,
-                             ix->names[j], ix->shards[s]);
+            rc = bnc_err_set(err, BNC_EFORMAT, "%s: weight_map: tensor '%.200s' is not in shard %s",
+                             m->path, ix->names[j], ix->shards[s]);
             goto done;
         }
         from_st(&m->tensors[m->n_tensors], &st->tensors[k], s, m->files[s]->data);
@@ -172,8 +165,7 @@ int bnc_model_open(const char *path, bnc_mcache *cache, bnc_model **out, bnc_err
         rc = bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", path);
         goto done;
     }
-    if ((rc = open_file(cache, path, &m->files[0], err)))
-        goto done;
+    if ((rc = open_file(cache, path, &m->files[0], err))) goto done;
     m->n_files = 1;
     const bnc_mfile *f = m->files[0];
     /* A .gguf name or a near-miss magic goes to the GGUF reader, which names
@@ -181,8 +173,7 @@ int bnc_model_open(const char *path, bnc_mcache *cache, bnc_model **out, bnc_err
     int gguf_name = pl >= 5 && strcmp(path + pl - 5, ".gguf") == 0;
     if ((f->size >= 3 && memcmp(f->data, BNC_GGUF_MAGIC, 3) == 0) || gguf_name) {
         m->format = BNC_MODEL_GGUF;
-        if ((rc = bnc_gguf_parse(f->data, f->size, path, &m->gguf, err)))
-            goto done;
+        if ((rc = bnc_gguf_parse(f->data, f->size, path, &m->gguf, err))) goto done;
         m->tensors = calloc(m->gguf->n_tensors ? m->gguf->n_tensors : 1, sizeof *m->tensors);
         if (!m->tensors) {
             rc = bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", path);
@@ -203,8 +194,7 @@ int bnc_model_open(const char *path, bnc_mcache *cache, bnc_model **out, bnc_err
         m->n_tensors = m->gguf->n_tensors;
     } else {
         m->format = BNC_MODEL_SAFETENSORS;
-        if ((rc = bnc_st_parse(f->data, f->size, path, &m->st[0], err)))
-            goto done;
+        if ((rc = bnc_st_parse(f->data, f->size, path, &m->st[0], err))) goto done;
         m->tensors = calloc(m->st[0]->n_tensors ? m->st[0]->n_tensors : 1, sizeof *m->tensors);
         if (!m->tensors) {
             rc = bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", path);

@@ -11,8 +11,7 @@
 static const char *const targets[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "tq1_0", "tq2_0"};
 
 /* Resolves a target name to a ggml type and the ternarize flag. */
-static int target_type(const char *name, const char *pack, uint32_t *type, int *tern,
-                       bnc_err *err)
+static int target_type(const char *name, const char *pack, uint32_t *type, int *tern, bnc_err *err)
 {
     *tern = 0;
     if (strcmp(name, "bitnet") == 0) {
@@ -37,13 +36,11 @@ int bnc_quant_llama_ftype(const char *type, const char *pack)
     static const struct {
         const char *name;
         int ftype;
-    } ft[] = {{"f32", 0},  {"f16", 1},    {"q4_0", 2},   {"q8_0", 7},
+    } ft[] = {{"f32", 0},   {"f16", 1},    {"q4_0", 2},  {"q8_0", 7},
               {"bf16", 32}, {"tq1_0", 36}, {"tq2_0", 37}};
-    if (strcmp(type, "bitnet") == 0)
-        type = pack ? pack : "tq2_0";
+    if (strcmp(type, "bitnet") == 0) type = pack ? pack : "tq2_0";
     for (size_t i = 0; i < sizeof ft / sizeof ft[0]; i++)
-        if (strcmp(ft[i].name, type) == 0)
-            return ft[i].ftype;
+        if (strcmp(ft[i].name, type) == 0) return ft[i].ftype;
     return -1;
 }
 
@@ -53,7 +50,10 @@ static uint32_t keep_type(const bnc_model_tensor *t)
     return t->type == BNC_TYPE_U8 ? 0u : t->type;
 }
 
-static int name_has(const char *name, const char *part) { return strstr(name, part) != NULL; }
+static int name_has(const char *name, const char *part)
+{
+    return strstr(name, part) != NULL;
+}
 
 int bnc_quant_choose(const bnc_model_tensor *t, const bnc_quant_opts *o, uint32_t *type,
                      int *ternarize, char reason[24], bnc_err *err)
@@ -95,8 +95,7 @@ int bnc_quant_choose(const bnc_model_tensor *t, const bnc_quant_opts *o, uint32_
     uint32_t ty;
     int tern;
     int rc = target_type(want, o->pack, &ty, &tern, err);
-    if (rc)
-        return overridden ? bnc_err_prefix(err, "override for %s: ", t->name) : rc;
+    if (rc) return overridden ? bnc_err_prefix(err, "override for %s: ", t->name) : rc;
     const bnc_gguf_type_info *ti = bnc_gguf_type(ty);
     if (t->cols % ti->block != 0) {
         *type = keep_type(t);
@@ -105,8 +104,7 @@ int bnc_quant_choose(const bnc_model_tensor *t, const bnc_quant_opts *o, uint32_
     }
     *type = ty;
     *ternarize = tern;
-    if (overridden)
-        snprintf(reason, 24, "override");
+    if (overridden) snprintf(reason, 24, "override");
     return 0;
 }
 
@@ -119,8 +117,7 @@ void bnc_quant_split_rows(int64_t rows, int n_ranks, int rank, int64_t *r0, int6
 
 void bnc_quant_plan_free(bnc_quant_plan *p)
 {
-    if (!p)
-        return;
+    if (!p) return;
     free(p->items);
     free(p->load);
     bnc_gguf_free(p->out);
@@ -135,8 +132,7 @@ typedef struct sized {
 static int cmp_size_desc(const void *a, const void *b)
 {
     const sized *x = a, *y = b;
-    if (x->bytes != y->bytes)
-        return x->bytes > y->bytes ? -1 : 1;
+    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
     return x->index < y->index ? -1 : (x->index > y->index ? 1 : 0);
 }
 
@@ -150,17 +146,14 @@ int bnc_quant_plan_build(const bnc_model *m, const bnc_quant_opts *o, int n_rank
                          bnc_quant_plan **out, bnc_err *err)
 {
     *out = NULL;
-    if (n_ranks < 1)
-        return bnc_err_set(err, BNC_EINVAL, "plan: %d ranks", n_ranks);
+    if (n_ranks < 1) return bnc_err_set(err, BNC_EINVAL, "plan: %d ranks", n_ranks);
     uint32_t dummy_t;
     int dummy_x;
     int rc = target_type(o->type, o->pack, &dummy_t, &dummy_x, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     bnc_quant_plan *p = calloc(1, sizeof *p);
     sized *order = NULL;
-    if (!p)
-        return bnc_err_set(err, BNC_ENOMEM, "plan: out of memory");
+    if (!p) return bnc_err_set(err, BNC_ENOMEM, "plan: out of memory");
     p->n_ranks = n_ranks;
     p->n = m->n_tensors;
     p->items = calloc(p->n ? p->n : 1, sizeof *p->items);
@@ -175,24 +168,20 @@ int bnc_quant_plan_build(const bnc_model *m, const bnc_quant_opts *o, int n_rank
     /* Metadata: everything a GGUF input has, in its order, then ours. */
     if (m->gguf)
         for (size_t i = 0; i < m->gguf->n_kv; i++)
-            if ((rc = bnc_gguf_set(g, m->gguf->kv[i].key, &m->gguf->kv[i].value, err)))
-                goto fail;
+            if ((rc = bnc_gguf_set(g, m->gguf->kv[i].key, &m->gguf->kv[i].value, err))) goto fail;
     if (m->st)
         for (size_t f = 0; f < m->n_files; f++)
             for (size_t i = 0; m->st[f] && i < m->st[f]->n_meta; i++) {
                 char key[320];
                 snprintf(key, sizeof key, "safetensors.%.300s", m->st[f]->meta_keys[i]);
-                if ((rc = set_str(g, key, m->st[f]->meta_values[i], err)))
-                    goto fail;
+                if ((rc = set_str(g, key, m->st[f]->meta_values[i], err))) goto fail;
             }
     int ftype = bnc_quant_llama_ftype(o->type, o->pack);
     bnc_gguf_value v = bnc_gguf_v_u32((uint32_t)ftype);
-    if (ftype >= 0 && (rc = bnc_gguf_set(g, "general.file_type", &v, err)))
-        goto fail;
+    if (ftype >= 0 && (rc = bnc_gguf_set(g, "general.file_type", &v, err))) goto fail;
     if (ftype != 0 && ftype != 1 && ftype != 32) {
         v = bnc_gguf_v_u32(2); /* GGML_QNT_VERSION */
-        if ((rc = bnc_gguf_set(g, "general.quantization_version", &v, err)))
-            goto fail;
+        if ((rc = bnc_gguf_set(g, "general.quantization_version", &v, err))) goto fail;
     }
     char scheme[64];
     if (strcmp(o->type, "bitnet") == 0)
@@ -210,8 +199,7 @@ int bnc_quant_plan_build(const bnc_model *m, const bnc_quant_opts *o, int n_rank
         const bnc_model_tensor *t = &m->tensors[i];
         bnc_quant_item *it = &p->items[i];
         int tern;
-        if ((rc = bnc_quant_choose(t, o, &it->out_type, &tern, it->reason, err)))
-            goto fail;
+        if ((rc = bnc_quant_choose(t, o, &it->out_type, &tern, it->reason, err))) goto fail;
         it->src = (uint32_t)i;
         it->ternarize = tern;
         it->rows = t->rows;
@@ -222,8 +210,7 @@ int bnc_quant_plan_build(const bnc_model *m, const bnc_quant_opts *o, int n_rank
             goto fail;
         }
     }
-    if ((rc = bnc_gguf_plan(g, err)))
-        goto fail;
+    if ((rc = bnc_gguf_plan(g, err))) goto fail;
     p->file_size = bnc_gguf_file_size(g);
     for (size_t i = 0; i < p->n; i++) {
         bnc_quant_item *it = &p->items[i];
@@ -243,14 +230,14 @@ int bnc_quant_plan_build(const bnc_model *m, const bnc_quant_opts *o, int n_rank
             for (int r = 0; r < n_ranks; r++) {
                 int64_t r0, r1;
                 bnc_quant_split_rows(it->rows, n_ranks, r, &r0, &r1);
-                p->load[r] += (uint64_t)(r1 - r0) * (it->rows ? it->in_bytes / (uint64_t)it->rows : 0);
+                p->load[r] +=
+                    (uint64_t)(r1 - r0) * (it->rows ? it->in_bytes / (uint64_t)it->rows : 0);
             }
             continue;
         }
         int best = 0;
         for (int r = 1; r < n_ranks; r++)
-            if (p->load[r] < p->load[best])
-                best = r;
+            if (p->load[r] < p->load[best]) best = r;
         it->owner = best;
         p->load[best] += it->in_bytes;
     }

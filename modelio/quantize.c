@@ -27,13 +27,11 @@ static int agree(MPI_Comm comm, int rc, bnc_err *err)
     MPI_Comm_rank(comm, &rank);
     int mine = rc ? rank : INT_MAX, first = INT_MAX;
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == INT_MAX)
-        return 0;
+    if (first == INT_MAX) return 0;
     bnc_err e = {0};
     if (rank == first) {
         e = *err;
-        if (!e.code)
-            e.code = rc;
+        if (!e.code) e.code = rc;
     }
     MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, first, comm);
     *err = e;
@@ -50,14 +48,12 @@ int bnc_quant_source_hash(MPI_Comm comm, const bnc_model *m, char hex[33], bnc_e
         nchunks += (size_t)((m->files[f]->size + HASH_CHUNK - 1) / HASH_CHUNK);
     size_t nwords = nchunks + 2 * m->n_files;
     uint32_t *words = calloc(nwords ? nwords : 1, sizeof *words);
-    if (!words)
-        return bnc_err_set(err, BNC_ENOMEM, "source hash: out of memory");
+    if (!words) return bnc_err_set(err, BNC_ENOMEM, "source hash: out of memory");
     size_t c = 0;
     for (size_t f = 0; f < m->n_files; f++) {
         const bnc_mfile *mf = m->files[f];
         for (uint64_t off = 0; off < mf->size; off += HASH_CHUNK, c++) {
-            if ((int)(c % (size_t)size) != rank)
-                continue;
+            if ((int)(c % (size_t)size) != rank) continue;
             uint64_t len = mf->size - off < HASH_CHUNK ? mf->size - off : HASH_CHUNK;
             words[c] = (uint32_t)crc32(0L, mf->data + off, (uInt)len);
         }
@@ -88,8 +84,8 @@ typedef struct ctx {
     float *x, *w, *y; /* input rows, ternarized rows, dequantized rows */
     uint8_t *q;
     size_t cap_floats, cap_q;
-    double *acc;      /* A_COUNT per item */
-    double *maxabs;   /* per item */
+    double *acc;          /* A_COUNT per item */
+    double *maxabs;       /* per item */
     uint64_t done, total; /* rank 0's progress in input bytes */
     double last_print, t0;
 } ctx;
@@ -102,16 +98,14 @@ static int write_at(ctx *c, uint64_t off, const void *buf, uint64_t n, bnc_err *
         MPI_Status st;
         int rc = MPI_File_write_at(c->fh, (MPI_Offset)off, p, (int)k, MPI_BYTE, &st);
         int got = 0;
-        if (rc == MPI_SUCCESS)
-            MPI_Get_count(&st, MPI_BYTE, &got);
+        if (rc == MPI_SUCCESS) MPI_Get_count(&st, MPI_BYTE, &got);
         if (rc != MPI_SUCCESS || (uint64_t)got != k) {
             char msg[MPI_MAX_ERROR_STRING] = "short write";
             int len = 0;
-            if (rc != MPI_SUCCESS)
-                MPI_Error_string(rc, msg, &len);
+            if (rc != MPI_SUCCESS) MPI_Error_string(rc, msg, &len);
             return bnc_err_set(err, BNC_EIO, "%s: rank %d: write of %llu bytes at %llu: %s",
-                               c->out_path, c->rank, (unsigned long long)k,
-                               (unsigned long long)off, msg);
+                               c->out_path, c->rank, (unsigned long long)k, (unsigned long long)off,
+                               msg);
         }
         p += k;
         off += k;
@@ -123,15 +117,13 @@ static int write_at(ctx *c, uint64_t off, const void *buf, uint64_t n, bnc_err *
 static void progress(ctx *c, uint64_t bytes)
 {
     c->done += bytes;
-    if (!c->o->progress || c->rank != 0)
-        return;
+    if (!c->o->progress || c->rank != 0) return;
     double now = bnc_now();
-    if (now - c->last_print < 1.0 && c->done < c->total)
-        return;
+    if (now - c->last_print < 1.0 && c->done < c->total) return;
     c->last_print = now;
     fprintf(stderr, "quantize: rank 0 %5.1f%% of its %.1f MB, %.1f s\n",
-            c->total ? 100.0 * (double)c->done / (double)c->total : 100.0,
-            (double)c->total / 1e6, now - c->t0);
+            c->total ? 100.0 * (double)c->done / (double)c->total : 100.0, (double)c->total / 1e6,
+            now - c->t0);
 }
 
 static void accumulate(ctx *c, size_t item, const float *x, const float *y, size_t n)
@@ -144,8 +136,7 @@ static void accumulate(ctx *c, size_t item, const float *x, const float *y, size
         sx += u * u;
         sy += v * v;
         sxy += u * v;
-        if (fabs(d) > mx)
-            mx = fabs(d);
+        if (fabs(d) > mx) mx = fabs(d);
         zeros += y[k] == 0.0f;
     }
     a[A_SE] += se;
@@ -183,25 +174,21 @@ static int ensure(ctx *c, size_t floats, size_t qbytes, bnc_err *err)
         free(c->q);
         c->q = malloc(qbytes);
         c->cap_q = qbytes;
-        if (!c->q)
-            return bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", c->rank);
+        if (!c->q) return bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", c->rank);
     }
     return 0;
 }
 
 /* Sum of |x| of every row in [r0, r1) into rowsum[r]. */
-static int row_abs_sums(ctx *c, size_t item, int64_t r0, int64_t r1, double *rowsum,
-                        bnc_err *err)
+static int row_abs_sums(ctx *c, size_t item, int64_t r0, int64_t r1, double *rowsum, bnc_err *err)
 {
     const bnc_quant_item *it = &c->p->items[item];
     int64_t step = step_rows(c, it->cols);
     for (int64_t r = r0; r < r1; r += step) {
         int64_t nr = r1 - r < step ? r1 - r : step;
         int rc = ensure(c, (size_t)(nr * it->cols), 0, err);
-        if (!rc)
-            rc = bnc_model_rows_f32(c->m, it->src, r, nr, c->x, err);
-        if (rc)
-            return rc;
+        if (!rc) rc = bnc_model_rows_f32(c->m, it->src, r, nr, c->x, err);
+        if (rc) return rc;
         for (int64_t k = 0; k < nr; k++) {
             const float *row = c->x + k * it->cols;
             double s = 0;
@@ -222,8 +209,7 @@ static int do_rows(ctx *c, size_t item, int64_t r0, int64_t r1, float gamma, bnc
     uint64_t in_rb = bnc_model_row_bytes(c->m, it->src);
     int64_t step = step_rows(c, it->cols);
     int rc = 0;
-    if (r1 <= r0)
-        return 0;
+    if (r1 <= r0) return 0;
     if (it->out_type == t->type && !it->ternarize) {
         /* Same type: the bytes are copied as they are (no re-quantization). */
         bnc_mfile_advise_sequential(c->m->files[t->file], t->offset + (uint64_t)r0 * in_rb,
@@ -289,18 +275,15 @@ static int do_item(ctx *c, size_t item, int split, bnc_err *err)
 {
     const bnc_quant_item *it = &c->p->items[item];
     int64_t r0 = 0, r1 = it->rows;
-    if (split)
-        bnc_quant_split_rows(it->rows, c->size, c->rank, &r0, &r1);
+    if (split) bnc_quant_split_rows(it->rows, c->size, c->rank, &r0, &r1);
     float gamma = 0;
     int rc = 0;
     if (it->ternarize) {
         /* Per-row sums, each computed by exactly one rank and summed in row
          * order, make gamma independent of the number of ranks. */
         double *rowsum = calloc((size_t)(it->rows ? it->rows : 1), sizeof *rowsum);
-        if (!rowsum)
-            rc = bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", c->rank);
-        if (!rc)
-            rc = row_abs_sums(c, item, r0, r1, rowsum, err);
+        if (!rowsum) rc = bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", c->rank);
+        if (!rc) rc = row_abs_sums(c, item, r0, r1, rowsum, err);
         if (split) {
             int bad = agree(c->comm, rc, err);
             if (bad) {
@@ -318,15 +301,13 @@ static int do_item(ctx *c, size_t item, int split, bnc_err *err)
         }
         free(rowsum);
     }
-    if (!rc)
-        rc = do_rows(c, item, r0, r1, gamma, err);
+    if (!rc) rc = do_rows(c, item, r0, r1, gamma, err);
     return rc;
 }
 
 void bnc_quant_result_free(bnc_quant_result *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     free(r->metrics);
     r->metrics = NULL;
 }
@@ -366,8 +347,7 @@ static int share_plan(MPI_Comm comm, int rank, bnc_quant_plan **pp, int size, bn
     MPI_Bcast(buf, (int)(n * P_FIELDS), MPI_INT64_T, 0, comm);
     if (rank != 0) {
         bnc_quant_plan *p = calloc(1, sizeof *p);
-        if (p)
-            p->items = calloc(n ? n : 1, sizeof *p->items);
+        if (p) p->items = calloc(n ? n : 1, sizeof *p->items);
         if (!p || !p->items) {
             free(p);
             rc = bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", rank);
@@ -411,11 +391,9 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
                      bnc_err *err)
 {
     bnc_err local;
-    if (!err)
-        err = &local;
+    if (!err) err = &local;
     bnc_err_clear(err);
-    if (plan_out)
-        *plan_out = NULL;
+    if (plan_out) *plan_out = NULL;
     memset(res, 0, sizeof *res);
     ctx c = {0};
     c.comm = comm;
@@ -429,28 +407,22 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
     bnc_quant_plan *p = NULL;
     char *tmp = NULL;
     int rc = bnc_model_open(in_path, NULL, &m, err);
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+    if ((rc = agree(comm, rc, err))) goto out;
     c.m = m;
-    if (c.rank == 0)
-        rc = bnc_quant_plan_build(m, o, c.size, &p, err);
-    if ((rc = agree(comm, rc, err)))
-        goto out;
-    if ((rc = share_plan(comm, c.rank, &p, c.size, err)))
-        goto out;
+    if (c.rank == 0) rc = bnc_quant_plan_build(m, o, c.size, &p, err);
+    if ((rc = agree(comm, rc, err))) goto out;
+    if ((rc = share_plan(comm, c.rank, &p, c.size, err))) goto out;
     c.p = p;
     c.acc = calloc((p->n ? p->n : 1) * A_COUNT, sizeof *c.acc);
     c.maxabs = calloc(p->n ? p->n : 1, sizeof *c.maxabs);
     tmp = malloc(strlen(out_path) + 6);
     if (!c.acc || !c.maxabs || !tmp)
         rc = bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", c.rank);
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+    if ((rc = agree(comm, rc, err))) goto out;
     sprintf(tmp, "%s.part", out_path);
     if (c.rank == 0 && unlink(tmp) != 0 && errno != ENOENT)
         rc = bnc_err_set(err, BNC_EIO, "%s: cannot replace: %s", tmp, strerror(errno));
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+    if ((rc = agree(comm, rc, err))) goto out;
     int mrc = MPI_File_open(comm, tmp, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &c.fh);
     if (mrc != MPI_SUCCESS) {
         char msg[MPI_MAX_ERROR_STRING];
@@ -459,14 +431,12 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
         rc = bnc_err_set(err, BNC_EIO, "%s: cannot create: %s", tmp, msg);
         c.fh = MPI_FILE_NULL;
     }
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+    if ((rc = agree(comm, rc, err))) goto out;
     /* A fresh file of the final size: the gaps between tensors read as 0. */
     if (MPI_File_set_size(c.fh, (MPI_Offset)p->file_size) != MPI_SUCCESS)
         rc = bnc_err_set(err, BNC_EIO, "%s: cannot size to %llu bytes", tmp,
                          (unsigned long long)p->file_size);
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+    if ((rc = agree(comm, rc, err))) goto out;
     for (size_t i = 0; i < p->n; i++) {
         const bnc_quant_item *it = &p->items[i];
         if (it->owner == c.rank)
@@ -479,21 +449,16 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
     }
     char hash[33];
     rc = bnc_quant_source_hash(comm, m, hash, err);
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+    if ((rc = agree(comm, rc, err))) goto out;
     /* Split tensors first, in plan order: their allreduces are collective. */
     for (size_t i = 0; i < p->n; i++) {
-        if (p->items[i].owner >= 0)
-            continue;
+        if (p->items[i].owner >= 0) continue;
         rc = do_item(&c, i, 1, err);
-        if ((rc = agree(comm, rc, err)))
-            goto out;
+        if ((rc = agree(comm, rc, err))) goto out;
     }
     for (size_t i = 0; i < p->n && !rc; i++)
-        if (p->items[i].owner == c.rank)
-            rc = do_item(&c, i, 0, err);
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+        if (p->items[i].owner == c.rank) rc = do_item(&c, i, 0, err);
+    if ((rc = agree(comm, rc, err))) goto out;
     if (o->metrics) {
         MPI_Reduce(c.rank == 0 ? MPI_IN_PLACE : c.acc, c.acc, (int)(p->n * A_COUNT), MPI_DOUBLE,
                    MPI_SUM, 0, comm);
@@ -505,21 +470,17 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
         uint8_t *hdr = NULL;
         size_t hn = 0;
         rc = bnc_gguf_set(p->out, "bnc.quantize.source_hash", &v, err);
-        if (!rc)
-            rc = bnc_gguf_header_bytes(p->out, &hdr, &hn, err);
-        if (!rc)
-            rc = write_at(&c, 0, hdr, hn, err);
+        if (!rc) rc = bnc_gguf_header_bytes(p->out, &hdr, &hn, err);
+        if (!rc) rc = write_at(&c, 0, hdr, hn, err);
         free(hdr);
     }
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+    if ((rc = agree(comm, rc, err))) goto out;
     MPI_File_close(&c.fh);
     c.fh = MPI_FILE_NULL;
     if (c.rank == 0 && rename(tmp, out_path) != 0)
         rc = bnc_err_set(err, BNC_EIO, "%s: cannot rename to %s: %s", tmp, out_path,
                          strerror(errno));
-    if ((rc = agree(comm, rc, err)))
-        goto out;
+    if ((rc = agree(comm, rc, err))) goto out;
     memcpy(res->source_hash, hash, sizeof hash);
     res->n = p->n;
     for (size_t i = 0; i < p->n; i++) {
@@ -535,8 +496,7 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
 out:
     if (c.fh != MPI_FILE_NULL) {
         MPI_File_close(&c.fh);
-        if (c.rank == 0 && tmp)
-            unlink(tmp);
+        if (c.rank == 0 && tmp) unlink(tmp);
     }
     free(tmp);
     free(c.x);

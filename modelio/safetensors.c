@@ -13,30 +13,27 @@ static const struct {
     const char *dtype;
     uint32_t type;
 } dtypes[] = {
-    {"F32", 0}, {"F16", 1}, {"BF16", 30}, {"I8", 24}, {"U8", BNC_TYPE_U8},
-    {"I16", 25}, {"I32", 26}, {"I64", 27}, {"F64", 28},
+    {"F32", 0},  {"F16", 1},  {"BF16", 30}, {"I8", 24},  {"U8", BNC_TYPE_U8},
+    {"I16", 25}, {"I32", 26}, {"I64", 27},  {"F64", 28},
 };
 
 int bnc_st_dtype_type(const char *dtype)
 {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
-        if (strcmp(dtypes[i].dtype, dtype) == 0)
-            return (int)dtypes[i].type;
+        if (strcmp(dtypes[i].dtype, dtype) == 0) return (int)dtypes[i].type;
     return -1;
 }
 
 const char *bnc_st_type_dtype(uint32_t type)
 {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
-        if (dtypes[i].type == type)
-            return dtypes[i].dtype;
+        if (dtypes[i].type == type) return dtypes[i].dtype;
     return NULL;
 }
 
 void bnc_st_free(bnc_safetensors *st)
 {
-    if (!st)
-        return;
+    if (!st) return;
     for (size_t i = 0; i < st->n_tensors; i++)
         free(st->tensors[i].name);
     for (size_t i = 0; i < st->n_meta; i++) {
@@ -60,8 +57,7 @@ static int cmp_begin(const void *a, const void *b)
  * reals or fails; negative ones are rejected here). */
 static int json_u64(const json_t *j, uint64_t *out)
 {
-    if (!json_is_integer(j) || json_integer_value(j) < 0)
-        return -1;
+    if (!json_is_integer(j) || json_integer_value(j) < 0) return -1;
     *out = (uint64_t)json_integer_value(j);
     return 0;
 }
@@ -116,8 +112,8 @@ static int parse_tensor(const char *fname, const char *name, json_t *v, uint64_t
                            name);
     if (b > e)
         return bnc_err_set(err, BNC_EFORMAT,
-                           "%s: tensor '%.200s': data_offsets: begin %llu is after end %llu",
-                           fname, name, (unsigned long long)b, (unsigned long long)e);
+                           "%s: tensor '%.200s': data_offsets: begin %llu is after end %llu", fname,
+                           name, (unsigned long long)b, (unsigned long long)e);
     uint64_t avail = size - data_start;
     if (e > avail)
         return bnc_err_set(err, BNC_EFORMAT,
@@ -223,8 +219,7 @@ int bnc_st_parse(const void *buf, size_t size, const char *fname, bnc_safetensor
             goto done;
         }
         st->n_tensors++;
-        if ((rc = parse_tensor(fname, key, val, st->data_start, size, t, err)))
-            goto done;
+        if ((rc = parse_tensor(fname, key, val, st->data_start, size, t, err))) goto done;
     }
     if (st->n_tensors > 1) {
         by = malloc(st->n_tensors * sizeof *by);
@@ -257,8 +252,7 @@ done:
 
 void bnc_st_index_free(bnc_st_index *ix)
 {
-    if (!ix)
-        return;
+    if (!ix) return;
     for (size_t i = 0; i < ix->n; i++)
         free(ix->names[i]);
     for (size_t i = 0; i < ix->n_shards; i++)
@@ -276,8 +270,8 @@ int bnc_st_index_parse(const void *buf, size_t size, const char *fname, bnc_st_i
     json_error_t je;
     json_t *root = json_loadb(buf, size, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return bnc_err_set(err, BNC_EFORMAT, "%s: invalid JSON at byte %d: %s", fname,
-                           je.position, je.text);
+        return bnc_err_set(err, BNC_EFORMAT, "%s: invalid JSON at byte %d: %s", fname, je.position,
+                           je.text);
     int rc = 0;
     bnc_st_index *ix = calloc(1, sizeof *ix);
     json_t *wm = json_is_object(root) ? json_object_get(root, "weight_map") : NULL;
@@ -307,9 +301,9 @@ int bnc_st_index_parse(const void *buf, size_t size, const char *fname, bnc_st_i
     {
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
         if (!s || !*s || strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-            rc = bnc_err_set(err, BNC_EFORMAT,
-                             "%s: weight_map: shard of '%.200s' is not a plain file name", fname,
-                             k);
+            rc =
+                bnc_err_set(err, BNC_EFORMAT,
+                            "%s: weight_map: shard of '%.200s' is not a plain file name", fname, k);
             goto done;
         }
         size_t j = 0;
@@ -353,8 +347,7 @@ int bnc_st_writer_open(const char *path, const bnc_st_spec *specs, size_t n,
 {
     *out = NULL;
     json_t *root = json_object();
-    if (!root)
-        return bnc_err_set(err, BNC_ENOMEM, "out of memory");
+    if (!root) return bnc_err_set(err, BNC_ENOMEM, "out of memory");
     int rc = 0;
     uint64_t off = 0;
     if (n_meta) {
@@ -426,8 +419,8 @@ fail:
 int bnc_st_writer_write(bnc_st_writer *w, const void *data, size_t n, bnc_err *err)
 {
     if (n > w->remaining)
-        return bnc_err_set(err, BNC_EINVAL, "%s: %zu bytes beyond the planned tensor data",
-                           w->path, n);
+        return bnc_err_set(err, BNC_EINVAL, "%s: %zu bytes beyond the planned tensor data", w->path,
+                           n);
     if (fwrite(data, 1, n, w->f) != n)
         return bnc_err_set(err, BNC_EIO, "%s: write failed: %s", w->path, strerror(errno));
     w->remaining -= n;
@@ -436,8 +429,7 @@ int bnc_st_writer_write(bnc_st_writer *w, const void *data, size_t n, bnc_err *e
 
 int bnc_st_writer_close(bnc_st_writer *w, bnc_err *err)
 {
-    if (!w)
-        return 0;
+    if (!w) return 0;
     int rc = 0;
     if (w->remaining)
         rc = bnc_err_set(err, BNC_EINVAL, "%s: %llu bytes of tensor data missing", w->path,

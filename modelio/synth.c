@@ -16,7 +16,10 @@
 
 #define OUTLIER_FRACTION 0.004 /* of input channels */
 
-static int64_t round_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+static int64_t round_up(int64_t x, int64_t a)
+{
+    return (x + a - 1) / a * a;
+}
 
 static int64_t count_params(int64_t d, int64_t l, int64_t ff, int64_t v, int64_t kv)
 {
@@ -41,8 +44,7 @@ int bnc_synth_shape_for(const bnc_synth_opts *o, bnc_synth_shape *out, bnc_err *
             s.vocab = 32000;
             /* Small models: keep embeddings to about a third of the total. */
             int64_t cap = o->params / (6 * d) / 256 * 256;
-            if (o->params && s.vocab > cap)
-                s.vocab = cap < 256 ? 256 : cap;
+            if (o->params && s.vocab > cap) s.vocab = cap < 256 ? 256 : cap;
         }
         if (!o->layers && o->params) {
             /* As many layers as fit the target, about dim/128 for llama shapes. */
@@ -52,8 +54,7 @@ int bnc_synth_shape_for(const bnc_synth_opts *o, bnc_synth_shape *out, bnc_err *
             s.layers = l < 1 ? 1 : l;
             /* llama proportions: depth between dim/192 and dim/96 */
             int64_t lo = d / 192 < 1 ? 1 : d / 192, hi = d / 96 < 2 ? 2 : d / 96;
-            if (s.layers < lo || s.layers > hi)
-                continue;
+            if (s.layers < lo || s.layers > hi) continue;
         }
         s.params = count_params(s.dim, s.layers, s.ff, s.vocab, s.kv_dim);
         s.n_tensors = 9 * s.layers + 3;
@@ -100,8 +101,7 @@ static void add(stensor *t, size_t *n, const char *g, const char *h, int64_t row
 static stensor *tensor_list(const bnc_synth_shape *s, size_t *n)
 {
     stensor *t = calloc((size_t)s->n_tensors, sizeof *t);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     *n = 0;
     add(t, n, "token_embd.weight", "model.embed_tokens.weight", s->vocab, s->dim, K_EMBED, 0);
     for (int64_t l = 0; l < s->layers; l++) {
@@ -149,14 +149,12 @@ static void column_scales(uint64_t seed, size_t ti, const stensor *t, float *cs)
         float a, b;
         normal_pair(&r, &a, &b);
         cs[c] = expf(0.35f * a);
-        if (c + 1 < t->cols)
-            cs[c + 1] = expf(0.35f * b);
+        if (c + 1 < t->cols) cs[c + 1] = expf(0.35f * b);
     }
     bnc_rng o;
     bnc_rng_init(&o, bnc_mix64(seed, 0x071e5u), t->reads_residual ? 0 : 1 + ti);
     int64_t n_out = (int64_t)((double)t->cols * OUTLIER_FRACTION);
-    if (n_out < 1)
-        n_out = 1;
+    if (n_out < 1) n_out = 1;
     for (int64_t k = 0; k < n_out; k++) {
         int64_t c = (int64_t)bnc_rng_below(&o, (uint64_t)t->cols);
         cs[c] *= 8.0f + 16.0f * (float)bnc_rng_uniform(&o);
@@ -174,8 +172,7 @@ static void gen_row(uint64_t seed, size_t ti, const stensor *t, const float *cs,
             float a, b;
             normal_pair(&r, &a, &b);
             out[c] = 1.0f + 0.1f * a;
-            if (c + 1 < t->cols)
-                out[c + 1] = 1.0f + 0.1f * b;
+            if (c + 1 < t->cols) out[c + 1] = 1.0f + 0.1f * b;
         }
         return;
     }
@@ -186,21 +183,19 @@ static void gen_row(uint64_t seed, size_t ti, const stensor *t, const float *cs,
         float a, b;
         normal_pair(&r, &a, &b);
         out[c] = a * sigma * cs[c];
-        if (c + 1 < t->cols)
-            out[c + 1] = b * sigma * cs[c + 1];
+        if (c + 1 < t->cols) out[c + 1] = b * sigma * cs[c + 1];
     }
 }
 
 /* Streams every tensor's bytes through emit(ctx, data, n). */
 typedef int (*emit_fn)(void *ctx, size_t ti, const void *data, size_t n, bnc_err *err);
 
-static int generate(uint64_t seed, const stensor *ts, size_t first, size_t n,
-                    const uint32_t *types, emit_fn emit, void *ctx, bnc_err *err)
+static int generate(uint64_t seed, const stensor *ts, size_t first, size_t n, const uint32_t *types,
+                    emit_fn emit, void *ctx, bnc_err *err)
 {
     int64_t maxc = 0;
     for (size_t i = first; i < n; i++)
-        if (ts[i].cols > maxc)
-            maxc = ts[i].cols;
+        if (ts[i].cols > maxc) maxc = ts[i].cols;
     const int64_t chunk = 64;
     float *cs = malloc((size_t)maxc * sizeof *cs);
     float *rows = malloc((size_t)(maxc * chunk) * sizeof *rows);
@@ -212,8 +207,7 @@ static int generate(uint64_t seed, const stensor *ts, size_t first, size_t n,
     }
     for (size_t i = first; i < n && !rc; i++) {
         const stensor *t = &ts[i];
-        if (t->kind != K_NORM)
-            column_scales(seed, i, t, cs);
+        if (t->kind != K_NORM) column_scales(seed, i, t, cs);
         for (int64_t r0 = 0; r0 < t->rows && !rc; r0 += chunk) {
             int64_t nr = t->rows - r0 < chunk ? t->rows - r0 : chunk;
             for (int64_t k = 0; k < nr; k++)
@@ -243,8 +237,8 @@ typedef struct gguf_sink {
     FILE *f;
     const char *path;
     const bnc_gguf *g;
-    size_t cur;      /* tensor being written */
-    uint64_t done;   /* bytes of it written */
+    size_t cur;    /* tensor being written */
+    uint64_t done; /* bytes of it written */
 } gguf_sink;
 
 static int pad_to(gguf_sink *s, uint64_t nbytes, bnc_err *err)
@@ -261,8 +255,7 @@ static int gguf_emit(void *ctx, size_t ti, const void *data, size_t n, bnc_err *
     gguf_sink *s = ctx;
     if (ti != s->cur) {
         int rc = pad_to(s, s->g->tensors[s->cur].nbytes, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         s->cur = ti;
         s->done = 0;
     }
@@ -348,8 +341,7 @@ static int write_gguf(const char *path, const bnc_synth_opts *o, const bnc_synth
                       const stensor *ts, size_t n, const uint32_t *types, bnc_err *err)
 {
     bnc_gguf *g = bnc_gguf_new();
-    if (!g)
-        return bnc_err_set(err, BNC_ENOMEM, "synth: out of memory");
+    if (!g) return bnc_err_set(err, BNC_ENOMEM, "synth: out of memory");
     int rc = gguf_metadata(g, o, s, err);
     for (size_t i = 0; i < n && !rc; i++) {
         int64_t ne[2] = {ts[i].cols, ts[i].rows};
@@ -357,10 +349,8 @@ static int write_gguf(const char *path, const bnc_synth_opts *o, const bnc_synth
     }
     uint8_t *hdr = NULL;
     size_t hn = 0;
-    if (!rc)
-        rc = bnc_gguf_plan(g, err);
-    if (!rc)
-        rc = bnc_gguf_header_bytes(g, &hdr, &hn, err);
+    if (!rc) rc = bnc_gguf_plan(g, err);
+    if (!rc) rc = bnc_gguf_header_bytes(g, &hdr, &hn, err);
     FILE *f = NULL;
     if (!rc && !(f = fopen(path, "wb")))
         rc = bnc_err_set(err, BNC_EIO, "%s: %s", path, strerror(errno));
@@ -370,8 +360,7 @@ static int write_gguf(const char *path, const bnc_synth_opts *o, const bnc_synth
     if (!rc) {
         gguf_sink sink = {f, path, g, 0, 0};
         rc = generate(o->seed, ts, 0, n, types, gguf_emit, &sink, err);
-        if (!rc)
-            rc = pad_to(&sink, g->tensors[sink.cur].nbytes, err);
+        if (!rc) rc = pad_to(&sink, g->tensors[sink.cur].nbytes, err);
     }
     if (f && fclose(f) != 0 && !rc)
         rc = bnc_err_set(err, BNC_EIO, "%s: close failed: %s", path, strerror(errno));
@@ -433,8 +422,7 @@ static int write_st_range(const char *path, const bnc_synth_opts *o, const bnc_s
     int rc = bnc_st_writer_open(path, specs, n, mk, mv, 4, &w, err);
     free(specs);
     free(shapes);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     rc = generate(o->seed, all, first, last, types, st_emit, w, err);
     int rc2 = bnc_st_writer_close(w, rc ? NULL : err);
     return rc ? rc : rc2;
@@ -487,8 +475,7 @@ int bnc_synth_write(const char *path, const bnc_synth_opts *o, bnc_err *err)
         return bnc_err_set(err, BNC_EINVAL, "synth: storage type must be f32, f16 or bf16");
     bnc_synth_shape s;
     int rc = bnc_synth_shape_for(o, &s, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     size_t n = 0;
     stensor *ts = tensor_list(&s, &n);
     uint32_t *types = calloc(n ? n : 1, sizeof *types);

@@ -15,8 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bnc_gguf *g;
     bnc_err e;
     if (bnc_gguf_parse(data, size, "fuzz.gguf", &g, &e) != 0) {
-        if (!strstr(e.msg, "fuzz.gguf"))
-            abort(); /* every message names the file */
+        if (!strstr(e.msg, "fuzz.gguf")) abort(); /* every message names the file */
         return 0;
     }
     char buf[256];
@@ -33,13 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (full) {
                 memcpy(full, h, n);
                 bnc_gguf *g2;
-                if (bnc_gguf_parse(full, (size_t)total, "again.gguf", &g2, &e) != 0)
-                    abort();
-                if (g2->n_kv != g->n_kv || g2->n_tensors != g->n_tensors)
-                    abort();
+                if (bnc_gguf_parse(full, (size_t)total, "again.gguf", &g2, &e) != 0) abort();
+                if (g2->n_kv != g->n_kv || g2->n_tensors != g->n_tensors) abort();
                 for (size_t i = 0; i < g->n_kv; i++)
-                    if (!bnc_gguf_value_equal(&g->kv[i].value, &g2->kv[i].value))
-                        abort();
+                    if (!bnc_gguf_value_equal(&g->kv[i].value, &g2->kv[i].value)) abort();
                 bnc_gguf_free(g2);
                 free(full);
             }

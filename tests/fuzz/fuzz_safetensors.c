@@ -16,8 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (bnc_st_parse(data, size, "fuzz.safetensors", &st, &e) == 0) {
         volatile uint8_t sink = 0;
         for (size_t i = 0; i < st->n_tensors; i++) {
-            if (st->tensors[i].end > size || st->tensors[i].begin > st->tensors[i].end)
-                abort();
+            if (st->tensors[i].end > size || st->tensors[i].begin > st->tensors[i].end) abort();
             if (st->tensors[i].end > st->tensors[i].begin)
                 sink ^= data[st->tensors[i].end - 1]; /* ASan checks the bound */
         }
@@ -29,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bnc_st_index *ix;
     if (bnc_st_index_parse(data, size, "fuzz.json", &ix, &e) == 0) {
         for (size_t i = 0; i < ix->n; i++)
-            if (ix->shard[i] >= ix->n_shards || strchr(ix->shards[ix->shard[i]], '/'))
-                abort();
+            if (ix->shard[i] >= ix->n_shards || strchr(ix->shards[ix->shard[i]], '/')) abort();
         bnc_st_index_free(ix);
     }
     return 0;

@@ -51,12 +51,10 @@ static uint8_t *gguf_bytes(mutate_fn mut, size_t *n)
     bnc_gguf_add_tensor(g, "t0", 2, ne, 0, NULL);
     bnc_gguf_add_tensor(g, "t1", 2, ne, 0, NULL);
     bnc_gguf_plan(g, NULL);
-    if (mut)
-        mut(g);
+    if (mut) mut(g);
     uint8_t *hdr;
     size_t hn;
-    if (bnc_gguf_header_bytes(g, &hdr, &hn, NULL))
-        exit(1);
+    if (bnc_gguf_header_bytes(g, &hdr, &hn, NULL)) exit(1);
     *n = (size_t)bnc_gguf_file_size(g);
     uint8_t *b = calloc(1, *n > hn ? *n : hn);
     memcpy(b, hdr, hn);
@@ -65,10 +63,22 @@ static uint8_t *gguf_bytes(mutate_fn mut, size_t *n)
     return b;
 }
 
-static void m_offset(bnc_gguf *g) { g->tensors[1].offset = 1u << 20; }
-static void m_overlap(bnc_gguf *g) { g->tensors[1].offset = 0; }
-static void m_type(bnc_gguf *g) { g->tensors[0].type = 99; }
-static void m_unaligned(bnc_gguf *g) { g->tensors[1].offset = 40; }
+static void m_offset(bnc_gguf *g)
+{
+    g->tensors[1].offset = 1u << 20;
+}
+static void m_overlap(bnc_gguf *g)
+{
+    g->tensors[1].offset = 0;
+}
+static void m_type(bnc_gguf *g)
+{
+    g->tensors[0].type = 99;
+}
+static void m_unaligned(bnc_gguf *g)
+{
+    g->tensors[1].offset = 40;
+}
 
 static void gguf_patch(const char *name, size_t at, const void *val, size_t k, const char *field)
 {
@@ -97,8 +107,7 @@ int main(int argc, char **argv)
     st("st_badjson.safetensors", "{\"a\": ", 0, "invalid JSON");
     st("st_notobject.safetensors", "[1, 2, 3]", 0, "not an object");
     st("st_range.safetensors",
-       "{\"w\":{\"dtype\":\"F32\",\"shape\":[100],\"data_offsets\":[0,400]}}", 16,
-       "data_offsets");
+       "{\"w\":{\"dtype\":\"F32\",\"shape\":[100],\"data_offsets\":[0,400]}}", 16, "data_offsets");
     st("st_overlap.safetensors",
        "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
        "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}",

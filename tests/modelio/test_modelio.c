@@ -82,12 +82,12 @@ static void test_gguf_exact_bytes(void **state)
     assert_int_equal(bnc_gguf_header_bytes(g, &h, &n, NULL), 0);
     assert_int_equal(n, 96);
     static const uint8_t want[74] = {
-        'G', 'G', 'U', 'F', 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, /* version, tensors */
-        1, 0, 0, 0, 0, 0, 0, 0,                                 /* kv count */
-        1, 0, 0, 0, 0, 0, 0, 0, 'a', 4, 0, 0, 0, 7, 0, 0, 0,   /* "a" uint32 7 */
-        1, 0, 0, 0, 0, 0, 0, 0, 't', 1, 0, 0, 0,               /* "t", 1 dim */
-        2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                    /* ne0 2, f32 */
-        0, 0, 0, 0, 0, 0, 0, 0};                               /* offset 0 */
+        'G', 'G', 'U', 'F', 3, 0, 0, 0, 1,   0, 0, 0, 0, 0, 0, 0,    /* version, tensors */
+        1,   0,   0,   0,   0, 0, 0, 0,                              /* kv count */
+        1,   0,   0,   0,   0, 0, 0, 0, 'a', 4, 0, 0, 0, 7, 0, 0, 0, /* "a" uint32 7 */
+        1,   0,   0,   0,   0, 0, 0, 0, 't', 1, 0, 0, 0,             /* "t", 1 dim */
+        2,   0,   0,   0,   0, 0, 0, 0, 0,   0, 0, 0,                /* ne0 2, f32 */
+        0,   0,   0,   0,   0, 0, 0, 0};                             /* offset 0 */
     assert_memory_equal(h, want, 74);
     for (size_t i = 74; i < 96; i++)
         assert_int_equal(h[i], 0);
@@ -253,8 +253,7 @@ static void test_bad_files(void **state)
         bnc_err e;
         const char *p = tpath(line);
         int rc = bnc_model_open(p, NULL, &m, &e);
-        if (rc != BNC_EFORMAT && rc != BNC_EVERSION)
-            fail_msg("%s: rc %d (%s)", line, rc, e.msg);
+        if (rc != BNC_EFORMAT && rc != BNC_EVERSION) fail_msg("%s: rc %d (%s)", line, rc, e.msg);
         if (!strstr(e.msg, line) || !strstr(e.msg, field))
             fail_msg("%s: message '%s' lacks '%s'", line, e.msg, field);
         assert_null(m);
@@ -366,8 +365,8 @@ static void test_synth(void **state)
             sorted[k] = sorted[k - 1];
             sorted[k - 1] = tmp;
         }
-    assert_true(sorted[255] / sorted[128] > 5.0);  /* outlier channel */
-    assert_true(sorted[200] / sorted[56] > 1.2);   /* spread of the bulk */
+    assert_true(sorted[255] / sorted[128] > 5.0); /* outlier channel */
+    assert_true(sorted[200] / sorted[56] > 1.2);  /* spread of the bulk */
     free(x);
     bnc_model_free(m);
     bnc_synth_shape s;
@@ -402,10 +401,10 @@ static void test_policy(void **state)
         uint32_t type;
         const char *why;
     } cases[] = {
-        {"blk.1.attn_q.weight", 2, ""},          {"blk.1.attn_v.weight", 8, "override"},
-        {"blk.0.attn_q.weight", 0, "override"},  {"blk.1.attn_norm.weight", 0, "norm"},
-        {"token_embd.weight", 0, "embedding"},   {"output.weight", 0, "output"},
-        {"lm_head.weight", 0, "output"},         {"model.embed_tokens.weight", 0, "embedding"},
+        {"blk.1.attn_q.weight", 2, ""},         {"blk.1.attn_v.weight", 8, "override"},
+        {"blk.0.attn_q.weight", 0, "override"}, {"blk.1.attn_norm.weight", 0, "norm"},
+        {"token_embd.weight", 0, "embedding"},  {"output.weight", 0, "output"},
+        {"lm_head.weight", 0, "output"},        {"model.embed_tokens.weight", 0, "embedding"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         t.name = cases[i].name;
@@ -474,8 +473,7 @@ static void test_plan(void **state)
         assert_int_equal(p1->items[i].owner, 0);
         split += p3->items[i].owner < 0;
         total += p3->items[i].in_bytes;
-        if (p3->items[i].owner < 0)
-            assert_true(p3->items[i].in_bytes > o.split_bytes);
+        if (p3->items[i].owner < 0) assert_true(p3->items[i].in_bytes > o.split_bytes);
     }
     assert_int_equal(split, 6); /* gate, up, down of 2 layers */
     assert_int_equal(p3->load[0] + p3->load[1] + p3->load[2], total);
@@ -497,16 +495,15 @@ int main(void)
     snprintf(tmpdir, sizeof tmpdir, "/tmp/bnc_modelio_unit_%d", (int)getpid());
     mkdir(tmpdir, 0700);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ggml_sizes),    cmocka_unit_test(test_gguf_exact_bytes),
+        cmocka_unit_test(test_ggml_sizes),     cmocka_unit_test(test_gguf_exact_bytes),
         cmocka_unit_test(test_gguf_roundtrip), cmocka_unit_test(test_st_parse),
-        cmocka_unit_test(test_st_index),      cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_mcache),        cmocka_unit_test(test_synth),
-        cmocka_unit_test(test_policy),        cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_st_index),       cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_mcache),         cmocka_unit_test(test_synth),
+        cmocka_unit_test(test_policy),         cmocka_unit_test(test_plan),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0)
-        return 1;
+    if (system(cmd) != 0) return 1;
     return rc;
 }

@@ -45,8 +45,7 @@ static void synth(const char *name, int format, uint32_t type, int shards)
     o.type = type;
     o.shards = shards;
     bnc_err e;
-    if (bnc_synth_write(tpath(name), &o, &e))
-        fail_msg("synth %s: %s", name, e.msg);
+    if (bnc_synth_write(tpath(name), &o, &e)) fail_msg("synth %s: %s", name, e.msg);
 }
 
 static void quantize(const char *in, const char *out, const char *type, int metrics,
@@ -60,8 +59,7 @@ static void quantize(const char *in, const char *out, const char *type, int metr
     bnc_err e;
     bnc_quant_plan *p = NULL;
     int rc = bnc_quantize_run(MPI_COMM_WORLD, tpath(in), tpath(out), &o, &p, res, &e);
-    if (rc)
-        fail_msg("quantize %s -> %s (%s): %s", in, out, type, e.msg);
+    if (rc) fail_msg("quantize %s -> %s (%s): %s", in, out, type, e.msg);
     bnc_quant_plan_free(p);
 }
 
@@ -155,8 +153,7 @@ static void test_gguf_keeps_metadata(void **state)
     assert_int_equal(bnc_model_open(tpath("g2.gguf"), NULL, &b, &e), 0);
     for (size_t i = 0; i < a->gguf->n_kv; i++) {
         const bnc_gguf_value *v = bnc_gguf_get(b->gguf, a->gguf->kv[i].key);
-        if (!v)
-            fail_msg("key %s lost", a->gguf->kv[i].key);
+        if (!v) fail_msg("key %s lost", a->gguf->kv[i].key);
         if (!bnc_gguf_value_equal(v, &a->gguf->kv[i].value))
             fail_msg("key %s changed", a->gguf->kv[i].key);
         assert_string_equal(b->gguf->kv[i].key, a->gguf->kv[i].key); /* same order */
@@ -164,8 +161,7 @@ static void test_gguf_keeps_metadata(void **state)
     assert_int_equal(b->gguf->n_kv, a->gguf->n_kv + 4);
     assert_string_equal(bnc_gguf_get(b->gguf, "bnc.version")->v.str.s, "test");
     assert_string_equal(bnc_gguf_get(b->gguf, "bnc.quantize.scheme")->v.str.s, "f32");
-    assert_string_equal(bnc_gguf_get(b->gguf, "bnc.quantize.source_hash")->v.str.s,
-                        r.source_hash);
+    assert_string_equal(bnc_gguf_get(b->gguf, "bnc.quantize.source_hash")->v.str.s, r.source_hash);
     same_values(a, b);
     bnc_model_free(a);
     bnc_model_free(b);
@@ -173,8 +169,7 @@ static void test_gguf_keeps_metadata(void **state)
 
 /* What the kernels' reference writes for tensor t of model m as `type`
  * (ternarized first when tern). */
-static uint8_t *reference(const bnc_model *m, size_t ti, const bnc_scheme *s, int tern,
-                          size_t *n)
+static uint8_t *reference(const bnc_model *m, size_t ti, const bnc_scheme *s, int tern, size_t *n)
 {
     const bnc_model_tensor *t = &m->tensors[ti];
     size_t cnt = (size_t)(t->rows * t->cols);
@@ -268,8 +263,7 @@ int main(int argc, char **argv)
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0)
-        rc = 1;
+    if (system(cmd) != 0) rc = 1;
     MPI_Finalize();
     return rc;
 }
