@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "  --server-lr LR        (1 for fedavg, 0.01 for fedadam/fedyogi)\n"
             "  --deadline SEC        per-round deadline (60)\n"
             "  --join-timeout SEC    wait for --min-clients before starting (60)\n"
-            "  --min-clients N       (per-round)\n"
+            "  --min-clients N       server: clients to wait for (per-round); sim waits for all\n"
             "  --max-msg BYTES       reject larger client messages (model size based)\n"
             "  --checkpoint FILE     write every round; resume from it when present\n"
             "  --stop-after R        stop after round R without finishing (tests)\n"
