@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnc_ggml.h"
 #include "bnc_kernels.h"
 
 static const char *const targets[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "tq1_0", "tq2_0"};
@@ -50,6 +51,14 @@ static uint32_t keep_type(const bnc_model_tensor *t)
     return t->type == BNC_TYPE_U8 ? 0u : t->type;
 }
 
+/* Floating point, or a block type the kernels can dequantize (requantized). */
+static int convertible(const bnc_model_tensor *t)
+{
+    const bnc_gguf_type_info *ti = bnc_gguf_type(t->type);
+    if (!ti) return 0;
+    return ti->is_float || (ti->block > 1 && bnc_ggml_scheme((int)t->type) != NULL);
+}
+
 static int name_has(const char *name, const char *part)
 {
     return strstr(name, part) != NULL;
@@ -84,8 +93,9 @@ int bnc_quant_choose(const bnc_model_tensor *t, const bnc_quant_opts *o, uint32_
             why = "embedding";
         else if (strcmp(t->name, "output.weight") == 0 || name_has(t->name, "lm_head"))
             why = "output";
-        else if (!bnc_gguf_type(t->type) || !bnc_gguf_type(t->type)->is_float)
-            why = "not float";
+        else if (!convertible(t))
+            why = bnc_gguf_type(t->type) && bnc_gguf_type(t->type)->block > 1 ? "no kernel"
+                                                                              : "integer";
         if (why) {
             *type = keep_type(t);
             snprintf(reason, 24, "%s", why);
@@ -104,7 +114,10 @@ int bnc_quant_choose(const bnc_model_tensor *t, const bnc_quant_opts *o, uint32_
     }
     *type = ty;
     *ternarize = tern;
-    if (overridden) snprintf(reason, 24, "override");
+    if (overridden)
+        snprintf(reason, 24, "override");
+    else if (bnc_gguf_type(t->type) && bnc_gguf_type(t->type)->block > 1 && ty != t->type)
+        snprintf(reason, 24, "requantized");
     return 0;
 }
 

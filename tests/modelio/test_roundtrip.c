@@ -249,16 +249,44 @@ static void test_quantized_match_kernels(void **state)
     printf("quantized types checked against the kernels: %d\n", ran);
 }
 
+/* A quantized GGUF back to f32 gives exactly the kernels' dequantized
+ * values, and to another block type is requantized. */
+static void test_requantize(void **state)
+{
+    (void)state;
+    synth("r.gguf", BNC_MODEL_GGUF, 0, 1);
+    bnc_quant_result r;
+    quantize("r.gguf", "r8.gguf", "q8_0", 0, &r);
+    bnc_quant_result_free(&r);
+    quantize("r8.gguf", "r8f.gguf", "f32", 0, &r);
+    bnc_quant_result_free(&r);
+    quantize("r8.gguf", "r84.gguf", "q4_0", 0, &r);
+    bnc_quant_result_free(&r);
+    bnc_model *a, *b, *c;
+    bnc_err e;
+    assert_int_equal(bnc_model_open(tpath("r8.gguf"), NULL, &a, &e), 0);
+    assert_int_equal(bnc_model_open(tpath("r8f.gguf"), NULL, &b, &e), 0);
+    assert_int_equal(bnc_model_open(tpath("r84.gguf"), NULL, &c, &e), 0);
+    long q = bnc_model_find(a, "blk.1.ffn_up.weight");
+    assert_int_equal(a->tensors[q].type, 8);
+    assert_int_equal(b->tensors[q].type, 0);
+    assert_int_equal(c->tensors[q].type, 2);
+    same_values(a, b);
+    assert_int_equal(bnc_gguf_get(c->gguf, "general.file_type")->v.u, 2);
+    bnc_model_free(a);
+    bnc_model_free(b);
+    bnc_model_free(c);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/bnc_modelio_rt_%d", (int)getpid());
     mkdir(tmpdir, 0700);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_st_to_gguf_f32),
-        cmocka_unit_test(test_sharded),
-        cmocka_unit_test(test_gguf_keeps_metadata),
-        cmocka_unit_test(test_quantized_match_kernels),
+        cmocka_unit_test(test_st_to_gguf_f32),      cmocka_unit_test(test_sharded),
+        cmocka_unit_test(test_gguf_keeps_metadata), cmocka_unit_test(test_quantized_match_kernels),
+        cmocka_unit_test(test_requantize),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[512];
