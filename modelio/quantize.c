@@ -56,6 +56,7 @@ int bnc_quant_source_hash(MPI_Comm comm, const bnc_model *m, char hex[33], bnc_e
             if ((int)(c % (size_t)size) != rank) continue;
             uint64_t len = mf->size - off < HASH_CHUNK ? mf->size - off : HASH_CHUNK;
             words[c] = (uint32_t)crc32(0L, mf->data + off, (uInt)len);
+            bnc_mfile_advise_done(mf, off, len);
         }
     }
     for (size_t f = 0; f < m->n_files; f++) {
@@ -214,15 +215,24 @@ static int do_rows(ctx *c, size_t item, int64_t r0, int64_t r1, float gamma, bnc
         /* Same type: the bytes are copied as they are (no re-quantization). */
         bnc_mfile_advise_sequential(c->m->files[t->file], t->offset + (uint64_t)r0 * in_rb,
                                     (uint64_t)(r1 - r0) * in_rb);
-        if ((rc = write_at(c, it->out_offset + (uint64_t)r0 * it->out_row_bytes,
-                           t->data + (uint64_t)r0 * in_rb, (uint64_t)(r1 - r0) * in_rb, err)))
-            return rc;
+        /* In 64 MiB pieces, dropping each piece's input pages after it. */
+        const uint64_t piece = (uint64_t)64 << 20;
+        for (uint64_t off = 0, len = (uint64_t)(r1 - r0) * in_rb; off < len; off += piece) {
+            uint64_t k = len - off < piece ? len - off : piece;
+            uint64_t src = (uint64_t)r0 * in_rb + off;
+            if ((rc = write_at(c, it->out_offset + (uint64_t)r0 * it->out_row_bytes + off,
+                               t->data + src, k, err)))
+                return rc;
+            if (!c->o->metrics) bnc_mfile_advise_done(c->m->files[t->file], t->offset + src, k);
+        }
         for (int64_t r = r0; r < r1 && c->o->metrics; r += step) {
             int64_t nr = r1 - r < step ? r1 - r : step;
             if ((rc = ensure(c, (size_t)(nr * it->cols), 0, err)) ||
                 (rc = bnc_model_rows_f32(c->m, it->src, r, nr, c->x, err)))
                 return rc;
             accumulate(c, item, c->x, c->x, (size_t)(nr * it->cols));
+            bnc_mfile_advise_done(c->m->files[t->file], t->offset + (uint64_t)r * in_rb,
+                                  (uint64_t)nr * in_rb);
         }
         progress(c, (uint64_t)(r1 - r0) * in_rb);
         return 0;
@@ -265,6 +275,10 @@ static int do_rows(ctx *c, size_t item, int64_t r0, int64_t r1, float gamma, bnc
                 return bnc_err_prefix(err, "tensor %s: ", t->name);
             accumulate(c, item, c->x, c->y, nf);
         }
+        /* Done with these input pages: keep the resident set small on big
+         * models (the page cache keeps them for other readers). */
+        bnc_mfile_advise_done(c->m->files[t->file], t->offset + (uint64_t)r * in_rb,
+                              (uint64_t)nr * in_rb);
         progress(c, (uint64_t)nr * in_rb);
     }
     return rc;
