@@ -2,13 +2,18 @@
  * run with the same thread count (the ratio is the result; wall-clock times
  * alone mean little on a shared machine).
  *
- * GEMV: packed weights are rotated over enough copies to exceed the
- * last-level cache (footprint), so every call streams its weights from
- * memory; GB/s counts the packed bytes read (codes/blocks + scales). The
- * L2-sized shape runs on one copy (in_cache: true) and may exceed 1.
- * Quantize: GB/s of f32 input read, inputs rotated the same way.
- * Bandwidth: every thread sums its slice of the same footprint with 64-bit
- * loads; best of the repetitions, as for the kernels. */
+ * GEMV: packed weights are rotated over enough copies to fill the
+ * footprint (default 2 x LLC, 256 MiB to 1 GiB), so every call streams its
+ * weights from memory; GB/s counts the packed bytes read (codes/blocks +
+ * scales). The L2-sized shape runs on one copy (in_cache: true) and may
+ * exceed 1. Quantize: GB/s of f32 input read, inputs rotated the same way.
+ * Bandwidth: every thread sums its part of the next slice of the same
+ * footprint with 64-bit loads.
+ * Timing: many short repetitions (default 20 of >= 5 ms, rotation carried
+ * on across them), best kept, for the kernel and, right before it, for the
+ * bandwidth: on a machine shared with other jobs the best short repetition
+ * is the one that ran alone, and both sides of the ratio get the same
+ * treatment. */
 #include "bnc_bench_kernels.h"
 
 #include <math.h>
@@ -83,21 +88,28 @@ static void bw_read(void *v, int tid, int nth)
     a->sink[tid % 64] += s0 ^ s1 ^ s2 ^ s3;
 }
 
-static double measure_bw(bnc_pool *pool, const void *buf, size_t bytes, double min_s, int reps)
+/* Best streaming-read rate over reps repetitions of at least min_s each;
+ * every call reads the next slice of the footprint (1/16 of it, at least
+ * 16 MiB), so short repetitions still stream from memory. */
+static double measure_bw(bnc_pool *pool, const uint8_t *buf, size_t bytes, double min_s, int reps)
 {
-    bw_arg a = {.p = buf, .words = bytes / 8};
-    bnc_pool_run(pool, bw_read, &a); /* warm */
+    size_t slice = bytes / 16 < (16u << 20) ? bytes : bytes / 16;
+    slice = slice / 64 * 64;
+    size_t nslices = bytes / slice, pos = 0;
+    bw_arg a = {.p = (const uint64_t *)(const void *)buf, .words = slice / 8};
     double best = 0;
-    for (int r = 0; r < reps; r++) {
+    for (int r = 0; r <= reps; r++) {
         double t0 = bnc_now(), t;
         long it = 0;
         do {
+            a.p = (const uint64_t *)(const void *)(buf + (pos++ % nslices) * slice);
             bnc_pool_run(pool, bw_read, &a);
             it++;
             t = bnc_now() - t0;
         } while (t < min_s);
         double g = (double)(a.words / 8 * 8) * 8.0 * (double)it / t / 1e9;
-        best = g > best ? g : best;
+        if (r > 0) /* r == 0 warms up */
+            best = g > best ? g : best;
     }
     return best;
 }
@@ -166,7 +178,7 @@ static int make_weights(const char *scheme, const bnc_qparams *p, int64_t rows, 
 }
 
 typedef struct row_out {
-    char op[12], scheme[16], isa[8];
+    char op[12], scheme[24], isa[8];
     int threads;
     int64_t rows, cols;
     double gbps, bw, ratio;
@@ -180,18 +192,19 @@ typedef struct ctx {
     int reps;
 } ctx;
 
-static void emit(ctx *c, const char *op, const char *scheme, bnc_isa isa, int threads,
+static void emit(ctx *c, const char *op, const char *scheme, const char *variant, bnc_isa isa,
+                 int threads,
                  const shape *sh, int batch, size_t bytes, int copies, double secs, double gbps,
                  double bw, double fp_mb)
 {
     double ratio = bw > 0 ? gbps / bw : 0;
     fprintf(c->out,
-            "{\"bench\":\"kernels\",\"op\":\"%s\",\"scheme\":\"%s\",\"variant\":\"mad\","
+            "{\"bench\":\"kernels\",\"op\":\"%s\",\"scheme\":\"%s\",\"variant\":\"%s\","
             "\"isa\":\"%s\",\"threads\":%d,\"rows\":%lld,\"cols\":%lld,\"batch\":%d,"
             "\"bytes\":%zu,\"copies\":%d,\"footprint_mb\":%.1f,\"in_cache\":%s,"
             "\"seconds\":%.6f,\"gbps\":%.3f,\"gweights_per_s\":%.3f,\"bw_gbps\":%.3f,"
             "\"ratio\":%.3f,\"load1\":%.2f}\n",
-            op, scheme, bnc_isa_name(isa), threads, (long long)sh->rows, (long long)sh->cols, batch,
+            op, scheme, variant, bnc_isa_name(isa), threads, (long long)sh->rows, (long long)sh->cols, batch,
             bytes, copies, fp_mb, sh->in_cache ? "true" : "false", secs, gbps,
             (double)(sh->rows * sh->cols) / secs / 1e9, bw, ratio, load1());
     fflush(c->out);
@@ -205,7 +218,8 @@ static void emit(ctx *c, const char *op, const char *scheme, bnc_isa isa, int th
     }
     row_out *r = &c->rows[c->nrows++];
     snprintf(r->op, sizeof r->op, "%s", op);
-    snprintf(r->scheme, sizeof r->scheme, "%s", scheme);
+    snprintf(r->scheme, sizeof r->scheme, "%s%s%s", scheme, strcmp(variant, "lut") ? "" : "/",
+             strcmp(variant, "lut") ? "" : variant);
     snprintf(r->isa, sizeof r->isa, "%s", bnc_isa_name(isa));
     r->threads = threads;
     r->rows = sh->rows;
@@ -233,8 +247,8 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
         fp = 2 * (size_t)llc;
         fp = fp < (256u << 20) ? (256u << 20) : fp > (1u << 30) ? (1u << 30) : fp;
     }
-    ctx c = {.out = out, .min_s = o->min_seconds > 0 ? o->min_seconds : o->quick ? 0.01 : 0.25,
-             .reps = o->reps > 0 ? o->reps : o->quick ? 2 : 3};
+    ctx c = {.out = out, .min_s = o->min_seconds > 0 ? o->min_seconds : o->quick ? 0.002 : 0.005,
+             .reps = o->reps > 0 ? o->reps : o->quick ? 3 : 20};
     int batch = o->batch > 0 ? o->batch : 1;
 
     char schemes[16][32], isas[4][32], shapes_s[16][32];
@@ -293,17 +307,18 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
     if (!arena)
         return bnc_err_set(err, BNC_ENOMEM, "bench: cannot allocate %zu bytes", fp);
     memset(arena, 1, fp);
+    float *normals[16] = {0};
     int rc = 0;
     for (int t = 1; t <= maxt && !rc; t++) {
         bnc_pool *pool;
         rc = bnc_pool_new(t, &pool, err);
         if (rc)
             break;
-        double bw = measure_bw(pool, arena, fp, c.min_s, c.reps);
+        double bw0 = measure_bw(pool, arena, fp, c.min_s, c.reps);
         fprintf(out,
                 "{\"bench\":\"kernels\",\"op\":\"bandwidth\",\"threads\":%d,\"bytes\":%zu,"
                 "\"bw_gbps\":%.3f,\"load1\":%.2f}\n",
-                t, fp, bw, load1());
+                t, fp, bw0, load1());
         for (int ii = 0; ii < ni && !rc; ii++) {
             bnc_isa isa = isa_list[ii];
             /* quantize (bitnet schemes): f32 inputs rotated over the footprint */
@@ -319,27 +334,35 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                     }
                     if ((size_t)copies * in_bytes > fp) /* shape larger than the footprint */
                         continue;
-                    float *src = (float *)(void *)arena;
-                    fill_normal(src, sh->rows * sh->cols, 9);
-                    for (int k = 1; k < copies; k++)
-                        memcpy(arena + (size_t)k * in_bytes, src, in_bytes);
+                    if (!normals[h]) { /* generated once per shape */
+                        normals[h] = malloc(in_bytes);
+                        if (!normals[h]) {
+                            rc = bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
+                            break;
+                        }
+                        fill_normal(normals[h], sh->rows * sh->cols, 9);
+                    }
+                    for (int k = 0; k < copies; k++)
+                        memcpy(arena + (size_t)k * in_bytes, normals[h], in_bytes);
                     uint8_t *dst = malloc(cap);
                     if (!dst) {
                         rc = bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
                         break;
                     }
+                    double bw = measure_bw(pool, arena, fp, c.min_s, c.reps);
                     double best = 0, bsec = 0;
                     size_t wr;
+                    long pos = 0;
                     for (int rep = 0; rep <= c.reps && !rc; rep++) {
                         double t0 = bnc_now(), el;
                         long it = 0;
                         do {
-                            const float *x = (const float *)(const void *)(arena + (size_t)(it % copies) * in_bytes);
+                            const float *x = (const float *)(const void *)(arena + (size_t)(pos++ % copies) * in_bytes);
                             rc = bnc_bitnet_quantize_ex(x, sh->rows, sh->cols, si, 128, dst, cap,
                                                         &wr, isa, pool, err);
                             it++;
                             el = bnc_now() - t0;
-                        } while (!rc && (el < c.min_s || it < copies));
+                        } while (!rc && el < c.min_s);
                         double g = (double)in_bytes * (double)it / el / 1e9;
                         if (rep > 0 && g > best) { /* rep 0 warms up */
                             best = g;
@@ -348,7 +371,7 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                     }
                     free(dst);
                     if (!rc)
-                        emit(&c, "quantize", qs[si], isa, t, sh, 1, in_bytes, copies, bsec, best,
+                        emit(&c, "quantize", qs[si], "pack", isa, t, sh, 1, in_bytes, copies, bsec, best,
                              bw, (double)fp / 1048576.0);
                 }
             }
@@ -383,42 +406,87 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                     }
                     fill_normal(xf, batch * sh->cols, 10);
                     rc = bnc_act_quantize(a, xf, err);
+                    double bw = measure_bw(pool, arena, fp, c.min_s, c.reps);
                     double best = 0, bsec = 0;
+                    long pos = 0;
                     for (int rep = 0; rep <= c.reps && !rc; rep++) {
                         double t0 = bnc_now(), el;
                         long it = 0;
                         do {
-                            rc = bnc_gemv(schemes[si], &p, arena + (size_t)(it % copies) * stride,
+                            rc = bnc_gemv(schemes[si], &p, arena + (size_t)(pos++ % copies) * stride,
                                           wb, sh->rows, a, y, isa, pool, err);
                             it++;
                             el = bnc_now() - t0;
-                        } while (!rc && (el < c.min_s || it < copies));
+                        } while (!rc && el < c.min_s);
                         double g = (double)wb * (double)it / el / 1e9;
                         if (rep > 0 && g > best) {
                             best = g;
                             bsec = el / (double)it;
                         }
                     }
+                    if (!rc)
+                        emit(&c, "gemv", schemes[si], "mad", isa, t, sh, batch, wb, copies, bsec,
+                             best, bw, (double)fp / 1048576.0);
+                    /* the lookup-table kernel on the same weights, repacked */
+                    int mode = !strcmp(schemes[si], "bitnet")       ? BNC_BITNET_TENSOR
+                               : !strcmp(schemes[si], "bitnet-row") ? BNC_BITNET_ROW
+                                                                    : -1;
+                    size_t lb = mode >= 0 ? bnc_bitnet_lut_bytes(mode, sh->rows, sh->cols) : 0;
+                    if (!rc && lb && isa == BNC_ISA_AVX512 && lb <= fp) {
+                        uint8_t *tmp = malloc(lb);
+                        if (!tmp) {
+                            rc = bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
+                        } else {
+                            rc = bnc_bitnet_lut_pack(arena, wb, mode, sh->rows, sh->cols, tmp, lb,
+                                                     err);
+                            size_t ls = (lb + 63) / 64 * 64;
+                            int lc = sh->in_cache ? 1 : (int)(fp / ls);
+                            lc = lc < 1 ? 1 : lc;
+                            for (int k = 0; k < lc && !rc; k++)
+                                memcpy(arena + (size_t)k * ls, tmp, lb);
+                            free(tmp);
+                            double lbw = measure_bw(pool, arena, fp, c.min_s, c.reps);
+                            double lbest = 0, lsec = 0;
+                            long lpos = 0;
+                            for (int rep = 0; rep <= c.reps && !rc; rep++) {
+                                double t0 = bnc_now(), el;
+                                long it = 0;
+                                do {
+                                    rc = bnc_bitnet_lut_gemv(arena + (size_t)(lpos++ % lc) * ls, lb,
+                                                             mode, sh->rows, a, y, pool, err);
+                                    it++;
+                                    el = bnc_now() - t0;
+                                } while (!rc && el < c.min_s);
+                                double g = (double)lb * (double)it / el / 1e9;
+                                if (rep > 0 && g > lbest) {
+                                    lbest = g;
+                                    lsec = el / (double)it;
+                                }
+                            }
+                            if (!rc)
+                                emit(&c, "gemv", schemes[si], "lut", isa, t, sh, batch, lb, lc,
+                                     lsec, lbest, lbw, (double)fp / 1048576.0);
+                        }
+                    }
                     free(xf);
                     free(y);
                     bnc_act_free(a);
-                    if (!rc)
-                        emit(&c, "gemv", schemes[si], isa, t, sh, batch, wb, copies, bsec, best, bw,
-                             (double)fp / 1048576.0);
                 }
             }
         }
         bnc_pool_free(pool);
     }
     free(arena);
+    for (int h = 0; h < nsh; h++)
+        free(normals[h]);
     if (!rc) {
-        fprintf(out, "# %-8s %-13s %-6s %3s %13s %9s %9s %6s\n", "op", "scheme", "isa", "thr",
+        fprintf(out, "# %-8s %-16s %-6s %3s %13s %9s %9s %6s\n", "op", "scheme", "isa", "thr",
                 "shape", "GB/s", "bw GB/s", "ratio");
         for (int i = 0; i < c.nrows; i++) {
             const row_out *r = &c.rows[i];
             char shs[32];
             snprintf(shs, sizeof shs, "%lldx%lld", (long long)r->rows, (long long)r->cols);
-            fprintf(out, "# %-8s %-13s %-6s %3d %13s %9.2f %9.2f %6.3f\n", r->op, r->scheme, r->isa,
+            fprintf(out, "# %-8s %-16s %-6s %3d %13s %9.2f %9.2f %6.3f\n", r->op, r->scheme, r->isa,
                     r->threads, shs, r->gbps, r->bw, r->ratio);
         }
         fprintf(out, "# cpu: %s; load average now %.2f\n", model, load1());

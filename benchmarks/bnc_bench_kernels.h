@@ -17,8 +17,8 @@ typedef struct bnc_bench_kernels_opts {
     const char *shapes;   /* comma-separated RxC (NULL: the default set) */
     long footprint_mb;    /* bytes rotated over (0: 2 x LLC, at least 256 MiB, at most 1 GiB) */
     int batch;            /* activations per GEMV (1) */
-    double min_seconds;   /* per timed repetition (0: 0.25, quick 0.01) */
-    int reps;             /* timed repetitions, best kept (0: 3, quick 2) */
+    double min_seconds;   /* per timed repetition (0: 0.005, quick 0.002) */
+    int reps;             /* timed repetitions, best kept (0: 20, quick 3) */
 } bnc_bench_kernels_opts;
 
 /* Runs the benchmark, printing JSON lines and then the table to out.

@@ -24,8 +24,8 @@ static void usage(FILE *f)
             "                       L2-sized 1024x2048, which runs in cache)\n"
             "  --footprint-mb MB    bytes the weights rotate over (default 2 x LLC, 256..1024)\n"
             "  --batch B            activations per GEMV, 1..64 (1)\n"
-            "  --min-seconds S      per timed repetition (0.25; quick 0.01)\n"
-            "  --reps N             timed repetitions, the best is kept (3; quick 2)\n");
+            "  --min-seconds S      per timed repetition (0.005; quick 0.002)\n"
+            "  --reps N             timed repetitions, the best is kept (20; quick 3)\n");
 }
 
 static int bench_kernels(int argc, char **argv)

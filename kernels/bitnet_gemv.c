@@ -534,3 +534,25 @@ int bnc_gemv_ref_f64(const char *scheme, const bnc_qparams *p, const void *w, si
 const bnc_isa_kernels bnc_kernels_avx2 = {0};
 const bnc_isa_kernels bnc_kernels_avx512 = {0};
 #endif
+
+#ifndef BNC_HAVE_X86
+size_t bnc_bitnet_lut_bytes(int mode, int64_t rows, int64_t cols)
+{
+    (void)mode;
+    (void)rows;
+    (void)cols;
+    return 0;
+}
+int bnc_bitnet_lut_pack(const void *w, size_t wbytes, int mode, int64_t rows, int64_t cols,
+                        void *dst, size_t cap, bnc_err *err)
+{
+    (void)w, (void)wbytes, (void)mode, (void)rows, (void)cols, (void)dst, (void)cap;
+    return bnc_err_set(err, BNC_ENOTSUP, "bitnet lut: x86 only");
+}
+int bnc_bitnet_lut_gemv(const void *w, size_t wbytes, int mode, int64_t rows, const bnc_act *a,
+                        float *y, bnc_pool *pool, bnc_err *err)
+{
+    (void)w, (void)wbytes, (void)mode, (void)rows, (void)a, (void)y, (void)pool;
+    return bnc_err_set(err, BNC_ENOTSUP, "bitnet lut: x86 only");
+}
+#endif

@@ -138,4 +138,17 @@ int bnc_bitnet_quantize_ex(const float *x, int64_t rows, int64_t cols, int mode,
 int bnc_bitnet_pack(const int8_t *t, int64_t rows, int64_t cols, int mode, int64_t group,
                     const float *scales, void *dst, size_t cap, bnc_err *err);
 
+/* Lookup-table GEMV (T-MAC style) for bitnet and bitnet-row, AVX-512BW
+ * only, measured against the default kernels by `bnc bench kernels`
+ * (variant "lut"); it is slower here, so bnc_gemv does not use it.
+ * bnc_bitnet_lut_pack converts the bitnet layout (wbytes as bnc_gemv
+ * takes) into the LUT layout (bnc_bitnet_lut_bytes); the GEMV's results
+ * equal bnc_gemv's bitwise. BNC_ENOTSUP without AVX-512, BNC_EINVAL or
+ * BNC_EFORMAT for bad sizes (group mode is not supported). */
+size_t bnc_bitnet_lut_bytes(int mode, int64_t rows, int64_t cols);
+int bnc_bitnet_lut_pack(const void *w, size_t wbytes, int mode, int64_t rows, int64_t cols,
+                        void *dst, size_t cap, bnc_err *err);
+int bnc_bitnet_lut_gemv(const void *w, size_t wbytes, int mode, int64_t rows, const bnc_act *a,
+                        float *y, bnc_pool *pool, bnc_err *err);
+
 #endif

@@ -309,6 +309,51 @@ static void test_bitnet_hand_values(void **state)
     bnc_act_free(a);
 }
 
+/* The LUT kernel (AVX-512 only) equals the scalar reference bitwise. */
+static void test_bitnet_lut(void **state)
+{
+    (void)state;
+    if (!bnc_isa_supported(BNC_ISA_AVX512)) {
+        skip();
+        return;
+    }
+    bnc_err err;
+    const int64_t shapes[][2] = {{64, 256}, {70, 300}, {130, 1030}, {9, 17000}};
+    for (int mode = 0; mode < 2; mode++)
+        for (int h = 0; h < 4; h++)
+            for (int d = 0; d < D_COUNT; d++) {
+                int64_t rows = shapes[h][0], cols = shapes[h][1];
+                const char *sc = mode ? "bitnet-row" : "bitnet";
+                float *wf = gen(d, rows, cols, 21, (uint64_t)(h * 10 + d));
+                size_t wn;
+                uint8_t *w = make_weights(sc, NULL, wf, rows, cols, &wn);
+                size_t ln = bnc_bitnet_lut_bytes(mode, rows, cols);
+                uint8_t *lw = malloc(ln);
+                assert_int_equal(bnc_bitnet_lut_pack(w, wn, mode, rows, cols, lw, ln, &err), 0);
+                for (int64_t batch = 1; batch <= 3; batch += 2) {
+                    float *xf = gen((d + 1) % D_COUNT, batch, cols, 22, (uint64_t)h);
+                    bnc_act *a;
+                    assert_int_equal(bnc_act_new(batch, cols, &a, &err), 0);
+                    assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
+                    size_t ny = (size_t)(batch * rows);
+                    float *ref = malloc(ny * sizeof *ref), *y = malloc(ny * sizeof *y);
+                    assert_int_equal(bnc_gemv(sc, NULL, w, wn, rows, a, ref, BNC_ISA_SCALAR, NULL,
+                                              &err), 0);
+                    assert_int_equal(bnc_bitnet_lut_gemv(lw, ln, mode, rows, a, y, NULL, &err), 0);
+                    if (memcmp(y, ref, ny * sizeof *y))
+                        fail_msg("lut %s %lldx%lld %s batch %lld differs", sc, (long long)rows,
+                                 (long long)cols, dist_names[d], (long long)batch);
+                    free(ref);
+                    free(y);
+                    free(xf);
+                    bnc_act_free(a);
+                }
+                free(lw);
+                free(w);
+                free(wf);
+            }
+}
+
 static void test_bitnet_quantize_isa_threads(void **state)
 {
     (void)state;
@@ -430,6 +475,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bitnet_hand_values),
         cmocka_unit_test(test_fast_paths_equal_scalar),
+        cmocka_unit_test(test_bitnet_lut),
         cmocka_unit_test(test_bitnet_quantize_isa_threads),
         cmocka_unit_test(test_bitnet_normal_analytic),
         cmocka_unit_test(test_errors),
