@@ -1,6 +1,7 @@
 /* bnc analyze CAMPAIGN: compare the groups of a campaign's results with a
  * baseline, store the outcome in the analyses table, print a table. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bnc analyze CAMPAIGN [--db URL] [--metric M] [--kind K] [--by PARAM]\n"
+               "                   [--where KEY=VALUE]...\n"
                "                   [--baseline VALUE] [--paired-by seed|none|PARAM] [--alpha A]\n"
                "                   [--correction holm|bh] [--no-store]\n\n"
                "Groups the campaign's finished tasks by a parameter (default scheme), compares\n"
@@ -22,6 +24,7 @@ static void usage(FILE *f)
                "  --db URL          PostgreSQL URL (default: $BNC_DB or ./var/pg)\n"
                "  --metric M        analyse only metric M\n"
                "  --kind K          only tasks of kind K\n"
+               "  --where KEY=VALUE only tasks whose parameter KEY is VALUE (repeatable)\n"
                "  --by PARAM        grouping parameter (default scheme)\n"
                "  --baseline VALUE  the group others are compared with (default f32, fp32, f16,\n"
                "                    fp16 or bf16 when present, else the first group)\n"
@@ -43,10 +46,12 @@ int bnc_cmd_analyze(int argc, char **argv)
         {"kind", required_argument, NULL, 'k'},     {"by", required_argument, NULL, 'b'},
         {"baseline", required_argument, NULL, 'B'}, {"paired-by", required_argument, NULL, 'p'},
         {"alpha", required_argument, NULL, 'a'},    {"correction", required_argument, NULL, 'c'},
-        {"no-store", no_argument, NULL, 'n'},       {NULL, 0, NULL, 0},
+        {"no-store", no_argument, NULL, 'n'},       {"where", required_argument, NULL, 'w'},
+        {NULL, 0, NULL, 0},
     };
     bnc_analyze_opts o = {0};
     const char *url = NULL;
+    json_t *where = json_object();
     int store = 1, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "d:m:k:b:B:p:a:c:n", opts, NULL)) != -1) {
@@ -75,6 +80,30 @@ int bnc_cmd_analyze(int argc, char **argv)
         case 'n':
             store = 0;
             break;
+        case 'w': {
+            /* KEY=VALUE; the value is typed as in specs (integer, number,
+             * true/false, else text) so it matches the stored parameter. */
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                json_decref(where);
+                return bnc_cli_fail(BNC_EINVAL, "--where takes KEY=VALUE");
+            }
+            *eq = '\0';
+            const char *v = eq + 1;
+            char *end;
+            long long iv = strtoll(v, &end, 10);
+            json_t *jv;
+            if (*v && !*end)
+                jv = json_integer(iv);
+            else if ((strtod(v, &end), *v && !*end))
+                jv = json_real(strtod(v, NULL));
+            else if (!strcmp(v, "true") || !strcmp(v, "false"))
+                jv = json_boolean(!strcmp(v, "true"));
+            else
+                jv = json_string(v);
+            json_object_set_new(where, optarg, jv);
+            break;
+        }
         case 'a': {
             char *end;
             o.alpha = strtod(optarg, &end);
@@ -83,15 +112,22 @@ int bnc_cmd_analyze(int argc, char **argv)
             break;
         }
         default:
+            json_decref(where);
             usage(stderr);
             return 2;
         }
     }
     if (optind != argc - 1) {
+        json_decref(where);
         usage(stderr);
         return 2;
     }
     o.campaign = argv[optind];
+    char *where_text = json_object_size(where)
+                           ? json_dumps(where, JSON_COMPACT | JSON_SORT_KEYS)
+                           : NULL;
+    json_decref(where);
+    o.where = where_text;
     bnc_err err;
     bnc_err_clear(&err);
     PGconn *c = NULL;
@@ -108,5 +144,6 @@ int bnc_cmd_analyze(int argc, char **argv)
     }
     bnc_analysis_free(a);
     bnc_db_close(c);
+    free(where_text);
     return rc ? bnc_cli_fail(rc, err.msg) : 0;
 }

@@ -418,7 +418,17 @@ int bnc_analysis_compute(const bnc_obs *obs, size_t n, const bnc_analyze_opts *o
     bnc_analysis *a = calloc(1, sizeof *a);
     if (!a) return bnc_err_set(err, BNC_ENOMEM, "analysis: out of memory");
     a->campaign = dupstr(o->campaign ? o->campaign : "");
-    a->by = dupstr(o->by ? o->by : "scheme");
+    if (o->where && *o->where) {
+        /* The filter is part of the grouping's name, in the table and in
+         * the stored rows, so filtered analyses do not replace each other. */
+        const char *by = o->by ? o->by : "scheme";
+        size_t len = strlen(by) + strlen(o->where) + 8;
+        a->by = malloc(len);
+        if (a->by)
+            snprintf(a->by, len, "%s where %s", by, o->where);
+    } else {
+        a->by = dupstr(o->by ? o->by : "scheme");
+    }
     a->baseline_req = dupstr(o->baseline);
     a->paired_by = dupstr(o->paired_by ? o->paired_by : "seed");
     a->correction = dupstr(corr);
@@ -495,7 +505,7 @@ int bnc_analysis_load(PGconn *c, const bnc_analyze_opts *o, bnc_analysis **out, 
     const char *by = o->by ? o->by : "scheme";
     const char *pb = o->paired_by ? o->paired_by : "seed";
     const char *params[] = {o->campaign, by, pb, o->metric ? o->metric : "",
-                            o->kind ? o->kind : ""};
+                            o->kind ? o->kind : "", o->where ? o->where : ""};
     PGresult *r;
     int rc = bnc_db_query(c, "SELECT 1 FROM campaigns WHERE name = $1", 1, params, &r, err);
     if (rc) return rc;
@@ -514,16 +524,18 @@ int bnc_analysis_load(PGconn *c, const bnc_analyze_opts *o, bnc_analysis **out, 
                       " m.value::text"
                       " FROM tasks t JOIN metrics m ON m.task_id = t.id"
                       " WHERE t.campaign = $1 AND t.status = 'done' AND t.params ? $2"
-                      "   AND ($4 = '' OR m.name = $4) AND ($5 = '' OR t.kind = $5)",
-                      5, params, &r, err);
+                      "   AND ($4 = '' OR m.name = $4) AND ($5 = '' OR t.kind = $5)"
+                      "   AND ($6 = '' OR t.params @> $6::jsonb)",
+                      6, params, &r, err);
     if (rc) return rc;
     size_t n = (size_t)PQntuples(r);
     if (n == 0) {
         PQclear(r);
         return bnc_err_set(
-            err, BNC_EINVAL, "campaign '%s' has no finished task with parameter '%s'%s%s%s%s",
+            err, BNC_EINVAL, "campaign '%s' has no finished task with parameter '%s'%s%s%s%s%s%s",
             o->campaign, by, o->metric ? " and metric " : "", o->metric ? o->metric : "",
-            o->kind ? " of kind " : "", o->kind ? o->kind : "");
+            o->kind ? " of kind " : "", o->kind ? o->kind : "",
+            o->where ? " whose parameters contain " : "", o->where ? o->where : "");
     }
     bnc_obs *obs = malloc(n * sizeof *obs);
     if (!obs) {

@@ -19,6 +19,7 @@ typedef struct bnc_analyze_opts {
     const char *campaign;
     const char *metric;     /* NULL: every metric of the campaign */
     const char *kind;       /* NULL: every task kind */
+    const char *where;      /* NULL or a JSON object: only tasks whose params contain it */
     const char *by;         /* grouping parameter; NULL: "scheme" */
     const char *baseline;   /* NULL: f32/fp32/f16/fp16/bf16 if present, else the first group */
     const char *paired_by;  /* NULL or "seed": pair tasks equal in seed and every other

@@ -43,6 +43,20 @@ v=$(q "SELECT test FROM analyses WHERE campaign = '$camp' AND metric = 'mse' AND
 v=$(q "SELECT test FROM analyses WHERE campaign = '$camp' AND metric = 'gbps' AND grp = '*'")
 [ "$v" = "Welch ANOVA" ] || fail "omnibus test on gbps: $v"
 
+# --where: only tasks whose parameters contain the given values (5 seeds of t2)
+"$bnc" analyze $camp --db "$db" --metric rel_rmse --where tensor=t2 > "$work/where.txt"
+grep -q "^$camp: rel_rmse (lower is better), by scheme where {\"tensor\":\"t2\"}, baseline f32$" \
+    "$work/where.txt" || fail "where header"
+grep -q "paired by seed (5 pairs)" "$work/where.txt" || fail "where pairs"
+n=$(q "SELECT count(*) FROM analyses WHERE campaign = '$camp' AND by_param = 'scheme where {\"tensor\":\"t2\"}'")
+[ "$n" = 7 ] || fail "where rows: $n, want 7"
+rows=$(q "SELECT count(*) FROM analyses WHERE campaign = '$camp' AND by_param = 'scheme'")
+[ "$rows" = 47 ] || fail "the filtered analysis replaced the unfiltered one ($rows rows left)"
+if "$bnc" analyze $camp --db "$db" --where tensor=t9 --no-store 2> "$work/err0.txt"; then
+    fail "an empty --where selection succeeded"
+fi
+grep -q 'parameters contain {"tensor":"t9"}' "$work/err0.txt" || fail "empty where message"
+
 # p-values and CIs against R on the same numbers
 if command -v Rscript >/dev/null; then
     q "SELECT t.params->>'scheme', t.params->>'tensor', t.seed, m.name, m.value
@@ -51,7 +65,7 @@ if command -v Rscript >/dev/null; then
          AND m.value <> 'NaN'" > "$work/values.txt"
     q "SELECT metric, grp, p, p_adj, diff_lo, effect FROM analyses
        WHERE campaign = '$camp' AND metric IN ('rel_rmse', 'mse', 'quantize_gbps')
-         AND grp NOT IN ('f32', '*')" > "$work/stored.txt"
+         AND grp NOT IN ('f32', '*') AND by_param = 'scheme'" > "$work/stored.txt"
     Rscript - "$work/values.txt" "$work/stored.txt" <<'REOF'
 a <- commandArgs(TRUE)
 d <- read.table(a[1], sep = "|", col.names = c("scheme", "tensor", "seed", "metric", "value"))
