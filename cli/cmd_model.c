@@ -22,7 +22,7 @@ static void model_usage(FILE *f)
                "  --dim D --layers L --ff F --vocab V --kv-dim K   explicit sizes\n"
                "  --shards N     safetensors shards (OUT is then the index .json)\n\n"
                "info prints the format, metadata, and every tensor's type, shape, bytes and\n"
-               "bits per weight. --all prints whole metadata arrays' heads and every key.\n");
+               "bits per weight; --all shows longer metadata values (512 characters).\n");
 }
 
 static int parse_count(const char *s, int64_t *out)
