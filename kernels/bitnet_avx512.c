@@ -99,11 +99,12 @@ static void bitnet_tile(const bnc_gemv_job *jb, int64_t r, int nr, int64_t b)
             const int8_t *xk = xp + 256 * k;
             __m512i x0 = _mm512_load_si512(xk), x1 = _mm512_load_si512(xk + 64),
                     x2 = _mm512_load_si512(xk + 128), x3 = _mm512_load_si512(xk + 192);
-            /* software prefetch: +5-10% over the hardware prefetcher alone */
-            _mm_prefetch((const char *)(w0 + 64 * k + 768), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w1 + 64 * k + 768), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w2 + 64 * k + 768), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w3 + 64 * k + 768), _MM_HINT_T0);
+            /* software prefetch 6 KiB ahead (the tile is 4 interleaved streams):
+             * 0.55 -> 0.75-0.8 of the read bandwidth, 4096x4096, 1 thread */
+            _mm_prefetch((const char *)(w0 + 64 * k + 6144), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + 64 * k + 6144), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w2 + 64 * k + 6144), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w3 + 64 * k + 6144), _MM_HINT_T0);
             ROW4(0);
             ROW4(1);
             ROW4(2);
@@ -183,11 +184,12 @@ static void tq2_tile(const bnc_gemv_job *jb, int64_t r, int nr, int64_t b)
             const int8_t *xk = xp + 256 * k;
             __m512i x0 = _mm512_load_si512(xk), x1 = _mm512_load_si512(xk + 64),
                     x2 = _mm512_load_si512(xk + 128), x3 = _mm512_load_si512(xk + 192);
-            /* software prefetch: about +40% here over the hardware prefetcher */
-            _mm_prefetch((const char *)(w0 + 66 * k + 640), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w1 + 66 * k + 640), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w2 + 66 * k + 640), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w3 + 66 * k + 640), _MM_HINT_T0);
+            /* software prefetch 6 KiB ahead: 0.31 -> 0.55-0.7 of the read
+             * bandwidth, 4096x4096, 1 thread */
+            _mm_prefetch((const char *)(w0 + 66 * k + 6144), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + 66 * k + 6144), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w2 + 66 * k + 6144), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w3 + 66 * k + 6144), _MM_HINT_T0);
             __m256i h0 = tq2_acc(w0 + 66 * k, x0, x1, x2, x3);
             __m256i h1 = tq2_acc(w1 + 66 * k, x0, x1, x2, x3);
             __m256i h2 = tq2_acc(w2 + 66 * k, x0, x1, x2, x3);

@@ -309,6 +309,70 @@ static void test_bitnet_hand_values(void **state)
     bnc_act_free(a);
 }
 
+/* When the scheme table has the ggml quantizers: their blocks decode here
+ * to exactly their own dequantized values, and every fast path equals the
+ * scalar path on them. Skipped while the table lacks them. */
+static void test_ggml_table_crosscheck(void **state)
+{
+    (void)state;
+    const char *names[] = {"tq2_0", "tq1_0", "q8_0", "q4_0"};
+    const int64_t rows = 12, cols = 768;
+    bnc_err err;
+    int ran = 0;
+    for (int k = 0; k < 4; k++) {
+        const bnc_scheme *sc = bnc_scheme_find(names[k]);
+        if (!sc || !sc->quantize || !sc->dequantize || !sc->qsize)
+            continue;
+        ran++;
+        for (int d = 0; d < D_COUNT; d++) {
+            float *x = gen(d, rows, cols, 31, (uint64_t)(k * 10 + d));
+            size_t cap = sc->qsize(rows, cols, NULL), wr = 0;
+            uint8_t *w = malloc(cap);
+            float *deq = malloc((size_t)(rows * cols) * sizeof *deq);
+            assert_int_equal(sc->quantize(x, rows, cols, NULL, w, cap, &wr, &err), 0);
+            assert_int_equal(wr, bnc_gemv_weight_bytes(names[k], NULL, rows, cols));
+            assert_int_equal(sc->dequantize(w, wr, rows, cols, NULL, deq, &err), 0);
+            /* decode column j through the f64 reference with a unit vector */
+            float *e = calloc((size_t)cols, sizeof *e);
+            double y64[12];
+            for (int64_t j = 0; j < cols; j += 7) {
+                memset(e, 0, (size_t)cols * sizeof *e);
+                e[j] = 1;
+                assert_int_equal(bnc_gemv_ref_f64(names[k], NULL, w, wr, rows, cols, e, 1, y64,
+                                                  &err), 0);
+                for (int64_t i = 0; i < rows; i++)
+                    if (y64[i] != (double)deq[i * cols + j])
+                        fail_msg("%s %s: row %lld col %lld decodes to %g, dequantize %g",
+                                 names[k], dist_names[d], (long long)i, (long long)j, y64[i],
+                                 (double)deq[i * cols + j]);
+            }
+            bnc_act *a;
+            assert_int_equal(bnc_act_new(2, cols, &a, &err), 0);
+            float *xf = gen(D_NORMAL, 2, cols, 32, (uint64_t)d);
+            assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
+            float ref[24], y[24];
+            assert_int_equal(bnc_gemv(names[k], NULL, w, wr, rows, a, ref, BNC_ISA_SCALAR, NULL,
+                                      &err), 0);
+            for (int isa = 1; isa < BNC_ISA_COUNT; isa++) {
+                if (!bnc_isa_supported((bnc_isa)isa))
+                    continue;
+                assert_int_equal(bnc_gemv(names[k], NULL, w, wr, rows, a, y, (bnc_isa)isa, NULL,
+                                          &err), 0);
+                assert_memory_equal(y, ref, sizeof y);
+            }
+            bnc_act_free(a);
+            free(xf);
+            free(e);
+            free(w);
+            free(deq);
+            free(x);
+        }
+    }
+    printf("ggml cross-check against the scheme table: %d of 4 schemes present\n", ran);
+    if (!ran)
+        skip();
+}
+
 /* The LUT kernel (AVX-512 only) equals the scalar reference bitwise. */
 static void test_bitnet_lut(void **state)
 {
@@ -475,6 +539,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bitnet_hand_values),
         cmocka_unit_test(test_fast_paths_equal_scalar),
+        cmocka_unit_test(test_ggml_table_crosscheck),
         cmocka_unit_test(test_bitnet_lut),
         cmocka_unit_test(test_bitnet_quantize_isa_threads),
         cmocka_unit_test(test_bitnet_normal_analytic),
