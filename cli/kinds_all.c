@@ -9,6 +9,8 @@
 static const bnc_task_kind *const all_kinds[] = {
     &bnc_kind_quant_error,
     &bnc_kind_noop,
+    &bnc_kind_layer_sensitivity,
+    &bnc_kind_mixed_precision,
     &bnc_kind_fed_sim,
     NULL,
 };

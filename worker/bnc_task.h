@@ -36,6 +36,10 @@ typedef struct bnc_task_ctx {
     const char *spec_dir; /* directory of the campaign spec, for relative paths */
     const json_t *tensors; /* the spec's `tensors:` map (synthetic tensors) */
     const json_t *models;  /* the spec's `models:` map */
+    /* Per-process cache of open model files (a bnc_mcache *, owned by
+     * whoever runs the tasks and used by one thread), or NULL: whole-model
+     * kinds then open the file for every task. */
+    void *cache;
 } bnc_task_ctx;
 
 typedef struct bnc_task_kind {

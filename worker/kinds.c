@@ -7,6 +7,8 @@
 const bnc_task_kind *const bnc_builtin_kinds[] = {
     &bnc_kind_quant_error,
     &bnc_kind_noop,
+    &bnc_kind_layer_sensitivity,
+    &bnc_kind_mixed_precision,
     NULL,
 };
 
