@@ -18,6 +18,7 @@
 #include "bnc_campaign.h"
 #include "bnc_db.h"
 #include "bnc_journal.h"
+#include "bnc_mfile.h"
 #include "bnc_plan.h"
 #include "bnc_sink.h"
 #include "bnc_spec.h"
@@ -1060,6 +1061,8 @@ int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *o, bnc_run_summary *sum,
     if (lr)
         c.ctx.local_rank = atoi(lr);
     c.ctx.threads = o->threads > 0 ? o->threads : 1;
+    /* One cache of open model files per process, reused across tasks. */
+    c.ctx.cache = bnc_mcache_new(0, 0);
     /* Device by local rank: ranks on a node share its GPUs round-robin. */
     int ngpu = bnc_gpu_count();
     c.ctx.gpu = ngpu > 0 ? c.ctx.local_rank % ngpu : -1;
@@ -1128,6 +1131,7 @@ int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *o, bnc_run_summary *sum,
 out:
     free(c.attempts);
     free(c.has_gpu);
+    bnc_mcache_free(c.ctx.cache);
     for (int l = 0; l < 2; l++) {
         free(c.lanes[l].q);
         free(c.lanes[l].retry);
