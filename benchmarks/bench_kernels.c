@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bnc_gemv.h"
+#include "bnc_stream.h"
 #include "bnc_kernels.h"
 #include "bnc_rng.h"
 #include "bnc_time.h"
@@ -63,55 +64,6 @@ static void cpu_model(char *buf, size_t n)
             break;
         }
     fclose(f);
-}
-
-/* ---- streaming read ------------------------------------------------------ */
-
-typedef struct bw_arg {
-    const uint64_t *p;
-    size_t words;
-    uint64_t sink[64];
-} bw_arg;
-
-static void bw_read(void *v, int tid, int nth)
-{
-    bw_arg *a = v;
-    size_t b = a->words * (size_t)tid / (size_t)nth / 8 * 8;
-    size_t e = a->words * (size_t)(tid + 1) / (size_t)nth / 8 * 8;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t i = b; i < e; i += 8) {
-        s0 += a->p[i] + a->p[i + 4];
-        s1 += a->p[i + 1] + a->p[i + 5];
-        s2 += a->p[i + 2] + a->p[i + 6];
-        s3 += a->p[i + 3] + a->p[i + 7];
-    }
-    a->sink[tid % 64] += s0 ^ s1 ^ s2 ^ s3;
-}
-
-/* Best streaming-read rate over reps repetitions of at least min_s each;
- * every call reads the next slice of the footprint (1/16 of it, at least
- * 16 MiB), so short repetitions still stream from memory. */
-static double measure_bw(bnc_pool *pool, const uint8_t *buf, size_t bytes, double min_s, int reps)
-{
-    size_t slice = bytes / 16 < (16u << 20) ? bytes : bytes / 16;
-    slice = slice / 64 * 64;
-    size_t nslices = bytes / slice, pos = 0;
-    bw_arg a = {.p = (const uint64_t *)(const void *)buf, .words = slice / 8};
-    double best = 0;
-    for (int r = 0; r <= reps; r++) {
-        double t0 = bnc_now(), t;
-        long it = 0;
-        do {
-            a.p = (const uint64_t *)(const void *)(buf + (pos++ % nslices) * slice);
-            bnc_pool_run(pool, bw_read, &a);
-            it++;
-            t = bnc_now() - t0;
-        } while (t < min_s);
-        double g = (double)(a.words / 8 * 8) * 8.0 * (double)it / t / 1e9;
-        if (r > 0) /* r == 0 warms up */
-            best = g > best ? g : best;
-    }
-    return best;
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -314,7 +266,7 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
         rc = bnc_pool_new(t, &pool, err);
         if (rc)
             break;
-        double bw0 = measure_bw(pool, arena, fp, c.min_s, c.reps);
+        double bw0 = bnc_stream_read_gbps(pool, arena, fp, c.min_s, c.reps);
         fprintf(out,
                 "{\"bench\":\"kernels\",\"op\":\"bandwidth\",\"threads\":%d,\"bytes\":%zu,"
                 "\"bw_gbps\":%.3f,\"load1\":%.2f}\n",
@@ -349,7 +301,7 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                         rc = bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
                         break;
                     }
-                    double bw = measure_bw(pool, arena, fp, c.min_s, c.reps);
+                    double bw = bnc_stream_read_gbps(pool, arena, fp, c.min_s, c.reps);
                     double best = 0, bsec = 0;
                     size_t wr;
                     long pos = 0;
@@ -406,7 +358,7 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                     }
                     fill_normal(xf, batch * sh->cols, 10);
                     rc = bnc_act_quantize(a, xf, err);
-                    double bw = measure_bw(pool, arena, fp, c.min_s, c.reps);
+                    double bw = bnc_stream_read_gbps(pool, arena, fp, c.min_s, c.reps);
                     double best = 0, bsec = 0;
                     long pos = 0;
                     for (int rep = 0; rep <= c.reps && !rc; rep++) {
@@ -445,7 +397,7 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                             for (int k = 0; k < lc && !rc; k++)
                                 memcpy(arena + (size_t)k * ls, tmp, lb);
                             free(tmp);
-                            double lbw = measure_bw(pool, arena, fp, c.min_s, c.reps);
+                            double lbw = bnc_stream_read_gbps(pool, arena, fp, c.min_s, c.reps);
                             double lbest = 0, lsec = 0;
                             long lpos = 0;
                             for (int rep = 0; rep <= c.reps && !rc; rep++) {

@@ -4,13 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpi.h>
+
+#include "bnc_bench_campaign.h"
 #include "bnc_bench_kernels.h"
+#include "bnc_db.h"
+#include "kinds_all.h"
 #include "commands.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: bnc bench kernels [--quick] [options]\n\n"
+            "usage: bnc bench kernels [--quick] [options]\n"
+            "       mpirun -np 3 bnc bench scheduler [--tasks N] [--db URL | --no-db]\n"
+            "       bnc bench ingest [--tasks N] [--metrics M] [--db URL]\n\n"
+            "scheduler  no-op tasks per second through the campaign scheduler (journal\n"
+            "           fsync'd), without and with the database; JSON lines\n"
+            "ingest     metric rows per second into PostgreSQL through the results sink,\n"
+            "           against plain COPY into an unindexed table in the same run\n\n"
             "kernels  quantize and GEMV throughput (GB/s of f32 read / of packed weights read)\n"
             "         against the streaming read bandwidth measured in the same run with the\n"
             "         same thread count; one JSON object per line, then a table ('#' lines)\n\n"
@@ -90,6 +101,83 @@ static int bench_kernels(int argc, char **argv)
     return 0;
 }
 
+/* bnc bench scheduler: no-op tasks through the campaign scheduler under the
+ * current mpirun, without and with the database. */
+static int bench_scheduler(int argc, char **argv)
+{
+    static const struct option lo[] = {{"tasks", required_argument, 0, 'n'},
+                                       {"db", required_argument, 0, 'd'},
+                                       {"no-db", no_argument, 0, 'N'},
+                                       {"workdir", required_argument, 0, 'w'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    long tasks = 20000;
+    const char *db = NULL, *workdir = "/tmp";
+    int no_db = 0, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'n': tasks = atol(optarg); break;
+        case 'd': db = optarg; break;
+        case 'N': no_db = 1; break;
+        case 'w': workdir = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || tasks < 1) {
+        usage(stderr);
+        return 2;
+    }
+    char url[2300];
+    if (!no_db && !db) {
+        bnc_db_default_url(url, sizeof url);
+        db = url;
+    }
+    MPI_Init(NULL, NULL);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    bnc_err err;
+    bnc_err_clear(&err);
+    int rc = bnc_bench_scheduler(tasks, no_db ? NULL : db, workdir, bnc_cli_kinds(), stdout, &err);
+    if (rc && rank == 0)
+        fprintf(stderr, "bnc: %s\n", err.msg);
+    MPI_Finalize();
+    return rc ? bnc_exit_status(rc) : 0;
+}
+
+/* bnc bench ingest: metric rows per second into PostgreSQL through the
+ * results sink, against plain COPY in the same run. */
+static int bench_ingest(int argc, char **argv)
+{
+    static const struct option lo[] = {{"tasks", required_argument, 0, 'n'},
+                                       {"metrics", required_argument, 0, 'm'},
+                                       {"db", required_argument, 0, 'd'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    long tasks = 50000;
+    int metrics = 20, ch;
+    const char *db = NULL;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'n': tasks = atol(optarg); break;
+        case 'm': metrics = atoi(optarg); break;
+        case 'd': db = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || tasks < 1 || metrics < 1 || metrics > 99) {
+        usage(stderr);
+        return 2;
+    }
+    bnc_err err;
+    bnc_err_clear(&err);
+    int rc = bnc_bench_ingest(tasks, metrics, db, stdout, &err);
+    return rc ? bnc_cli_fail(rc, err.msg) : 0;
+}
+
 int bnc_cmd_bench(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -98,6 +186,10 @@ int bnc_cmd_bench(int argc, char **argv)
     }
     if (!strcmp(argv[1], "kernels"))
         return bench_kernels(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "scheduler"))
+        return bench_scheduler(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ingest"))
+        return bench_ingest(argc - 1, argv + 1);
     fprintf(stderr, "bnc bench: unknown benchmark '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -9,6 +9,7 @@ const bnc_task_kind *const bnc_builtin_kinds[] = {
     &bnc_kind_noop,
     &bnc_kind_layer_sensitivity,
     &bnc_kind_mixed_precision,
+    &bnc_kind_gemv_bench,
     NULL,
 };
 
