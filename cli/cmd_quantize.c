@@ -13,6 +13,8 @@
 #include "bnc_err.h"
 #include "bnc_hash.h"
 #include "bnc_quantize.h"
+#include "bnc_sink.h"
+#include "bnc_time.h"
 #include "bnc_version.h"
 #include "commands.h"
 
@@ -40,16 +42,6 @@ static void quantize_usage(FILE *f)
 }
 
 /* Formats a metric for COPY text: PostgreSQL reads Infinity and NaN. */
-static void put_num(bnc_buf *b, double v)
-{
-    if (isnan(v))
-        bnc_buf_puts(b, "NaN");
-    else if (isinf(v))
-        bnc_buf_puts(b, v > 0 ? "Infinity" : "-Infinity");
-    else
-        bnc_buf_printf(b, "%.17g", v);
-}
-
 /* One task per tensor (kind quantize_tensor) and its metrics in long form,
  * loaded with COPY through staging tables; reruns insert nothing twice. */
 static int store_db(const char *url, const char *campaign, const char *in, const char *out,
@@ -73,8 +65,13 @@ static int store_db(const char *url, const char *campaign, const char *in, const
     PQclear(res);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    bnc_buf tasks = {0}, mets = {0};
-    for (size_t i = 0; i < p->n; i++) {
+    /* One quantize_tensor task per tensor, stored through the results sink
+     * (COPY, one transaction; a rerun stores nothing twice). */
+    bnc_sink *sink = NULL;
+    if ((rc = bnc_sink_new(c, &sink, err)))
+        goto done;
+    double now = bnc_wall();
+    for (size_t i = 0; i < p->n && !rc; i++) {
         const bnc_quant_item *it = &p->items[i];
         const bnc_model_tensor *t = &m->tensors[it->src];
         const bnc_gguf_type_info *ti = bnc_gguf_type(it->out_type);
@@ -91,58 +88,42 @@ static int store_db(const char *url, const char *campaign, const char *in, const
         snprintf(key, sizeof key, "%s|quantize_tensor|%s|%s|%s|%s", campaign, r->source_hash,
                  scheme, t->name, ti ? ti->name : "?");
         bnc_hash128_hex(key, strlen(key), id);
-        bnc_buf_printf(&tasks, "%s\t", id);
-        bnc_buf_copy_escaped(&tasks, campaign);
-        bnc_buf_puts(&tasks, "\tquantize_tensor\t");
-        bnc_buf_copy_escaped(&tasks, pj ? pj : "{}");
-        bnc_buf_printf(&tasks, "\t0\tdone\t%d\t", ranks);
-        bnc_buf_copy_escaped(&tasks, host);
-        bnc_buf_puts(&tasks, "\n");
-        free(pj);
         const bnc_quant_metric *q = &r->metrics[i];
         uint64_t ob = (uint64_t)it->rows * it->out_row_bytes;
         double n = (double)it->rows * (double)it->cols;
-        const struct {
-            const char *name;
-            double v;
-            const char *unit;
-        } rows[] = {{"mse", q->mse, ""},
-                    {"rel_rmse", q->rel_rmse, ""},
-                    {"sqnr_db", q->sqnr_db, "dB"},
-                    {"cosine", q->cosine, ""},
-                    {"max_abs_err", q->max_abs, ""},
-                    {"sparsity", q->sparsity, ""},
-                    {"bytes_in", (double)it->in_bytes, "B"},
-                    {"bytes_out", (double)ob, "B"},
-                    {"bits_per_weight", n > 0 ? 8.0 * (double)ob / n : 0.0, "bit"}};
-        for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
-            bnc_buf_printf(&mets, "%s\t%s\t", id, rows[k].name);
-            put_num(&mets, rows[k].v);
-            bnc_buf_printf(&mets, "\t%s\n", rows[k].unit);
-        }
+        Bnc__Metric ms[] = {
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "mse", q->mse, ""},
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "rel_rmse", q->rel_rmse, ""},
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "sqnr_db", q->sqnr_db, "dB"},
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "cosine", q->cosine, ""},
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "max_abs_err", q->max_abs, ""},
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "sparsity", q->sparsity, ""},
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "bytes_in", (double)it->in_bytes,
+             "B"},
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "bytes_out", (double)ob, "B"},
+            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "bits_per_weight",
+             n > 0 ? 8.0 * (double)ob / n : 0.0, "bit"}};
+        Bnc__Metric *mp[sizeof ms / sizeof ms[0]];
+        for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++)
+            mp[k] = &ms[k];
+        Bnc__TaskResult tr = BNC__TASK_RESULT__INIT;
+        tr.task_id = id;
+        tr.campaign = (char *)campaign;
+        tr.kind = "quantize_tensor";
+        tr.params_json = pj ? pj : "{}";
+        tr.ok = 1;
+        tr.attempt = 1;
+        tr.rank = ranks;
+        tr.host = host;
+        tr.started_at = tr.finished_at = now;
+        tr.n_metrics = sizeof ms / sizeof ms[0];
+        tr.metrics = mp;
+        rc = bnc_sink_add(sink, &tr, err);
+        free(pj);
     }
-    rc = bnc_db_exec(c,
-                     "BEGIN; CREATE TEMP TABLE q_tasks (LIKE tasks INCLUDING DEFAULTS) ON COMMIT "
-                     "DROP; CREATE TEMP TABLE q_metrics (LIKE metrics INCLUDING DEFAULTS) ON "
-                     "COMMIT DROP;",
-                     err);
     if (!rc)
-        rc = bnc_db_copy(c,
-                         "COPY q_tasks (id, campaign, kind, params, seed, status, rank, host) "
-                         "FROM STDIN",
-                         tasks.p ? tasks.p : "", tasks.n, err);
-    if (!rc)
-        rc = bnc_db_copy(c, "COPY q_metrics (task_id, name, value, unit) FROM STDIN",
-                         mets.p ? mets.p : "", mets.n, err);
-    if (!rc)
-        rc = bnc_db_exec(c,
-                         "INSERT INTO tasks SELECT * FROM q_tasks ON CONFLICT DO NOTHING; "
-                         "INSERT INTO metrics SELECT * FROM q_metrics ON CONFLICT DO NOTHING; "
-                         "COMMIT;",
-                         err);
-    if (rc) bnc_db_exec(c, "ROLLBACK", NULL);
-    bnc_buf_free(&tasks);
-    bnc_buf_free(&mets);
+        rc = bnc_sink_flush(sink, NULL, NULL, err);
+    bnc_sink_free(sink);
 done:
     bnc_db_close(c);
     return rc;

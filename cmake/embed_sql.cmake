@@ -13,6 +13,8 @@ function(bnc_embed_migrations out dir)
             message(FATAL_ERROR "migration ${sql}: name must start with its version number")
         endif()
         math(EXPR ver "${ver} + 0")
+        # Editing a migration re-runs the configure step that embeds it.
+        set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${sql})
         file(READ ${sql} text)
         string(REPLACE "\\" "\\\\" text "${text}")
         string(REPLACE "\"" "\\\"" text "${text}")

@@ -1,7 +1,8 @@
-/* The PostgreSQL sink for task results: rows are buffered as COPY text, and
- * a flush loads them into temporary staging tables with COPY and moves them
- * into `tasks` and `metrics` with INSERT ... ON CONFLICT, in one
- * transaction, so a replayed result never makes a duplicate row. */
+/* The PostgreSQL sink for task results: rows are buffered as COPY text. A
+ * flush, in one transaction, COPYs the task rows into a staging table, moves
+ * them into `tasks` with INSERT ... ON CONFLICT ... RETURNING, and COPYs
+ * straight into `metrics` the metric rows of the tasks that insert stored as
+ * new, so a replayed result never makes a duplicate row. */
 #ifndef BNC_SINK_H
 #define BNC_SINK_H
 
