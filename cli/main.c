@@ -10,7 +10,7 @@
 static const bnc_command commands[] = {
     {"campaign", "run a benchmark campaign and inspect its results", bnc_cmd_campaign},
     {"db", "migrate the schema, sync a journal into PostgreSQL", bnc_cmd_db},
-    {"bench", "benchmarks: kernels against memory bandwidth", bnc_cmd_bench},
+    {"bench", "benchmarks: kernels against memory bandwidth, scheduler, ingest", bnc_cmd_bench},
     {"analyze", "statistics of a campaign's groups against a baseline", bnc_cmd_analyze},
     {"report", "write a campaign report: HTML with plots, Markdown or CSV", bnc_cmd_report},
     {"fed", "federated learning with compressed updates: server, client, sim", bnc_cmd_fed},
