@@ -16,13 +16,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: bnc campaign run SPEC [--db URL | --no-db] [--journal PATH] [--inflight K]\n"
-            "                       [--threads N] [--progress auto|lines|none]\n"
+            "                       [--threads N] [--progress auto|lines|none] [--dry-run]\n"
             "       bnc campaign status NAME [--db URL]\n"
             "       bnc campaign list [--db URL]\n"
             "       bnc campaign export NAME [--db URL] [--format csv|jsonl] [-o FILE]\n\n"
             "run      expand SPEC into tasks and run them on every MPI rank (rank 0 schedules;\n"
             "         alone, it runs them itself). Results go to a journal and to PostgreSQL;\n"
-            "         tasks already stored are skipped, so rerunning resumes.\n"
+            "         tasks already stored are skipped, so rerunning resumes. --dry-run\n"
+            "         validates the spec and counts its tasks without running or storing.\n"
             "status   progress and failures of a stored campaign\n"
             "list     every stored campaign\n"
             "export   a campaign's results, one row per task and metric (csv) or one object\n"
@@ -36,7 +37,8 @@ static int cmd_run(int argc, char **argv)
         {"db", required_argument, 0, 'd'},      {"no-db", no_argument, 0, 'n'},
         {"journal", required_argument, 0, 'j'}, {"inflight", required_argument, 0, 'k'},
         {"threads", required_argument, 0, 't'}, {"progress", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"dry-run", no_argument, 0, 'D'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     bnc_run_opts o = {0};
     o.kinds = bnc_cli_kinds();
     int c;
@@ -45,6 +47,7 @@ static int cmd_run(int argc, char **argv)
         switch (c) {
         case 'd': o.db_url = optarg; break;
         case 'n': o.no_db = 1; break;
+        case 'D': o.dry_run = 1; break;
         case 'j': o.journal_path = optarg; break;
         case 'k': o.inflight = atoi(optarg); break;
         case 't': o.threads = atoi(optarg); break;
@@ -68,7 +71,11 @@ static int cmd_run(int argc, char **argv)
     bnc_err err;
     bnc_err_clear(&err);
     int rc = bnc_campaign_run(MPI_COMM_WORLD, &o, &s, &err);
-    if (rank == 0 && s.planned > 0) {
+    if (rank == 0 && o.dry_run && rc == 0) {
+        printf("campaign %s: spec %s is valid, %zu tasks planned (dry run: nothing run or "
+               "stored)\n",
+               s.campaign, o.spec_path, s.planned);
+    } else if (rank == 0 && s.planned > 0) {
         size_t ran = s.done + s.failed;
         printf("campaign %s: %zu tasks planned, %zu skipped (already stored), %zu run: %zu done, "
                "%zu failed, %zu retried, in %.2f s (%.1f tasks/s)\n",

@@ -15,6 +15,7 @@ typedef struct bnc_run_opts {
     const char *spec_path;
     const char *db_url;       /* NULL: the default private database */
     int no_db;                /* journal only; load later with `bnc db sync` */
+    int dry_run;              /* validate and plan only: no database, journal or tasks */
     const char *journal_path; /* NULL: var/journal/<campaign>.journal */
     int inflight;             /* tasks in flight per worker; 0: adaptive */
     int threads;              /* threads a task may use (0: 1) */

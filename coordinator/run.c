@@ -927,6 +927,8 @@ static int prepare(coord *c, const char *env_all, int size, size_t *nq, bnc_err 
     if (rc)
         return rc;
     c->sum->planned = c->plan.n;
+    if (c->o->dry_run)
+        return 0;
     /* Which ranks have a GPU, from their provenance. */
     c->has_gpu = calloc((size_t)size, sizeof *c->has_gpu);
     if (!c->has_gpu)
@@ -1099,8 +1101,11 @@ int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *o, bnc_run_summary *sum,
     if (rank == 0 && !rc)
         rc = prepare(&c, env_all, size, &nq, err);
     free(env_all);
-    int go = rc;
+    /* go: 0 schedule, a negative status: stop with it, 1: stop (dry run). */
+    int go = rc ? rc : (o->dry_run ? 1 : 0);
     MPI_Bcast(&go, 1, MPI_INT, 0, comm);
+    if (go == 1)
+        goto out;
     if (go != 0) {
         if (rank != 0 && !rc)
             rc = bnc_err_set(err, go, "rank 0 stopped before scheduling");
