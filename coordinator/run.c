@@ -121,7 +121,7 @@ typedef struct coord {
     int *has_gpu;       /* per rank, from the gathered provenance */
     lane lanes[2];      /* [0] CPU tasks, [1] GPU tasks */
     double last_flush, last_progress, t0;
-    size_t todo;        /* tasks to run in this run */
+    size_t to_run;        /* tasks to run in this run */
     int tty;
 } coord;
 
@@ -162,20 +162,20 @@ static void progress(coord *c, int final)
     c->last_progress = now;
     size_t fin = c->sum->done + c->sum->failed;
     double el = now - c->t0, rate = el > 0 ? (double)fin / el : 0;
-    double eta = rate > 0 ? (double)(c->todo - fin) / rate : 0;
+    double eta = rate > 0 ? (double)(c->to_run - fin) / rate : 0;
     if (c->tty) {
-        int width = 30, filled = c->todo ? (int)((double)width * (double)fin / (double)c->todo) : width;
+        int width = 30, filled = c->to_run ? (int)((double)width * (double)fin / (double)c->to_run) : width;
         char bar[64];
         for (int i = 0; i < width; i++)
             bar[i] = i < filled ? '#' : '.';
         bar[width] = '\0';
-        fprintf(stderr, "\r[%s] %zu/%zu  %.1f tasks/s  ETA %.0fs  failed %zu ", bar, fin, c->todo,
+        fprintf(stderr, "\r[%s] %zu/%zu  %.1f tasks/s  ETA %.0fs  failed %zu ", bar, fin, c->to_run,
                 rate, eta, c->sum->failed);
         if (final)
             fputc('\n', stderr);
     } else {
         fprintf(stderr, "bnc: %s: %zu/%zu done, %.1f tasks/s, ETA %.0f s, %zu failed\n",
-                c->spec->name, fin, c->todo, rate, eta, c->sum->failed);
+                c->spec->name, fin, c->to_run, rate, eta, c->sum->failed);
     }
     fflush(stderr);
 }
@@ -1112,7 +1112,7 @@ int bnc_campaign_run(MPI_Comm comm, const bnc_run_opts *o, bnc_run_summary *sum,
         goto out;
     }
     if (rank == 0) {
-        c.todo = nq;
+        c.to_run = nq;
         c.t0 = bnc_now();
         c.last_flush = c.last_progress = c.t0;
         if (size == 1)
