@@ -304,22 +304,10 @@ int bnc_cmd_campaign(int argc, char **argv)
     if (!strcmp(sub, "export"))
         return cmd_export(argc - 1, argv + 1);
     if (!strcmp(sub, "list") || !strcmp(sub, "status")) {
-        static const struct option opts[] = {
-            {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
         const char *url = NULL;
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
-            if (c == 'd')
-                url = optarg;
-            else if (c == 'h') {
-                usage(stdout);
-                return 0;
-            } else {
-                usage(stderr);
-                return 2;
-            }
-        }
+        int st = bnc_cli_db_opt(argc - 1, argv + 1, &url, usage);
+        if (st >= 0)
+            return st;
         int want = !strcmp(sub, "status") ? 1 : 0;
         if (argc - 1 - optind != want) {
             usage(stderr);

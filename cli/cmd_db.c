@@ -1,6 +1,6 @@
 /* bnc db migrate|version|sync */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "bnc_db.h"
@@ -30,22 +30,10 @@ int bnc_cmd_db(int argc, char **argv)
         return 0;
     }
     const char *sub = argv[1];
-    static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *url = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
-        if (c == 'd')
-            url = optarg;
-        else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
+    int st = bnc_cli_db_opt(argc - 1, argv + 1, &url, usage);
+    if (st >= 0)
+        return st;
     int rest = argc - 1 - optind;
     char **args = argv + 1 + optind;
     bnc_err err;

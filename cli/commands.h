@@ -4,6 +4,8 @@
 #ifndef BNC_CLI_COMMANDS_H
 #define BNC_CLI_COMMANDS_H
 
+#include <stdio.h>
+
 typedef int (*bnc_cmd_fn)(int argc, char **argv);
 
 typedef struct bnc_command {
@@ -23,6 +25,11 @@ int bnc_cmd_quantize(int argc, char **argv);
 
 /* Prints "bnc: <msg>" to stderr and returns the exit status for code. */
 int bnc_cli_fail(int code, const char *msg);
+/* Parses the options of a subcommand whose only option is --db URL (and
+ * --help); argv[0] is the subcommand. Returns -1 to go on (positional
+ * arguments start at optind), else the exit status to return at once (help
+ * printed: 0; unknown option: usage on stderr, 2). */
+int bnc_cli_db_opt(int argc, char **argv, const char **url, void (*usage)(FILE *));
 /* True when argv holds -h or --help (before any "--"). */
 int bnc_cli_wants_help(int argc, char **argv);
 
