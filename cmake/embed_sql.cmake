@@ -1,10 +1,10 @@
-# Generates a C file holding every results/migrations/NNN_name.sql as a
+# Generates a C file holding every store/migrations/NNN_name.sql as a
 # string, in version order, so the bnc binary carries its own schema.
 # Usage: bnc_embed_migrations(<out.c> <dir>)
 function(bnc_embed_migrations out dir)
     file(GLOB sqls CONFIGURE_DEPENDS ${dir}/*.sql)
     list(SORT sqls)
-    set(body "/* Generated from results/migrations by cmake/embed_sql.cmake. */\n#include \"bnc_migrations.h\"\n\nconst bnc_migration bnc_migrations[] = {\n")
+    set(body "/* Generated from store/migrations by cmake/embed_sql.cmake. */\n#include \"bnc_migrations.h\"\n\nconst bnc_migration bnc_migrations[] = {\n")
     set(count 0)
     foreach(sql ${sqls})
         get_filename_component(name ${sql} NAME_WE)

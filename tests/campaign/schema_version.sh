@@ -12,7 +12,7 @@ new=$(echo "$BNC_TEST_DB" | sed 's|/bnc_test?|/bnc_t_new?|')
 # Version 1 by hand: the first migration only.
 psql "$old" -qAt -v ON_ERROR_STOP=1 \
     -c "CREATE TABLE schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())" \
-    -f "$SRC/results/migrations/001_core.sql" \
+    -f "$SRC/store/migrations/001_core.sql" \
     -c "INSERT INTO schema_version VALUES (1, '001_core')" >/dev/null
 out=$("$BNC" db version --db "$old")
 echo "$out"

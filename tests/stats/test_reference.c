@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats.h"
+#include "bnc_stats.h"
 
 #define MAXVEC 64
 #define MAXN 10000

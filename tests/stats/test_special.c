@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stats.h"
+#include "bnc_stats.h"
 
 typedef struct tol_row {
     const char *name;

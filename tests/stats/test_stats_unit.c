@@ -13,7 +13,7 @@
 
 #include "bnc_rng.h"
 #include "analyze.h"
-#include "stats.h"
+#include "bnc_stats.h"
 
 /* 1e9 + noise: mean and sd right to far better than 1e-9 relative. */
 static void test_large_offset(void **state)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats.h"
+#include "bnc_stats.h"
 
 static int check_level(double level, const char *what, bnc_err *err)
 {

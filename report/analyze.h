@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 #include "bnc_err.h"
-#include "stats.h"
+#include "bnc_stats.h"
 
 typedef struct bnc_analyze_opts {
     const char *campaign;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats.h"
+#include "bnc_stats.h"
 
 typedef struct vi {
     double v;

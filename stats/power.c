@@ -2,7 +2,7 @@
  * rejection tails of a two-sided test (R's power.t.test(strict = TRUE)). */
 #include <math.h>
 
-#include "stats.h"
+#include "bnc_stats.h"
 
 static void design_df_ncp(bnc_power_design des, double n, double d, double *df, double *ncp)
 {

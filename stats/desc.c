@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "bnc_rng.h"
-#include "stats.h"
+#include "bnc_stats.h"
 
 void bnc_running_init(bnc_running *r)
 {

@@ -10,7 +10,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "stats.h"
+#include "bnc_stats.h"
 
 #define LN_SQRT_2PI 0.918938533204672741780329736406 /* log(sqrt(2 pi)) */
 #define SQRT_2PI 2.50662827463100050241576528481

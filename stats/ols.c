@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats.h"
+#include "bnc_stats.h"
 
 void bnc_ols_free(bnc_ols *o)
 {

@@ -26,7 +26,7 @@ typedef struct bnc_report_opts {
  * BNC_EDB on a query failure, BNC_EIO when writing fails. */
 int bnc_report_write(PGconn *c, const bnc_report_opts *o, FILE *out, bnc_err *err);
 
-/* ---- internal to results/: SVG plots (report_svg.c) ---------------------- */
+/* ---- internal to report/: SVG plots (report_svg.c) ---------------------- */
 
 /* Colour of group i of a palette with a fixed order. */
 const char *bnc_svg_color(size_t i);
