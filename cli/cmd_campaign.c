@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bnc_campaign.h"
 #include "bnc_db.h"
@@ -71,6 +72,12 @@ static int cmd_run(int argc, char **argv)
     bnc_err err;
     bnc_err_clear(&err);
     int rc = bnc_campaign_run(MPI_COMM_WORLD, &o, &s, &err);
+    if (s.orphaned) {
+        /* mpirun is gone: MPI_Finalize would wait for it; leave at once. */
+        fprintf(stderr, "bnc: %s\n", err.msg);
+        fflush(NULL);
+        _exit(1);
+    }
     if (rank == 0 && o.dry_run && rc == 0) {
         printf("campaign %s: spec %s is valid, %zu tasks planned (dry run: nothing run or "
                "stored)\n",

@@ -34,6 +34,8 @@ typedef struct bnc_run_summary {
     size_t retried;      /* attempts that were retried */
     uint64_t new_task_rows, new_metric_rows;
     int db_lost;         /* the database went away: rows wait in the journal */
+    int orphaned;        /* mpirun went away: this rank stopped at once; the caller
+                          * should leave without MPI_Finalize (nothing to finalize with) */
     char db_error[512];
     double seconds;
     double tasks_per_s;

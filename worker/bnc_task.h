@@ -54,9 +54,6 @@ typedef struct bnc_task_kind {
                bnc_err *err);
 } bnc_task_kind;
 
-/* The kinds built into worker/ (NULL-terminated). */
-extern const bnc_task_kind *const bnc_builtin_kinds[];
-
 /* Finds name in a NULL-terminated list of kinds. */
 const bnc_task_kind *bnc_task_kind_find(const bnc_task_kind *const *kinds, const char *name);
 
