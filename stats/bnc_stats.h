@@ -73,17 +73,32 @@ typedef struct bnc_desc {
     double mean, median, q1, q3, min, max;
     int has_sd;         /* 0 when n < 2: sd, var, se are then 0 and meaningless */
     double sd, var, se; /* sample sd and variance (n - 1), se = sd / sqrt(n) */
+    /* Lag-1 autocorrelation of the values in the order given (drift between
+     * repetitions shows as acf1 > 0), see bnc_acf1. has_acf is 0 when n < 3
+     * or all values are equal; acf1 and acf1_q are then 0 and acf1_p 1. */
+    int has_acf;
+    double acf1, acf1_q, acf1_p;
 } bnc_desc;
 
 /* Descriptive statistics of x[0..n-1] (two-pass, compensated: exact to a few
  * ulps even for data like 1e9 + small noise). Quartiles use R's default
  * (type 7) definition. Fails on n == 0 or a NaN/infinite value. */
 int bnc_desc_compute(const double *x, size_t n, bnc_desc *out, bnc_err *err);
+/* Lag-1 autocorrelation r1 = sum (x[t] - m)(x[t+1] - m) / sum (x[t] - m)^2
+ * (R's acf), its Ljung-Box statistic q = n (n + 2) r1^2 / (n - 1) and the
+ * p-value P(chi^2_1 > q) (R's Box.test(x, 1, "Ljung-Box"); two-sided, no
+ * correction for the mean). *ok = 0 (r1 = q = 0, p = 1) when n < 3 or the
+ * values are all equal. No validation (callers check finiteness). */
+void bnc_acf1(const double *x, size_t n, double *r1, double *q, double *p, int *ok);
 /* Quantile of SORTED data, R type 7 (linear interpolation), 0 <= p <= 1. */
 double bnc_quantile_sorted(const double *sorted, size_t n, double p);
 /* Mean and sample variance by the compensated two-pass algorithm; the
  * variance is 0 when n < 2. No validation (callers check finiteness). */
 void bnc_mean_var(const double *x, size_t n, double *mean, double *var);
+/* The same for x - c: *mean_d is the mean of x - c. With c a value of the
+ * data (x - c exact for values within a factor 2 of c), differences of means
+ * of data near 1e12 keep every digit of the data. */
+void bnc_mean_var_shift(const double *x, size_t n, double c, double *mean_d, double *var);
 /* Fails with a message naming `what` and the index when x holds a NaN or
  * infinity. */
 int bnc_stats_check_finite(const double *x, size_t n, const char *what, bnc_err *err);
@@ -190,7 +205,8 @@ int bnc_p_adjust_holm(const double *p, size_t m, double *out, bnc_err *err);
 int bnc_p_adjust_bh(const double *p, size_t m, double *out, bnc_err *err);
 
 /* ------------------------------------------------------------------ */
-/* Ordinary least squares y = X b + e (Householder QR). */
+/* Ordinary least squares y = X b + e (Householder QR on the column-scaled
+ * design, as R's lm). */
 
 typedef struct bnc_ols {
     size_t n, p;                  /* observations, coefficients (including the intercept) */
@@ -198,12 +214,41 @@ typedef struct bnc_ols {
     double sigma;                 /* residual standard error */
     double df;                    /* residual degrees of freedom n - p */
     double r2, adj_r2;
-    double f, f_p; /* overall F statistic (against the intercept-only model) */
+    double f, f_p;  /* overall F statistic (against the intercept-only model, or
+                     * against y = 0 without an intercept) */
+    int intercept;  /* 1 when coef[0] is the intercept */
+    int exact;      /* 1 for an exact fit (see bnc_ols_fit_opts) */
+    size_t aliased; /* on a rank-deficiency error: the 1-based column of X that
+                     * is a combination of the columns before it (and the
+                     * intercept); 0 otherwise */
 } bnc_ols;
 
-/* Fits y on the columns of X (row-major n x k, no intercept column: one is
- * added first, so coef[0] is the intercept). Fails when n <= k + 1, when a
- * column is constant or collinear, or on NaN. */
+typedef struct bnc_ols_opts {
+    int no_intercept; /* 1: fit y = X b with no intercept column */
+    double tol;       /* rank tolerance, 0: 1e-7 (R's lm); see bnc_ols_fit_opts */
+} bnc_ols_opts;
+
+/* Fits y on the columns of X (row-major n x k); unless opts->no_intercept a
+ * column of ones is put first, so coef[0] is the intercept. opts may be NULL
+ * (intercept, default tolerance).
+ *  - Rank: each column is scaled to unit norm (by a power of two, exactly)
+ *    and a column whose part orthogonal to the columns before it has norm
+ *    below tol is refused with BNC_EINVAL naming it (out->aliased). The
+ *    decision, and the coefficients up to the scaling, do not depend on the
+ *    units of X: x in metres or in micrometres fit alike.
+ *  - Exact fits: when the residual is zero to rounding (norm below
+ *    32 n eps |y|, or n == p) the fit is returned with out->exact = 1,
+ *    sigma = 0, rss 0, standard errors 0, t = +-INFINITY (0 for a coefficient
+ *    that is exactly 0), p-values 0 (1), r2 = adj_r2 = 1, f = INFINITY and
+ *    f_p = 0. Check out->exact before reading t or p.
+ *  - R^2 and F are centred with an intercept and uncentred (sum y^2, F on p
+ *    and n - p df) without one, as R's summary.lm.
+ * Fails on NaN/infinite input, k == 0, n < p (BNC_EINVAL), a rank-deficient
+ * design (BNC_EINVAL), or, with an intercept, a constant response
+ * (BNC_ERANGE: R^2 is 0/0). On failure *out holds no memory. */
+int bnc_ols_fit_opts(const double *X, size_t n, size_t k, const double *y, const bnc_ols_opts *opts,
+                     bnc_ols *out, bnc_err *err);
+/* bnc_ols_fit_opts with an intercept and the default tolerance. */
 int bnc_ols_fit(const double *X, size_t n, size_t k, const double *y, bnc_ols *out, bnc_err *err);
 void bnc_ols_free(bnc_ols *o);
 

@@ -61,31 +61,36 @@ int bnc_stats_check_finite(const double *x, size_t n, const char *what, bnc_err 
     return 0;
 }
 
-void bnc_mean_var(const double *x, size_t n, double *mean, double *var)
+void bnc_mean_var_shift(const double *x, size_t n, double c, double *mean_d, double *var)
 {
     if (n == 0) {
-        *mean = 0, *var = 0;
+        *mean_d = 0, *var = 0;
         return;
     }
-    /* Neumaier-compensated sum, then one correction pass: the mean of
-     * 1e9 + noise keeps all of the noise's digits. */
-    double s = 0, c = 0;
+    /* Neumaier-compensated sum of x - c, then one correction pass: the mean
+     * of 1e9 + noise keeps all of the noise's digits. */
+    double s = 0, comp = 0;
     for (size_t i = 0; i < n; i++) {
-        double t = s + x[i];
-        c += fabs(s) >= fabs(x[i]) ? (s - t) + x[i] : (x[i] - t) + s;
+        double xi = x[i] - c, t = s + xi;
+        comp += fabs(s) >= fabs(xi) ? (s - t) + xi : (xi - t) + s;
         s = t;
     }
-    double m = (s + c) / (double)n;
+    double m = (s + comp) / (double)n;
     double sd = 0, sd2 = 0;
     for (size_t i = 0; i < n; i++) {
-        double d = x[i] - m;
+        double d = (x[i] - c) - m;
         sd += d;
         sd2 += d * d;
     }
     m += sd / (double)n;
-    *mean = m;
+    *mean_d = m;
     *var = n < 2 ? 0.0 : (sd2 - sd * sd / (double)n) / (double)(n - 1);
     if (*var < 0) *var = 0;
+}
+
+void bnc_mean_var(const double *x, size_t n, double *mean, double *var)
+{
+    bnc_mean_var_shift(x, n, 0.0, mean, var); /* x - 0 is x: no rounding */
 }
 
 double bnc_quantile_sorted(const double *s, size_t n, double p)
@@ -127,7 +132,32 @@ int bnc_desc_compute(const double *x, size_t n, bnc_desc *out, bnc_err *err)
     out->has_sd = n >= 2;
     out->sd = sqrt(out->var);
     out->se = out->has_sd ? out->sd / sqrt((double)n) : 0.0;
+    bnc_acf1(x, n, &out->acf1, &out->acf1_q, &out->acf1_p, &out->has_acf);
     return 0;
+}
+
+void bnc_acf1(const double *x, size_t n, double *r1, double *q, double *p, int *ok)
+{
+    *r1 = *q = 0, *p = 1, *ok = 0;
+    if (n < 3) return;
+    double m, v;
+    bnc_mean_var(x, n, &m, &v);
+    /* deviations from the mean are exact for offset data (Sterbenz), so the
+     * sums keep the noise's digits */
+    double num = 0, den = 0, prev = x[0] - m;
+    den = prev * prev;
+    for (size_t i = 1; i < n; i++) {
+        double d = x[i] - m;
+        num += prev * d;
+        den += d * d;
+        prev = d;
+    }
+    if (!(den > 0)) return;
+    double fn = (double)n;
+    *r1 = num / den;
+    *q = fn * (fn + 2) * *r1 * *r1 / (fn - 1); /* Ljung-Box, one lag */
+    *p = bnc_gammaincc(0.5, 0.5 * *q);         /* chi-squared, 1 df */
+    *ok = 1;
 }
 
 static int check_level(double level, const char *what, bnc_err *err)

@@ -1,6 +1,9 @@
 /* t tests, one-way ANOVA (classic and Welch), effect sizes and
  * multiple-comparison corrections; definitions follow R's t.test,
- * oneway.test/aov and p.adjust. */
+ * oneway.test/aov and p.adjust. Means are taken of the data shifted by its
+ * first value (bnc_mean_var_shift), so the differences of means that the
+ * statistics are made of keep their digits on data like 1e12 + small
+ * differences; variances are invariant to the shift. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +18,11 @@ static int check_level(double level, const char *what, bnc_err *err)
     return 0;
 }
 
-/* Fills p and the interval from estimate, se, df (t = (est - mu) / se). */
-static void t_finish(bnc_ttest *o, double mu, bnc_alternative alt, double level)
+/* Fills p and the interval from estimate, se, df and diff = estimate - mu
+ * (computed by the caller without cancellation): t = diff / se. */
+static void t_finish(bnc_ttest *o, double diff, bnc_alternative alt, double level)
 {
-    o->t = (o->estimate - mu) / o->se;
+    o->t = diff / o->se;
     if (alt == BNC_LESS) {
         o->p = bnc_t_cdf(o->t, o->df);
         o->ci_lo = -INFINITY;
@@ -44,17 +48,17 @@ int bnc_ttest_one(const double *x, size_t n, double mu, bnc_alternative alt, dou
     if (n < 2)
         return bnc_err_set(err, BNC_EINVAL, "one-sample t test: needs at least 2 values, got %zu",
                            n);
-    double m, v;
-    bnc_mean_var(x, n, &m, &v);
+    double c = x[0], md, v;
+    bnc_mean_var_shift(x, n, c, &md, &v);
     if (!(v > 0))
         return bnc_err_set(err, BNC_ERANGE,
                            "one-sample t test: all %zu values are equal (%g): zero variance, "
                            "the t statistic is undefined",
-                           n, m);
-    out->estimate = m;
+                           n, c);
+    out->estimate = c + md;
     out->se = sqrt(v / (double)n);
     out->df = (double)(n - 1);
-    t_finish(out, mu, alt, level);
+    t_finish(out, (c - mu) + md, alt, level);
     return 0;
 }
 
@@ -90,9 +94,9 @@ int bnc_ttest_two(const double *x, size_t nx, const double *y, size_t ny, double
     if (nx < 2 || ny < 2)
         return bnc_err_set(err, BNC_EINVAL,
                            "%s: needs at least 2 values per group, got %zu and %zu", what, nx, ny);
-    double mx, vx, my, vy;
-    bnc_mean_var(x, nx, &mx, &vx);
-    bnc_mean_var(y, ny, &my, &vy);
+    double c = x[0], mx, vx, my, vy; /* means of x - c and y - c */
+    bnc_mean_var_shift(x, nx, c, &mx, &vx);
+    bnc_mean_var_shift(y, ny, c, &my, &vy);
     double fx = (double)nx, fy = (double)ny;
     out->estimate = mx - my;
     if (welch) {
@@ -108,8 +112,8 @@ int bnc_ttest_two(const double *x, size_t nx, const double *y, size_t ny, double
         return bnc_err_set(err, BNC_ERANGE,
                            "%s: both groups are constant (%g and %g): zero variance, the t "
                            "statistic is undefined",
-                           what, mx, my);
-    t_finish(out, mu, alt, level);
+                           what, c + mx, c + my);
+    t_finish(out, out->estimate - mu, alt, level);
     return 0;
 }
 
@@ -131,9 +135,12 @@ int bnc_anova_oneway(const double *const *g, const size_t *ns, size_t k, int wel
                              ns[i], welch ? 2 : 1);
             goto done;
         }
-        bnc_mean_var(g[i], ns[i], &m[i], &v[i]);
         N += ns[i];
     }
+    /* means of the data shifted by its first value */
+    double c = g[0][0];
+    for (size_t i = 0; i < k; i++)
+        bnc_mean_var_shift(g[i], ns[i], c, &m[i], &v[i]);
     if (N <= k) {
         rc = bnc_err_set(err, BNC_EINVAL, "%s: %zu values in %zu groups leave no residual df", what,
                          N, k);
@@ -146,7 +153,7 @@ int bnc_anova_oneway(const double *const *g, const size_t *ns, size_t k, int wel
             if (!(v[i] > 0)) {
                 rc = bnc_err_set(err, BNC_ERANGE,
                                  "%s: group %zu is constant (%g): zero variance, weights undefined",
-                                 what, i + 1, m[i]);
+                                 what, i + 1, c + m[i]);
                 goto done;
             }
             double w = (double)ns[i] / v[i];
@@ -218,9 +225,9 @@ int bnc_cohen_d(const double *x, size_t nx, const double *y, size_t ny, double *
     if (nx < 2 || ny < 2)
         return bnc_err_set(err, BNC_EINVAL,
                            "Cohen's d: needs at least 2 values per group, got %zu and %zu", nx, ny);
-    double mx, vx, my, vy;
-    bnc_mean_var(x, nx, &mx, &vx);
-    bnc_mean_var(y, ny, &my, &vy);
+    double c = x[0], mx, vx, my, vy; /* means of x - c and y - c */
+    bnc_mean_var_shift(x, nx, c, &mx, &vx);
+    bnc_mean_var_shift(y, ny, c, &my, &vy);
     double df = (double)(nx + ny - 2);
     double sp = sqrt(((double)(nx - 1) * vx + (double)(ny - 1) * vy) / df);
     if (!(sp > 0))

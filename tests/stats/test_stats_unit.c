@@ -85,9 +85,38 @@ static void test_degenerate(void **state)
     double X[] = {1, 1, 1, 1}, y[] = {1, 2, 3, 5};
     bnc_ols o;
     assert_int_equal(bnc_ols_fit(X, 4, 1, y, &o, &e), BNC_EINVAL); /* constant predictor */
-    assert_non_null(strstr(e.msg, "constant or collinear"));
+    assert_non_null(strstr(e.msg, "predictor 1 is constant or collinear"));
+    assert_int_equal(o.aliased, 1);
+    assert_null(o.coef);
+    /* an exact fit is a result: y = 2 x, residual and standard errors 0 */
     double X2[] = {1, 2, 3, 4}, y2[] = {2, 4, 6, 8};
-    assert_int_equal(bnc_ols_fit(X2, 4, 1, y2, &o, &e), BNC_ERANGE); /* perfect fit */
+    assert_int_equal(bnc_ols_fit(X2, 4, 1, y2, &o, &e), 0);
+    assert_true(o.exact && o.sigma == 0 && o.se[0] == 0 && o.se[1] == 0);
+    assert_true(fabs(o.coef[0]) < 1e-14 && fabs(o.coef[1] - 2) < 1e-14);
+    assert_true(o.r2 == 1 && isinf(o.f) && o.f_p == 0 && isinf(o.t[1]) && o.pval[1] == 0);
+    bnc_ols_free(&o);
+    /* without an intercept: a zero column, a collinear one, a zero response */
+    double X3[] = {0, 1, 0, 2, 0, 3, 0, 5}, X4[] = {1, 2, 2, 4, 3, 6, 4, 8};
+    bnc_ols_opts noint = {.no_intercept = 1};
+    assert_int_equal(bnc_ols_fit_opts(X3, 4, 2, y, &noint, &o, &e), BNC_EINVAL);
+    assert_non_null(strstr(e.msg, "predictor 1 is all zero"));
+    assert_int_equal(bnc_ols_fit_opts(X4, 4, 2, y, &noint, &o, &e), BNC_EINVAL);
+    assert_non_null(strstr(e.msg, "predictor 2 is collinear with the predictors before it"));
+    assert_int_equal(o.aliased, 2);
+    double zero[] = {0, 0, 0, 0};
+    assert_int_equal(bnc_ols_fit_opts(X2, 4, 1, zero, &noint, &o, &e), BNC_ERANGE);
+    assert_int_equal(bnc_ols_fit(X2, 4, 1, zero, &o, &e), BNC_ERANGE); /* constant response */
+    assert_int_equal(bnc_ols_fit(X2, 4, 0, y, &o, &e), BNC_EINVAL);    /* no predictors */
+    assert_int_equal(bnc_ols_fit(X4, 2, 2, y, &o, &e), BNC_EINVAL);    /* 2 rows, 3 coefficients */
+    /* as many rows as coefficients: interpolation, exact */
+    assert_int_equal(bnc_ols_fit(X2, 2, 1, y, &o, &e), 0);
+    assert_true(o.exact && o.df == 0 && fabs(o.coef[1] - 1) < 1e-15);
+    bnc_ols_free(&o);
+    /* lag-1 autocorrelation needs 3 values that are not all equal */
+    assert_int_equal(bnc_desc_compute(c, 4, &d, &e), 0);
+    assert_true(!d.has_acf && d.acf1 == 0 && d.acf1_p == 1);
+    assert_int_equal(bnc_desc_compute(y, 2, &d, &e), 0);
+    assert_int_equal(d.has_acf, 0);
     double bad[] = {0.5, 1.5};
     double out[2];
     assert_int_equal(bnc_p_adjust_holm(bad, 2, out, &e), BNC_ERANGE);
@@ -142,6 +171,117 @@ static void test_bootstrap(void **state)
     assert_int_equal(
         bnc_bootstrap_ci(x, 1, NULL, NULL, 2000, 0.95, 42, BNC_BOOT_BCA, &bca, NULL, &e),
         BNC_EINVAL);
+}
+
+/* Polynomial design 1, x, ..., x^deg (row-major n x deg) of x = s t. */
+static void poly_design(const double *t, size_t n, int deg, double s, double *X)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = 1;
+        for (int j = 0; j < deg; j++)
+            X[i * (size_t)deg + (size_t)j] = v *= s * t[i];
+    }
+}
+
+/* The rank decision and the coefficients do not depend on the units of x:
+ * a polynomial in s t with s a power of two gives exactly (bit for bit) the
+ * coefficients of the fit on t times s^-j, and with s = 1e6 or 1e-6 the
+ * same decision on the rank. The old test (column norm against 1e-10 of the
+ * largest) refused the quadratic at x ~ 1e6 as an "empty design". */
+static void test_ols_units(void **state)
+{
+    (void)state;
+    enum { N = 25, DEG = 10 };
+    double t[N], y[N], X[N * DEG];
+    bnc_rng r;
+    bnc_rng_init(&r, 5, 1);
+    for (int i = 0; i < N; i++) {
+        t[i] = 1 + 2.0 * i / (N - 1);
+        y[i] = 1 + t[i] - 0.25 * t[i] * t[i] + 0.01 * bnc_rng_normal(&r);
+    }
+    bnc_err e;
+    bnc_ols ref, o;
+    for (int deg = 2; deg <= 3; deg++) {
+        poly_design(t, N, deg, 1, X);
+        assert_int_equal(bnc_ols_fit(X, N, (size_t)deg, y, &ref, &e), 0);
+        static const int ex[] = {20, -20, 40, -40, 300, -300}; /* 2^+-900: no overflow */
+        for (int c = 0; c < 6; c++) {
+            double s = ldexp(1, ex[c]);
+            poly_design(t, N, deg, s, X);
+            assert_int_equal(bnc_ols_fit(X, N, (size_t)deg, y, &o, &e), 0);
+            for (int j = 0; j <= deg; j++) {
+                assert_true(o.coef[j] == ldexp(ref.coef[j], -ex[c] * j));
+                assert_true(o.se[j] == ldexp(ref.se[j], -ex[c] * j));
+                assert_true(o.t[j] == ref.t[j] && o.pval[j] == ref.pval[j]);
+            }
+            assert_true(o.sigma == ref.sigma && o.r2 == ref.r2 && o.f == ref.f);
+            bnc_ols_free(&o);
+        }
+        bnc_ols_free(&ref);
+    }
+    /* degree 10 on [1, 3]: the same verdict (and aliased column) in every
+     * unit, for the default tolerance and a looser one */
+    for (int tl = 0; tl < 2; tl++) {
+        bnc_ols_opts opts = {.tol = tl ? 1e-13 : 0};
+        int rc0 = -99;
+        size_t al0 = 0;
+        static const double sc[] = {1, 1e6, 1e-6, 3.7e11, 1e-9};
+        for (int c = 0; c < 5; c++) {
+            poly_design(t, N, DEG, sc[c], X);
+            int rc = bnc_ols_fit_opts(X, N, DEG, y, &opts, &o, &e);
+            if (c == 0) rc0 = rc, al0 = o.aliased;
+            assert_int_equal(rc, rc0);
+            assert_int_equal(o.aliased, al0);
+            if (!rc) bnc_ols_free(&o);
+        }
+        if (!tl) assert_int_equal(rc0, BNC_EINVAL); /* x^10 is within 1e-7 of the others */
+    }
+}
+
+/* ANOVA, Welch ANOVA and t tests of groups shifted by 1e12 against the same
+ * groups unshifted. The values are multiples of 2^-10 below 2^10, so g +
+ * 1e12 is exact and the statistics of both data sets are the same numbers:
+ * double precision allows all 15-16 digits, and the shift by a data value
+ * reproduces them to 1e-15 relative (measured: bit for bit). Before, the
+ * group means were rounded at 1e12 (to 1.2e-4) and F kept about 4 digits. */
+static void test_shift_1e12(void **state)
+{
+    (void)state;
+    enum { K = 4, M = 12 };
+    double g[K][M], gs[K][M];
+    const double *pg[K], *ps[K];
+    size_t ns[K];
+    bnc_rng r;
+    bnc_rng_init(&r, 9, 2);
+    for (int i = 0; i < K; i++) {
+        for (int j = 0; j < M; j++) {
+            g[i][j] = round((3 + 0.1 * i + 0.5 * (1 + i) * bnc_rng_normal(&r)) * 1024) / 1024;
+            gs[i][j] = g[i][j] + 1e12;
+            assert_true(gs[i][j] - 1e12 == g[i][j]);
+        }
+        pg[i] = g[i], ps[i] = gs[i], ns[i] = M - (size_t)i;
+    }
+    bnc_err e;
+    for (int w = 0; w < 2; w++) {
+        bnc_anova a, b;
+        assert_int_equal(bnc_anova_oneway(pg, ns, K, w, &a, &e), 0);
+        assert_int_equal(bnc_anova_oneway(ps, ns, K, w, &b, &e), 0);
+        double x[] = {a.f, a.p, a.df2, a.ss_between, a.ss_within, a.eta2, a.omega2};
+        double z[] = {b.f, b.p, b.df2, b.ss_between, b.ss_within, b.eta2, b.omega2};
+        for (int i = 0; i < 7; i++)
+            assert_true(fabs(x[i] - z[i]) <= 1e-15 * fabs(x[i]));
+    }
+    for (int w = 0; w < 2; w++) {
+        bnc_ttest a, b;
+        assert_int_equal(bnc_ttest_two(g[0], M, g[2], M - 2, 0, w, 0, 0.95, &a, &e), 0);
+        assert_int_equal(bnc_ttest_two(gs[0], M, gs[2], M - 2, 0, w, 0, 0.95, &b, &e), 0);
+        assert_true(fabs(a.t - b.t) <= 1e-15 * fabs(a.t) && fabs(a.p - b.p) <= 1e-15 * a.p);
+        assert_true(fabs(a.estimate - b.estimate) <= 1e-15 * fabs(a.estimate));
+    }
+    bnc_ttest a, b;
+    assert_int_equal(bnc_ttest_one(g[1], M, 3, 0, 0.95, &a, &e), 0);
+    assert_int_equal(bnc_ttest_one(gs[1], M, 3 + 1e12, 0, 0.95, &b, &e), 0);
+    assert_true(fabs(a.t - b.t) <= 1e-15 * fabs(a.t) && fabs(a.p - b.p) <= 1e-15 * a.p);
 }
 
 /* The exact Mann-Whitney distribution sums to 1 and matches brute force. */
@@ -239,7 +379,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_large_offset), cmocka_unit_test(test_degenerate),
         cmocka_unit_test(test_bootstrap),    cmocka_unit_test(test_exact_small),
-        cmocka_unit_test(test_analysis),
+        cmocka_unit_test(test_analysis),     cmocka_unit_test(test_ols_units),
+        cmocka_unit_test(test_shift_1e12),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
