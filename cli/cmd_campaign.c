@@ -1,6 +1,5 @@
 /* bnc campaign run|status|list|export */
 #include <getopt.h>
-#include <jansson.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,9 @@
 
 #include "bnc_campaign.h"
 #include "bnc_db.h"
+#include "bnc_store.h"
+#include "report.h"
+#include "bnc_out.h"
 #include "bnc_task.h"
 #include "commands.h"
 #include "kinds_all.h"
@@ -18,6 +20,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bnc campaign run SPEC [--db URL | --no-db] [--journal PATH] [--inflight K]\n"
             "                       [--threads N] [--progress auto|lines|none] [--dry-run]\n"
+            "                       [--salvage]\n"
             "       bnc campaign status NAME [--db URL]\n"
             "       bnc campaign list [--db URL]\n"
             "       bnc campaign export NAME [--db URL] [--format csv|jsonl] [-o FILE]\n\n"
@@ -25,6 +28,8 @@ static void usage(FILE *f)
             "         alone, it runs them itself). Results go to a journal and to PostgreSQL;\n"
             "         tasks already stored are skipped, so rerunning resumes. --dry-run\n"
             "         validates the spec and counts its tasks without running or storing.\n"
+            "         A damaged journal is refused (what is damaged is reported); --salvage\n"
+            "         moves it aside and goes on with the results that verify.\n"
             "status   progress and failures of a stored campaign\n"
             "list     every stored campaign\n"
             "export   a campaign's results, one row per task and metric (csv) or one object\n"
@@ -39,7 +44,7 @@ static int cmd_run(int argc, char **argv)
         {"journal", required_argument, 0, 'j'}, {"inflight", required_argument, 0, 'k'},
         {"threads", required_argument, 0, 't'}, {"progress", required_argument, 0, 'p'},
         {"dry-run", no_argument, 0, 'D'},       {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"salvage", no_argument, 0, 'S'},       {0, 0, 0, 0}};
     bnc_run_opts o = {0};
     o.kinds = bnc_cli_kinds();
     int c;
@@ -49,6 +54,7 @@ static int cmd_run(int argc, char **argv)
         case 'd': o.db_url = optarg; break;
         case 'n': o.no_db = 1; break;
         case 'D': o.dry_run = 1; break;
+        case 'S': o.salvage = 1; break;
         case 'j': o.journal_path = optarg; break;
         case 'k': o.inflight = atoi(optarg); break;
         case 't': o.threads = atoi(optarg); break;
@@ -64,6 +70,11 @@ static int cmd_run(int argc, char **argv)
         return 2;
     }
     o.spec_path = argv[optind];
+    if (o.db_url && !*o.db_url) {
+        fprintf(stderr, "bnc: --db is empty (an unset variable?); give a URL, --no-db, or leave "
+                        "--db out for the default\n");
+        return 2;
+    }
 
     MPI_Init(NULL, NULL);
     int rank = 0;
@@ -95,6 +106,8 @@ static int cmd_run(int argc, char **argv)
             printf("database: unavailable (%s); results are in the journal: bnc db sync %s\n",
                    s.db_error, s.journal);
         printf("journal: %s\n", s.journal);
+        if (s.journal_note[0])
+            printf("journal: %s\n", s.journal_note);
     }
     int status = 0;
     if (rc) {
@@ -109,6 +122,7 @@ static int cmd_run(int argc, char **argv)
 static int connect(const char *url, PGconn **c)
 {
     bnc_err err;
+    *c = NULL;
     int rc = bnc_db_connect(url, c, &err);
     if (!rc)
         rc = bnc_db_require_schema(*c, &err);
@@ -125,27 +139,19 @@ static int cmd_list(const char *url)
     int st = connect(url, &c);
     if (st)
         return st;
-    PGresult *r;
+    bnc_campaign_list l;
     bnc_err err;
-    int rc = bnc_db_query(c,
-                          "SELECT c.name, c.status, c.total_tasks, "
-                          "count(t.id) FILTER (WHERE t.status = 'done'), "
-                          "count(t.id) FILTER (WHERE t.status = 'failed'), "
-                          "to_char(c.created_at, 'YYYY-MM-DD HH24:MI') "
-                          "FROM campaigns c LEFT JOIN tasks t ON t.campaign = c.name "
-                          "GROUP BY c.name ORDER BY c.created_at",
-                          0, NULL, &r, &err);
-    if (rc) {
-        bnc_db_close(c);
+    int rc = bnc_store_campaign_list(c, &l, &err);
+    bnc_db_close(c);
+    if (rc)
         return bnc_cli_fail(rc, err.msg);
-    }
     printf("%-32s %-8s %8s %8s %8s  %s\n", "campaign", "status", "tasks", "done", "failed",
            "created");
-    for (int i = 0; i < PQntuples(r); i++)
-        printf("%-32s %-8s %8s %8s %8s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
-    PQclear(r);
-    bnc_db_close(c);
+    for (size_t i = 0; i < l.n; i++)
+        printf("%-32s %-8s %8lld %8lld %8lld  %s\n", l.v[i].name, l.v[i].status,
+               (long long)l.v[i].total_tasks, (long long)l.v[i].done, (long long)l.v[i].failed,
+               l.v[i].created);
+    bnc_campaign_list_free(&l);
     return 0;
 }
 
@@ -155,61 +161,49 @@ static int cmd_status(const char *name, const char *url)
     int st = connect(url, &c);
     if (st)
         return st;
-    PGresult *r;
+    bnc_campaign_list l;
+    bnc_failed_list fl = {0};
     bnc_err err;
-    const char *p[] = {name};
-    int rc = bnc_db_query(c,
-                          "SELECT c.status, c.total_tasks, c.spec_hash, "
-                          "count(t.id) FILTER (WHERE t.status = 'done'), "
-                          "count(t.id) FILTER (WHERE t.status = 'failed'), "
-                          "(SELECT count(*) FROM metrics m JOIN tasks t2 ON t2.id = m.task_id "
-                          " WHERE t2.campaign = c.name) "
-                          "FROM campaigns c LEFT JOIN tasks t ON t.campaign = c.name "
-                          "WHERE c.name = $1 GROUP BY c.name",
-                          1, p, &r, &err);
-    if (!rc && PQntuples(r) == 0) {
-        PQclear(r);
-        bnc_db_close(c);
+    int rc = bnc_store_campaign_get(c, name, &l, &err);
+    if (!rc && l.n)
+        rc = bnc_store_failed_tasks(c, name, 20, &fl, &err);
+    bnc_db_close(c);
+    if (!rc && l.n == 0) {
+        bnc_campaign_list_free(&l);
         fprintf(stderr, "bnc: no campaign named '%s' in the database\n", name);
         return 2;
     }
     if (rc) {
-        bnc_db_close(c);
+        bnc_campaign_list_free(&l);
         return bnc_cli_fail(rc, err.msg);
     }
-    printf("campaign %s: %s\n  tasks planned %s, done %s, failed %s\n  metric rows %s\n  spec "
-           "hash %s\n",
-           name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3),
-           PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5), PQgetvalue(r, 0, 2));
-    PQclear(r);
-    rc = bnc_db_query(c,
-                      "SELECT id, kind, params::text, seed, attempts, error FROM tasks "
-                      "WHERE campaign = $1 AND status = 'failed' ORDER BY id LIMIT 20",
-                      1, p, &r, &err);
-    if (!rc) {
-        for (int i = 0; i < PQntuples(r); i++)
-            printf("  failed %s %s %s seed %s after %s attempts: %s\n", PQgetvalue(r, i, 0),
-                   PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-                   PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
-        PQclear(r);
-    }
-    bnc_db_close(c);
+    const bnc_campaign_row *r = &l.v[0];
+    printf("campaign %s: %s\n  tasks planned %lld, done %lld, failed %lld\n  metric rows %lld\n"
+           "  spec hash %s\n",
+           name, r->status, (long long)r->total_tasks, (long long)r->done, (long long)r->failed,
+           (long long)r->metric_rows, r->spec_hash);
+    for (size_t i = 0; i < fl.n; i++)
+        printf("  failed %s %s %s seed %lld after %lld attempts: %s\n", fl.v[i].id, fl.v[i].kind,
+               fl.v[i].params_json, (long long)fl.v[i].seed, (long long)fl.v[i].attempts,
+               fl.v[i].error);
+    bnc_failed_list_free(&fl);
+    bnc_campaign_list_free(&l);
     return 0;
 }
 
-static void csv_field(FILE *f, const char *s)
+typedef struct export_ctx {
+    FILE *f;
+    int jsonl;
+} export_ctx;
+
+static int export_task(const bnc_export_task *t, void *arg)
 {
-    if (strpbrk(s, ",\"\n\r") == NULL) {
-        fputs(s, f);
-        return;
+    export_ctx *x = arg;
+    if (!x->jsonl) {
+        bnc_export_csv_task(x->f, t);
+        return 0;
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    return bnc_export_jsonl_task(x->f, t);
 }
 
 static int cmd_export(int argc, char **argv)
@@ -224,7 +218,11 @@ static int cmd_export(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': url = optarg; break;
+        case 'd':
+            if (!*optarg)
+                return bnc_cli_fail(BNC_EINVAL, "--db is empty (an unset variable?); give a URL");
+            url = optarg;
+            break;
         case 'f': format = optarg; break;
         case 'o': outp = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -240,62 +238,28 @@ static int cmd_export(int argc, char **argv)
     int st = connect(url, &db);
     if (st)
         return st;
-    PGresult *r;
     bnc_err err;
-    const char *p[] = {name};
-    int rc = bnc_db_query(db,
-                          "SELECT t.id, t.kind, t.params::text, t.seed, t.status, t.rank, t.host, "
-                          "extract(epoch FROM t.finished_at - t.started_at), m.name, m.value, m.unit "
-                          "FROM tasks t LEFT JOIN metrics m ON m.task_id = t.id "
-                          "WHERE t.campaign = $1 ORDER BY t.id, m.name",
-                          1, p, &r, &err);
+    /* A temporary file beside the output, renamed into place when every
+     * byte is written; a device or FIFO is refused (use -o - and redirect). */
+    bnc_out out;
+    int rc = bnc_out_open(&out, outp ? outp : "-", NULL, &err);
     if (rc) {
         bnc_db_close(db);
         return bnc_cli_fail(rc, err.msg);
     }
-    FILE *f = outp ? fopen(outp, "w") : stdout;
-    if (!f) {
-        PQclear(r);
-        bnc_db_close(db);
-        fprintf(stderr, "bnc: cannot write %s\n", outp);
-        return 1;
-    }
-    int n = PQntuples(r);
-    if (!strcmp(format, "csv")) {
-        fprintf(f, "task_id,kind,params,seed,status,rank,host,seconds,metric,value,unit\n");
-        for (int i = 0; i < n; i++) {
-            for (int k = 0; k < 11; k++) {
-                if (k)
-                    fputc(',', f);
-                csv_field(f, PQgetvalue(r, i, k));
-            }
-            fputc('\n', f);
-        }
-    } else {
-        for (int i = 0; i < n;) {
-            const char *id = PQgetvalue(r, i, 0);
-            json_error_t je;
-            json_t *o = json_pack("{s:s, s:s, s:o, s:I, s:s, s:s}", "task_id", id, "kind",
-                                  PQgetvalue(r, i, 1), "params",
-                                  json_loads(PQgetvalue(r, i, 2), 0, &je), "seed",
-                                  (json_int_t)strtoll(PQgetvalue(r, i, 3), NULL, 10), "status",
-                                  PQgetvalue(r, i, 4), "host", PQgetvalue(r, i, 6));
-            json_t *m = json_object();
-            for (; i < n && !strcmp(PQgetvalue(r, i, 0), id); i++)
-                if (!PQgetisnull(r, i, 8))
-                    json_object_set_new(m, PQgetvalue(r, i, 8),
-                                        json_real(strtod(PQgetvalue(r, i, 9), NULL)));
-            json_object_set_new(o, "metrics", m);
-            char *line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-            fprintf(f, "%s\n", line);
-            free(line);
-            json_decref(o);
-        }
-    }
-    if (outp)
-        fclose(f);
-    PQclear(r);
+    export_ctx x = {out.f, strcmp(format, "jsonl") == 0};
+    if (!x.jsonl)
+        bnc_export_csv_header(out.f);
+    rc = bnc_store_export(db, name, export_task, &x, &err);
     bnc_db_close(db);
+    if (rc == BNC_ENOMEM)
+        bnc_err_set(&err, rc, "export: out of memory");
+    if (rc) {
+        bnc_out_abort(&out);
+        return bnc_cli_fail(rc, err.msg);
+    }
+    if ((rc = bnc_out_commit(&out, &err)) != 0)
+        return bnc_cli_fail(rc, err.msg);
     return 0;
 }
 

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "bnc_db.h"
+#include "bnc_out.h"
+#include "bnc_store.h"
+#include "bnc_out.h"
 #include "commands.h"
 #include "report.h"
 
@@ -99,33 +102,52 @@ int bnc_cmd_report(int argc, char **argv)
 
     bnc_err err;
     bnc_err_clear(&err);
+    if (url && !*url)
+        return bnc_cli_fail(BNC_EINVAL, "--db is empty (an unset variable?); give a URL");
+    /* Read everything first, then write: a failed read leaves no output. */
     PGconn *c = NULL;
+    bnc_campaign_list camp = {0};
+    bnc_task_count_list tasks = {0};
+    bnc_env_list envs = {0};
+    bnc_obs_list obs = {0};
+    bnc_analysis *a = NULL;
+    bnc_analyze_opts ao = {0};
+    ao.campaign = o.campaign;
+    ao.by = o.by;
+    ao.baseline = o.baseline;
+    ao.paired_by = o.paired_by;
+    ao.alpha = o.alpha;
+    bnc_obs_query q;
+    bnc_analysis_query(&ao, &q);
     int rc = bnc_db_connect(url, &c, &err);
     if (!rc) rc = bnc_db_require_schema(c, &err);
-    if (rc) {
-        bnc_db_close(c);
-        return bnc_cli_fail(rc, err.msg);
-    }
-    /* write to FILE.tmp and rename, so a failed run leaves no half report */
-    char tmp[4096];
-    FILE *out = stdout;
-    if (path) {
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        out = fopen(tmp, "w");
-        if (!out) {
-            bnc_db_close(c);
-            snprintf(err.msg, sizeof err.msg, "cannot write %s", tmp);
-            return bnc_cli_fail(BNC_EIO, err.msg);
+    if (!rc) rc = bnc_store_campaign_get(c, o.campaign, &camp, &err);
+    if (!rc && camp.n == 0)
+        rc = bnc_err_set(&err, BNC_EINVAL, "campaign '%s' not found in the database", o.campaign);
+    if (!rc) rc = bnc_store_task_counts(c, o.campaign, &tasks, &err);
+    if (!rc) rc = bnc_store_environments(c, o.campaign, &envs, &err);
+    if (!rc) rc = bnc_store_observations(c, &q, &obs, &err);
+    if (!rc) rc = bnc_analysis_compute(obs.v, obs.n, &ao, &a, &err);
+    bnc_db_close(c);
+    /* The output goes to a temporary file beside PATH and replaces it only
+     * when complete; a device or FIFO is refused (use standard output). */
+    bnc_out out;
+    if (!rc) rc = bnc_out_open(&out, path ? path : "-", NULL, &err);
+    if (!rc) {
+        bnc_report_input in = {&camp.v[0], &tasks, &envs, a};
+        rc = bnc_report_write(&in, &o, out.f, &err);
+        if (rc) {
+            bnc_out_abort(&out);
+            bnc_err_prefix(&err, "%s: ", path ? path : "standard output");
+        } else {
+            rc = bnc_out_commit(&out, &err);
         }
     }
-    rc = bnc_report_write(c, &o, out, &err);
-    bnc_db_close(c);
-    if (path) {
-        if (fclose(out) != 0 && !rc) rc = bnc_err_set(&err, BNC_EIO, "writing %s failed", tmp);
-        if (!rc && rename(tmp, path) != 0)
-            rc = bnc_err_set(&err, BNC_EIO, "cannot rename %s to %s", tmp, path);
-        if (rc) remove(tmp);
-    }
+    bnc_analysis_free(a);
+    bnc_obs_list_free(&obs);
+    bnc_env_list_free(&envs);
+    bnc_task_count_list_free(&tasks);
+    bnc_campaign_list_free(&camp);
     if (rc) return bnc_cli_fail(rc, err.msg);
     if (path)
         fprintf(stderr, "bnc: wrote %s report of campaign %s to %s\n", format, o.campaign, path);

@@ -87,7 +87,10 @@ typedef struct bnc_quant_result {
 } bnc_quant_result;
 
 /* Quantizes in_path into out_path over every rank of comm (collective). The
- * file is written as out_path.part and renamed by rank 0 at the end. On
+ * file is written to a temporary file beside out_path and renamed by rank 0
+ * at the end (common/bnc_out.h: an out_path that is an input, or exists and
+ * is not a regular file, is refused with BNC_EINVAL before anything is
+ * written). On
  * rank 0 *plan_out (may be NULL) receives the plan and res the metrics; the
  * caller frees them (bnc_quant_plan_free, bnc_quant_result_free). Every rank
  * returns the same status and message (the first failing rank's). */

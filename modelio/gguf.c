@@ -561,6 +561,11 @@ int bnc_gguf_parse(const void *buf, size_t size, const char *fname, bnc_gguf **o
                                  tf, d, (unsigned long long)x);
                 goto fail;
             }
+            if (x == 0) { /* no rows to split, no row to divide by */
+                rc = bnc_err_set(err, BNC_EFORMAT, "%s: %s: dimension %u is 0 (empty tensor)",
+                                 r.fname, tf, d);
+                goto fail;
+            }
             t->ne[d] = (int64_t)x;
         }
         if ((rc = rd_u32(&r, &t->type, tf)) || (rc = rd_u64(&r, &t->offset, tf))) goto fail;

@@ -164,6 +164,11 @@ int bnc_quant_plan_build(const bnc_model *m, const bnc_quant_opts *o, int n_rank
     int dummy_x;
     int rc = target_type(o->type, o->pack, &dummy_t, &dummy_x, err);
     if (rc) return rc;
+    /* Every override's type, even one whose pattern matches no tensor. */
+    for (size_t i = 0; i < o->n_overrides; i++)
+        if (strcmp(o->ov_type[i], "keep") != 0 &&
+            (rc = target_type(o->ov_type[i], o->pack, &dummy_t, &dummy_x, err)))
+            return bnc_err_prefix(err, "--override %s=%s: ", o->ov_pattern[i], o->ov_type[i]);
     bnc_quant_plan *p = calloc(1, sizeof *p);
     sized *order = NULL;
     if (!p) return bnc_err_set(err, BNC_ENOMEM, "plan: out of memory");

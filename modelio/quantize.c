@@ -13,6 +13,7 @@
 #include "bnc_hash.h"
 #include "bnc_ggml.h"
 #include "bnc_kernels.h"
+#include "bnc_out.h"
 #include "bnc_time.h"
 
 #define HASH_CHUNK ((uint64_t)16 << 20)
@@ -400,6 +401,24 @@ static void finish_metrics(const double *a, double mx, bnc_quant_metric *q)
     q->sparsity = n > 0 ? a[A_ZEROS] / n : 0.0;
 }
 
+#define TMP_MAX_PATH 4200
+
+/* Rank 0: refuses an output that is an input (the path given or any file of
+ * the model) or not a regular file, and creates the temporary file beside it
+ * that every rank then writes with MPI-IO. */
+static int open_output(const bnc_model *m, const char *in_path, const char *out_path, char *tmp,
+                       bnc_err *err)
+{
+    const char **inputs = calloc(m->n_files + 2, sizeof *inputs);
+    if (!inputs) return bnc_err_set(err, BNC_ENOMEM, "out of memory");
+    inputs[0] = in_path;
+    for (size_t i = 0; i < m->n_files; i++)
+        inputs[i + 1] = m->files[i]->path;
+    int rc = bnc_out_check(out_path, inputs, err);
+    free(inputs);
+    return rc ? rc : bnc_out_temp(out_path, tmp, TMP_MAX_PATH, err);
+}
+
 int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
                      const bnc_quant_opts *o, bnc_quant_plan **plan_out, bnc_quant_result *res,
                      bnc_err *err)
@@ -420,6 +439,7 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
     bnc_model *m = NULL;
     bnc_quant_plan *p = NULL;
     char *tmp = NULL;
+    int made_tmp = 0; /* rank 0 created tmp and must remove it on failure */
     int rc = bnc_model_open(in_path, NULL, &m, err);
     if ((rc = agree(comm, rc, err))) goto out;
     c.m = m;
@@ -429,20 +449,21 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
     c.p = p;
     c.acc = calloc((p->n ? p->n : 1) * A_COUNT, sizeof *c.acc);
     c.maxabs = calloc(p->n ? p->n : 1, sizeof *c.maxabs);
-    tmp = malloc(strlen(out_path) + 6);
+    tmp = calloc(1, TMP_MAX_PATH);
     if (!c.acc || !c.maxabs || !tmp)
         rc = bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", c.rank);
     if ((rc = agree(comm, rc, err))) goto out;
-    sprintf(tmp, "%s.part", out_path);
-    if (c.rank == 0 && unlink(tmp) != 0 && errno != ENOENT)
-        rc = bnc_err_set(err, BNC_EIO, "%s: cannot replace: %s", tmp, strerror(errno));
+    if (c.rank == 0) rc = open_output(m, in_path, out_path, tmp, err);
     if ((rc = agree(comm, rc, err))) goto out;
-    int mrc = MPI_File_open(comm, tmp, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &c.fh);
+    made_tmp = c.rank == 0;
+    MPI_Bcast(tmp, TMP_MAX_PATH, MPI_CHAR, 0, comm);
+    int mrc = MPI_File_open(comm, tmp, MPI_MODE_WRONLY, MPI_INFO_NULL, &c.fh);
     if (mrc != MPI_SUCCESS) {
         char msg[MPI_MAX_ERROR_STRING];
         int len = 0;
         MPI_Error_string(mrc, msg, &len);
-        rc = bnc_err_set(err, BNC_EIO, "%s: cannot create: %s", tmp, msg);
+        rc = bnc_err_set(err, BNC_EIO, "%s: rank %d cannot open its temporary file %s: %s",
+                         out_path, c.rank, tmp, msg);
         c.fh = MPI_FILE_NULL;
     }
     if ((rc = agree(comm, rc, err))) goto out;
@@ -489,11 +510,14 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
         free(hdr);
     }
     if ((rc = agree(comm, rc, err))) goto out;
-    MPI_File_close(&c.fh);
+    if (MPI_File_sync(c.fh) != MPI_SUCCESS)
+        rc = bnc_err_set(err, BNC_EIO, "%s: rank %d cannot sync its writes", out_path, c.rank);
+    if (MPI_File_close(&c.fh) != MPI_SUCCESS && !rc)
+        rc = bnc_err_set(err, BNC_EIO, "%s: rank %d cannot close the output", out_path, c.rank);
     c.fh = MPI_FILE_NULL;
-    if (c.rank == 0 && rename(tmp, out_path) != 0)
-        rc = bnc_err_set(err, BNC_EIO, "%s: cannot rename to %s: %s", tmp, out_path,
-                         strerror(errno));
+    if ((rc = agree(comm, rc, err))) goto out;
+    if (c.rank == 0) rc = bnc_out_rename(tmp, out_path, err);
+    made_tmp = 0; /* renamed, or removed by bnc_out_rename */
     if ((rc = agree(comm, rc, err))) goto out;
     memcpy(res->source_hash, hash, sizeof hash);
     res->n = p->n;
@@ -508,10 +532,8 @@ int bnc_quantize_run(MPI_Comm comm, const char *in_path, const char *out_path,
     }
     res->seconds = bnc_now() - c.t0;
 out:
-    if (c.fh != MPI_FILE_NULL) {
-        MPI_File_close(&c.fh);
-        if (c.rank == 0 && tmp) unlink(tmp);
-    }
+    if (c.fh != MPI_FILE_NULL) MPI_File_close(&c.fh);
+    if (made_tmp) unlink(tmp);
     free(tmp);
     free(c.x);
     free(c.w);

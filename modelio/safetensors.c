@@ -95,8 +95,12 @@ static int parse_tensor(const char *fname, const char *name, json_t *v, uint64_t
                                "%s: tensor '%.200s': shape: dimension %zu is not a non-negative "
                                "integer",
                                fname, name, d);
+        if (x == 0)
+            return bnc_err_set(err, BNC_EFORMAT,
+                               "%s: tensor '%.200s': shape: dimension %zu is 0 (empty tensor)",
+                               fname, name, d);
         t->shape[d] = (int64_t)x;
-        if (x != 0 && count > UINT64_MAX / x)
+        if (count > UINT64_MAX / x)
             return bnc_err_set(err, BNC_EFORMAT, "%s: tensor '%.200s': shape: product overflows",
                                fname, name);
         count *= x;

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bnc_gguf.h"
 #include "bnc_model.h"
+#include "bnc_out.h"
 #include "bnc_rng.h"
 #include "bnc_safetensors.h"
 #include "convert.h"
@@ -337,8 +339,25 @@ done:
     return rc;
 }
 
-static int write_gguf(const char *path, const bnc_synth_opts *o, const bnc_synth_shape *s,
-                      const stensor *ts, size_t n, const uint32_t *types, bnc_err *err)
+/* Every file goes to a temporary file beside its path, renamed when whole;
+ * a path that is a device, FIFO or directory is refused (common/bnc_out.h). */
+static int begin_out(const char *path, char *tmp, size_t n, bnc_err *err)
+{
+    int rc = bnc_out_check(path, NULL, err);
+    return rc ? rc : bnc_out_temp(path, tmp, n, err);
+}
+
+static int end_out(int rc, const char *tmp, const char *path, bnc_err *err)
+{
+    if (rc) {
+        unlink(tmp);
+        return rc;
+    }
+    return bnc_out_rename(tmp, path, err);
+}
+
+static int write_gguf_to(const char *path, const bnc_synth_opts *o, const bnc_synth_shape *s,
+                         const stensor *ts, size_t n, const uint32_t *types, bnc_err *err)
 {
     bnc_gguf *g = bnc_gguf_new();
     if (!g) return bnc_err_set(err, BNC_ENOMEM, "synth: out of memory");
@@ -368,6 +387,15 @@ static int write_gguf(const char *path, const bnc_synth_opts *o, const bnc_synth
     return rc;
 }
 
+static int write_gguf(const char *path, const bnc_synth_opts *o, const bnc_synth_shape *s,
+                      const stensor *ts, size_t n, const uint32_t *types, bnc_err *err)
+{
+    char tmp[4200];
+    int rc = begin_out(path, tmp, sizeof tmp, err);
+    if (rc) return rc;
+    return end_out(write_gguf_to(tmp, o, s, ts, n, types, err), tmp, path, err);
+}
+
 static int st_emit(void *ctx, size_t ti, const void *data, size_t n, bnc_err *err)
 {
     (void)ti;
@@ -384,9 +412,9 @@ static int write_st(const char *path, const bnc_synth_opts *o, const bnc_synth_s
     return write_st_range(path, o, s, ts, 0, n, types, err);
 }
 
-static int write_st_range(const char *path, const bnc_synth_opts *o, const bnc_synth_shape *s,
-                          const stensor *all, size_t first, size_t last, const uint32_t *types,
-                          bnc_err *err)
+static int write_st_range_to(const char *path, const bnc_synth_opts *o, const bnc_synth_shape *s,
+                             const stensor *all, size_t first, size_t last, const uint32_t *types,
+                             bnc_err *err)
 {
     const stensor *ts = all + first;
     size_t n = last - first;
@@ -428,6 +456,16 @@ static int write_st_range(const char *path, const bnc_synth_opts *o, const bnc_s
     return rc ? rc : rc2;
 }
 
+static int write_st_range(const char *path, const bnc_synth_opts *o, const bnc_synth_shape *s,
+                          const stensor *all, size_t first, size_t last, const uint32_t *types,
+                          bnc_err *err)
+{
+    char tmp[4200];
+    int rc = begin_out(path, tmp, sizeof tmp, err);
+    if (rc) return rc;
+    return end_out(write_st_range_to(tmp, o, s, all, first, last, types, err), tmp, path, err);
+}
+
 /* Shards of about equal bytes, each a contiguous run of the tensor list;
  * every shard is generated with the tensor indices of the whole model so the
  * values match the unsharded file. */
@@ -461,9 +499,11 @@ static int write_sharded(const char *path, const bnc_synth_opts *o, const bnc_sy
         rc = write_st_range(full, o, s, ts, first, last, types, err);
         first = last;
     }
-    if (!rc) {
-        if (json_dump_file(root, path, JSON_INDENT(2)) != 0)
+    char tmp[4200];
+    if (!rc && !(rc = begin_out(path, tmp, sizeof tmp, err))) {
+        if (json_dump_file(root, tmp, JSON_INDENT(2)) != 0)
             rc = bnc_err_set(err, BNC_EIO, "%s: cannot write the index", path);
+        rc = end_out(rc, tmp, path, err);
     }
     json_decref(root);
     return rc;

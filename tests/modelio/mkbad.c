@@ -75,6 +75,10 @@ static void m_type(bnc_gguf *g)
 {
     g->tensors[0].type = 99;
 }
+static void m_zerodim(bnc_gguf *g)
+{
+    g->tensors[0].ne[0] = 0; /* innermost: 0 columns (was a SIGFPE in quantize) */
+}
 static void m_unaligned(bnc_gguf *g)
 {
     g->tensors[1].offset = 40;
@@ -118,6 +122,9 @@ int main(int argc, char **argv)
        "{\"w\":{\"dtype\":\"F32\",\"shape\":[3,3],\"data_offsets\":[0,16]}}", 16, "shape");
     st("st_negshape.safetensors",
        "{\"w\":{\"dtype\":\"F32\",\"shape\":[-4],\"data_offsets\":[0,16]}}", 16, "shape");
+    st("st_zerodim.safetensors",
+       "{\"w\":{\"dtype\":\"F32\",\"shape\":[256,0],\"data_offsets\":[0,0]}}", 0,
+       "tensor 'w': shape: dimension 1 is 0");
     gguf_patch("gguf_magic.gguf", 0, "GGUX", 4, "magic");
     uint32_t v2 = 2;
     gguf_patch("gguf_version.gguf", 4, &v2, 4, "version");
@@ -140,6 +147,9 @@ int main(int argc, char **argv)
         free(b);
         b = gguf_bytes(m_type, &n);
         put("gguf_type.gguf", b, n, "unknown ggml type");
+        free(b);
+        b = gguf_bytes(m_zerodim, &n);
+        put("gguf_zerodim.gguf", b, n, "tensor 't0': dimension 0 is 0");
         free(b);
         b = gguf_bytes(m_unaligned, &n);
         put("gguf_unaligned.gguf", b, n, "alignment");
