@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bnc_hash.h"
 #include "bnc_yaml.h"
@@ -12,9 +13,16 @@
 int bnc_read_file(const char *path, char **out, size_t *n, bnc_err *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return bnc_err_set(err, errno == ENOENT ? BNC_EINVAL : BNC_EIO, "%s: %s", path,
-                           strerror(errno));
+    if (!f) {
+        int e = errno; /* a missing input is bad input (exit 2) */
+        return bnc_err_set(err, e == ENOENT || e == ENOTDIR ? BNC_EINVAL : BNC_EIO, "%s: %s",
+                           path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return bnc_err_set(err, BNC_EINVAL, "%s: is a directory, not a spec file", path);
+    }
     size_t cap = 8192, len = 0;
     char *buf = malloc(cap);
     while (buf) {

@@ -19,13 +19,21 @@ int bnc_mfile_open(const char *path, size_t mmap_threshold, bnc_mfile **out, bnc
     *out = NULL;
     if (!mmap_threshold) mmap_threshold = BNC_MMAP_THRESHOLD;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return bnc_err_set(err, BNC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) {
+        int e = errno; /* a missing input is bad input (exit 2), not an I/O failure */
+        return bnc_err_set(err, e == ENOENT || e == ENOTDIR ? BNC_EINVAL : BNC_EIO,
+                           "%s: cannot open: %s", path, strerror(e));
+    }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return bnc_err_set(err, BNC_EIO, "%s: not a regular file%s%s", path, e ? ": " : "",
-                           e ? strerror(e) : "");
+        return bnc_err_set(err, BNC_EIO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return bnc_err_set(err, BNC_EINVAL, "%s: is %s, not a regular file", path,
+                           S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
     }
     bnc_mfile *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
