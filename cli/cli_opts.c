@@ -11,6 +11,11 @@ int bnc_cli_db_opt(int argc, char **argv, const char **url, void (*usage)(FILE *
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'd') {
+            if (!*optarg) {
+                fprintf(stderr, "bnc: --db is empty (an unset variable?); give a URL, or leave "
+                                "--db out for the default\n");
+                return 2;
+            }
             *url = optarg;
         } else if (c == 'h') {
             usage(stdout);

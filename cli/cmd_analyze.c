@@ -8,6 +8,7 @@
 
 #include "analyze.h"
 #include "bnc_db.h"
+#include "bnc_store.h"
 #include "commands.h"
 
 static void usage(FILE *f)
@@ -42,11 +43,16 @@ int bnc_cmd_analyze(int argc, char **argv)
         return 0;
     }
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},       {"metric", required_argument, NULL, 'm'},
-        {"kind", required_argument, NULL, 'k'},     {"by", required_argument, NULL, 'b'},
-        {"baseline", required_argument, NULL, 'B'}, {"paired-by", required_argument, NULL, 'p'},
-        {"alpha", required_argument, NULL, 'a'},    {"correction", required_argument, NULL, 'c'},
-        {"no-store", no_argument, NULL, 'n'},       {"where", required_argument, NULL, 'w'},
+        {"db", required_argument, NULL, 'd'},
+        {"metric", required_argument, NULL, 'm'},
+        {"kind", required_argument, NULL, 'k'},
+        {"by", required_argument, NULL, 'b'},
+        {"baseline", required_argument, NULL, 'B'},
+        {"paired-by", required_argument, NULL, 'p'},
+        {"alpha", required_argument, NULL, 'a'},
+        {"correction", required_argument, NULL, 'c'},
+        {"no-store", no_argument, NULL, 'n'},
+        {"where", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     bnc_analyze_opts o = {0};
@@ -57,6 +63,10 @@ int bnc_cmd_analyze(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "d:m:k:b:B:p:a:c:n", opts, NULL)) != -1) {
         switch (ch) {
         case 'd':
+            if (!*optarg) {
+                json_decref(where);
+                return bnc_cli_fail(BNC_EINVAL, "--db is empty (an unset variable?); give a URL");
+            }
             url = optarg;
             break;
         case 'm':
@@ -123,25 +133,34 @@ int bnc_cmd_analyze(int argc, char **argv)
         return 2;
     }
     o.campaign = argv[optind];
-    char *where_text = json_object_size(where)
-                           ? json_dumps(where, JSON_COMPACT | JSON_SORT_KEYS)
-                           : NULL;
+    char *where_text =
+        json_object_size(where) ? json_dumps(where, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(where);
     o.where = where_text;
     bnc_err err;
     bnc_err_clear(&err);
     PGconn *c = NULL;
     bnc_analysis *a = NULL;
+    bnc_obs_query q;
+    bnc_obs_list obs = {0};
+    bnc_analysis_row *rows = NULL;
+    size_t nrows = 0;
+    bnc_analysis_query(&o, &q);
     int rc = bnc_db_connect(url, &c, &err);
     if (!rc) rc = bnc_db_require_schema(c, &err);
-    if (!rc) rc = bnc_analysis_load(c, &o, &a, &err);
-    if (!rc && store) rc = bnc_analysis_store(c, a, &err);
+    if (!rc) rc = bnc_store_observations(c, &q, &obs, &err);
+    if (!rc) rc = bnc_analysis_compute(obs.v, obs.n, &o, &a, &err);
+    if (!rc && store) rc = bnc_analysis_rows(a, &rows, &nrows, &err);
+    if (!rc && store)
+        rc = bnc_store_analyses_replace(c, a->campaign, a->by, a->alpha, rows, nrows, &err);
     if (!rc) {
         bnc_analysis_print(stdout, a);
         if (store)
             printf("\nstored in table analyses (%zu metric%s, %zu results read)\n", a->nm,
                    a->nm == 1 ? "" : "s", a->nobs);
     }
+    free(rows);
+    bnc_obs_list_free(&obs);
     bnc_analysis_free(a);
     bnc_db_close(c);
     free(where_text);

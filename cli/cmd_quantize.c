@@ -13,7 +13,7 @@
 #include "bnc_err.h"
 #include "bnc_hash.h"
 #include "bnc_quantize.h"
-#include "bnc_sink.h"
+#include "bnc_store.h"
 #include "bnc_time.h"
 #include "bnc_version.h"
 #include "commands.h"
@@ -41,9 +41,10 @@ static void quantize_usage(FILE *f)
                "  --quiet               no per-tensor table and no progress\n");
 }
 
-/* Formats a metric for COPY text: PostgreSQL reads Infinity and NaN. */
 /* One task per tensor (kind quantize_tensor) and its metrics in long form,
- * loaded with COPY through staging tables; reruns insert nothing twice. */
+ * stored in one transaction through bnc_store_tasks_add; reruns insert
+ * nothing twice. */
+#define QUANT_METRICS 9
 static int store_db(const char *url, const char *campaign, const char *in, const char *out,
                     const char *cmdline, const bnc_model *m, const bnc_quant_plan *p,
                     const bnc_quant_result *r, const char *scheme, int ranks, bnc_err *err)
@@ -51,25 +52,19 @@ static int store_db(const char *url, const char *campaign, const char *in, const
     PGconn *c;
     int rc = bnc_db_connect(url, &c, err);
     if (rc) return rc;
-    if ((rc = bnc_db_require_schema(c, err))) goto done;
     char spec_hash[33];
     bnc_hash128_hex(cmdline, strlen(cmdline), spec_hash);
-    const char *cp[] = {campaign, cmdline, spec_hash};
-    PGresult *res = NULL;
-    if ((rc = bnc_db_query(c,
-                           "INSERT INTO campaigns (name, description, spec_text, spec_hash, "
-                           "status) VALUES ($1, 'bnc quantize', $2, $3, 'done') "
-                           "ON CONFLICT (name) DO NOTHING",
-                           3, cp, &res, err)))
-        goto done;
-    PQclear(res);
+    /* Every quantize run may add to its campaign, whatever its command line. */
+    bnc_campaign_def def = {campaign, "bnc quantize", cmdline, spec_hash, NULL, 0, "done", 1};
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    /* One quantize_tensor task per tensor, stored through the results sink
-     * (COPY, one transaction; a rerun stores nothing twice). */
-    bnc_sink *sink = NULL;
-    if ((rc = bnc_sink_new(c, &sink, err)))
-        goto done;
+    bnc_task_row *rows = calloc(p->n + 1, sizeof *rows);
+    bnc_metric_row *ms = calloc(QUANT_METRICS * (p->n + 1), sizeof *ms);
+    char(*ids)[33] = calloc(p->n + 1, sizeof *ids);
+    char **pjs = calloc(p->n + 1, sizeof *pjs);
+    if (!rows || !ms || !ids || !pjs) rc = bnc_err_set(err, BNC_ENOMEM, "out of memory");
+    if (!rc) rc = bnc_db_require_schema(c, err);
+    if (!rc) rc = bnc_store_campaign_ensure(c, &def, err);
     double now = bnc_wall();
     for (size_t i = 0; i < p->n && !rc; i++) {
         const bnc_quant_item *it = &p->items[i];
@@ -82,49 +77,47 @@ static int store_db(const char *url, const char *campaign, const char *in, const
             json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "tensor", t->name, "type",
                       ti ? ti->name : "?", "scheme", scheme, "source", in, "source_hash",
                       r->source_hash, "output", out, "shape", shape, "reason", it->reason);
-        char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+        pjs[i] = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(params);
-        char key[1200], id[33];
+        char key[1200];
         snprintf(key, sizeof key, "%s|quantize_tensor|%s|%s|%s|%s", campaign, r->source_hash,
                  scheme, t->name, ti ? ti->name : "?");
-        bnc_hash128_hex(key, strlen(key), id);
+        bnc_hash128_hex(key, strlen(key), ids[i]);
         const bnc_quant_metric *q = &r->metrics[i];
         uint64_t ob = (uint64_t)it->rows * it->out_row_bytes;
         double n = (double)it->rows * (double)it->cols;
-        Bnc__Metric ms[] = {
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "mse", q->mse, ""},
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "rel_rmse", q->rel_rmse, ""},
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "sqnr_db", q->sqnr_db, "dB"},
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "cosine", q->cosine, ""},
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "max_abs_err", q->max_abs, ""},
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "sparsity", q->sparsity, ""},
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "bytes_in", (double)it->in_bytes,
-             "B"},
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "bytes_out", (double)ob, "B"},
-            {PROTOBUF_C_MESSAGE_INIT(&bnc__metric__descriptor), "bits_per_weight",
-             n > 0 ? 8.0 * (double)ob / n : 0.0, "bit"}};
-        Bnc__Metric *mp[sizeof ms / sizeof ms[0]];
-        for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++)
-            mp[k] = &ms[k];
-        Bnc__TaskResult tr = BNC__TASK_RESULT__INIT;
-        tr.task_id = id;
-        tr.campaign = (char *)campaign;
-        tr.kind = "quantize_tensor";
-        tr.params_json = pj ? pj : "{}";
-        tr.ok = 1;
-        tr.attempt = 1;
-        tr.rank = ranks;
-        tr.host = host;
-        tr.started_at = tr.finished_at = now;
-        tr.n_metrics = sizeof ms / sizeof ms[0];
-        tr.metrics = mp;
-        rc = bnc_sink_add(sink, &tr, err);
-        free(pj);
+        bnc_metric_row *mr = &ms[QUANT_METRICS * i];
+        const bnc_metric_row vals[QUANT_METRICS] = {
+            {"mse", q->mse, ""},
+            {"rel_rmse", q->rel_rmse, ""},
+            {"sqnr_db", q->sqnr_db, "dB"},
+            {"cosine", q->cosine, ""},
+            {"max_abs_err", q->max_abs, ""},
+            {"sparsity", q->sparsity, ""},
+            {"bytes_in", (double)it->in_bytes, "B"},
+            {"bytes_out", (double)ob, "B"},
+            {"bits_per_weight", n > 0 ? 8.0 * (double)ob / n : 0.0, "bit"}};
+        memcpy(mr, vals, sizeof vals);
+        rows[i] = (bnc_task_row){.id = ids[i],
+                                 .campaign = campaign,
+                                 .kind = "quantize_tensor",
+                                 .params_json = pjs[i] ? pjs[i] : "{}",
+                                 .ok = 1,
+                                 .attempts = 1,
+                                 .rank = ranks,
+                                 .host = host,
+                                 .started_at = now,
+                                 .finished_at = now,
+                                 .metrics = mr,
+                                 .n_metrics = QUANT_METRICS};
     }
-    if (!rc)
-        rc = bnc_sink_flush(sink, NULL, NULL, err);
-    bnc_sink_free(sink);
-done:
+    if (!rc) rc = bnc_store_tasks_add(c, rows, p->n, NULL, NULL, err);
+    for (size_t i = 0; pjs && i < p->n; i++)
+        free(pjs[i]);
+    free(pjs);
+    free(ids);
+    free(ms);
+    free(rows);
     bnc_db_close(c);
     return rc;
 }
@@ -213,6 +206,11 @@ int bnc_cmd_quantize(int argc, char **argv)
             o.metrics = 0;
             break;
         case 'd':
+            if (!*optarg) {
+                status = bnc_cli_fail(BNC_EINVAL, "quantize: --db is empty (an unset "
+                                                  "variable?); give a URL or 'default'");
+                goto out;
+            }
             use_db = 1;
             db_url = strcmp(optarg, "default") == 0 ? NULL : optarg;
             break;

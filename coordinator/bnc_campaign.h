@@ -16,6 +16,7 @@ typedef struct bnc_run_opts {
     const char *db_url;       /* NULL: the default private database */
     int no_db;                /* journal only; load later with `bnc db sync` */
     int dry_run;              /* validate and plan only: no database, journal or tasks */
+    int salvage;              /* a damaged journal: move it aside, go on with what verifies */
     const char *journal_path; /* NULL: var/journal/<campaign>.journal */
     int inflight;             /* tasks in flight per worker; 0: adaptive */
     int threads;              /* threads a task may use (0: 1) */
@@ -37,6 +38,7 @@ typedef struct bnc_run_summary {
     int orphaned;        /* mpirun went away: this rank stopped at once; the caller
                           * should leave without MPI_Finalize (nothing to finalize with) */
     char db_error[512];
+    char journal_note[1400]; /* what opening the journal found and did ("" when intact) */
     double seconds;
     double tasks_per_s;
 } bnc_run_summary;

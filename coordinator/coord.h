@@ -17,6 +17,7 @@
 #include "bnc_journal.h"
 #include "bnc_plan.h"
 #include "bnc_sink.h"
+#include "bnc_store.h"
 #include "bnc_spec.h"
 
 enum { TAG_TASKS = 11, TAG_RESULTS = 12, TAG_STOP = 13 };
@@ -97,7 +98,7 @@ typedef struct coord {
     bnc_plan plan;
     bnc_task_ctx ctx;
     PGconn *db;
-    bnc_sink *sink;
+    bnc_live_sink *sink; /* owns the connection once the campaign is prepared */
     bnc_journal *journal;
     bnc_run_summary *sum;
     uint32_t *attempts; /* per plan task */
@@ -111,7 +112,7 @@ typedef struct coord {
 
 /* run.c: the database sink and the progress line. */
 void bnc_coord_sink_flush(coord *c, int force);
-void bnc_coord_db_lost(coord *c, const bnc_err *e);
+void bnc_coord_db_lost(coord *c, const char *msg);
 void bnc_coord_progress(coord *c, int final);
 /* 1 when the task at plan index idx needs a GPU. */
 int bnc_coord_needs_gpu(const coord *c, size_t idx);

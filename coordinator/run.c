@@ -15,32 +15,32 @@
 #include "bnc_time.h"
 #include "coord.h"
 
-/* Flush the database sink at this many buffered results, or this often. */
-#define SINK_BATCH 20000
-#define SINK_EVERY_S 0.5
-
 /* Turns a lost database into a warning: results stay in the journal. */
-void bnc_coord_db_lost(coord *c, const bnc_err *e)
+void bnc_coord_db_lost(coord *c, const char *msg)
 {
     if (c->sum->db_lost) return;
     c->sum->db_lost = 1;
-    snprintf(c->sum->db_error, sizeof c->sum->db_error, "%s", e->msg);
+    snprintf(c->sum->db_error, sizeof c->sum->db_error, "%s", msg);
     fprintf(stderr,
-            "\nbnc: warning: %s\nbnc: the campaign goes on; every result is in the journal %s; "
-            "load it later with `bnc db sync %s --db URL`\n",
-            e->msg, c->sum->journal, c->sum->journal);
+            "\nbnc: warning: %s\nbnc: the campaign goes on; every result is in the journal %s, "
+            "loaded when the database is back (or later with `bnc db sync %s --db URL`)\n",
+            msg, c->sum->journal, c->sum->journal);
 }
 
+/* Call after the journal was synced: the sink flushes when due, and while
+ * the database is away it reconnects with backoff and loads the backlog. */
 void bnc_coord_sink_flush(coord *c, int force)
 {
-    if (!c->sink || c->sum->db_lost || c->sum->orphaned || bnc_sink_pending(c->sink) == 0) return;
-    double now = bnc_now();
-    if (!force && bnc_sink_pending(c->sink) < SINK_BATCH && now - c->last_flush < SINK_EVERY_S)
-        return;
-    bnc_err e;
-    if (bnc_sink_flush(c->sink, &c->sum->new_task_rows, &c->sum->new_metric_rows, &e))
-        bnc_coord_db_lost(c, &e);
-    c->last_flush = now;
+    if (!c->sink || c->sum->orphaned) return;
+    uint64_t loaded = 0;
+    int ev = bnc_live_sink_poll(c->sink, bnc_now(), force, &c->sum->new_task_rows,
+                                &c->sum->new_metric_rows, &loaded);
+    if (ev == BNC_LIVE_LOST) bnc_coord_db_lost(c, bnc_live_sink_error(c->sink));
+    if (ev == BNC_LIVE_BACK) {
+        c->sum->db_lost = 0;
+        fprintf(stderr, "\nbnc: the database is back: %llu results of the journal loaded\n",
+                (unsigned long long)loaded);
+    }
 }
 
 void bnc_coord_progress(coord *c, int final)
@@ -100,109 +100,35 @@ static int scan_visit(const Bnc__TaskResult *r, void *arg)
     if (!r->ok) return 0;
     if (bnc_idset_add(s->done, r->task_id) < 0) return BNC_ENOMEM;
     if (s->c->sink && !bnc_idset_has(s->in_db, r->task_id)) {
-        bnc_err e;
-        if (bnc_sink_add(s->c->sink, r, &e)) return BNC_ENOMEM;
+        bnc_live_sink_add(s->c->sink, r);
         s->replayed++;
     }
     return 0;
 }
 
-static int db_prepare(coord *c, const char *env_json_all, int size, bnc_idset *in_db, bnc_err *err)
+static int add_in_db(const char *id, void *arg)
 {
+    return bnc_idset_add(arg, id) < 0 ? BNC_ENOMEM : 0;
+}
+
+/* The campaign row, one environments row per distinct host of this run, the
+ * ids already stored; then the sink takes the connection over. */
+static int db_prepare(coord *c, const char *env_json_all, bnc_idset *in_db, bnc_err *err)
+{
+    bnc_campaign_def d = {c->spec->name, c->spec->description, c->spec->text, c->spec->hash,
+                          c->spec->file, (int64_t)c->plan.n, NULL, 0};
+    bnc_env_list envs = {0};
     int rc = bnc_db_migrate(c->db, err);
+    if (!rc) rc = bnc_store_campaign_begin(c->db, &d, err);
+    if (!rc) rc = bnc_env_rows_from_json(env_json_all, &envs, err);
+    if (!rc) rc = bnc_store_environments_add(c->db, c->spec->name, envs.v, envs.n, err);
+    bnc_env_list_free(&envs);
+    if (!rc) rc = bnc_store_done_task_ids(c->db, c->spec->name, add_in_db, in_db, err);
+    if (rc == BNC_ENOMEM) return bnc_err_set(err, rc, "out of memory");
     if (rc) return rc;
-    PGresult *r;
-    const char *p1[] = {c->spec->name};
-    rc = bnc_db_query(c->db, "SELECT spec_hash FROM campaigns WHERE name = $1", 1, p1, &r, err);
-    if (rc) return rc;
-    if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), c->spec->hash) != 0) {
-        rc = bnc_err_set(err, BNC_EINVAL,
-                         "%s: campaign '%s' already exists in the database with a different "
-                         "spec (hash %s, this spec %s); give the campaign a new name",
-                         c->spec->file, c->spec->name, PQgetvalue(r, 0, 0), c->spec->hash);
-        PQclear(r);
-        return rc;
-    }
-    PQclear(r);
-    char total[32];
-    snprintf(total, sizeof total, "%zu", c->plan.n);
-    const char *p2[] = {c->spec->name, c->spec->description, c->spec->text, c->spec->hash, total};
-    rc =
-        bnc_db_query(c->db,
-                     "INSERT INTO campaigns (name, description, spec_text, spec_hash, total_tasks) "
-                     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET "
-                     "status = 'running', updated_at = now()",
-                     5, p2, &r, err);
-    if (rc) return rc;
-    PQclear(r);
-    /* One environment row per distinct host of this run. */
-    json_error_t je;
-    json_t *envs = json_loads(env_json_all, 0, &je);
-    json_t *hosts = json_object();
-    size_t i;
-    json_t *e;
-    json_array_foreach(envs, i, e)
-    {
-        const char *host = json_string_value(json_object_get(e, "host"));
-        json_t *h = json_object_get(hosts, host ? host : "");
-        if (h) {
-            json_object_set_new(h, "ranks",
-                                json_integer(json_integer_value(json_object_get(h, "ranks")) + 1));
-            continue;
-        }
-        json_object_set_new(e, "ranks", json_integer(1));
-        json_object_set(hosts, host ? host : "", e);
-    }
-    const char *hk;
-    json_t *h;
-    json_object_foreach(hosts, hk, h)
-    {
-        char ranks[16], mem[32];
-        snprintf(ranks, sizeof ranks, "%lld",
-                 (long long)json_integer_value(json_object_get(h, "ranks")));
-        snprintf(mem, sizeof mem, "%lld",
-                 (long long)json_integer_value(json_object_get(h, "mem_bytes")));
-#define S(k)                                                                                       \
-    (json_string_value(json_object_get(h, k)) ? json_string_value(json_object_get(h, k)) : "")
-        const char *pe[] = {c->spec->name,
-                            hk,
-                            ranks,
-                            S("cpu_model"),
-                            S("cpu_flags"),
-                            mem,
-                            S("gpu"),
-                            S("gpu_driver"),
-                            S("compiler"),
-                            S("mpi_version"),
-                            S("nccl_version"),
-                            S("libpq_version"),
-                            S("bnc_version"),
-                            S("git_rev"),
-                            json_is_true(json_object_get(h, "git_dirty")) ? "true" : "false"};
-#undef S
-        rc = bnc_db_query(c->db,
-                          "INSERT INTO environments (campaign, host, ranks, cpu_model, cpu_flags, "
-                          "mem_bytes, gpu, gpu_driver, compiler, mpi_version, nccl_version, "
-                          "libpq_version, bnc_version, git_rev, git_dirty) VALUES ($1, $2, $3, $4, "
-                          "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                          15, pe, &r, err);
-        if (rc) break;
-        PQclear(r);
-    }
-    json_decref(hosts);
-    json_decref(envs);
-    (void)size;
-    if (rc) return rc;
-    rc = bnc_db_query(c->db, "SELECT id FROM tasks WHERE campaign = $1 AND status = 'done'", 1, p1,
-                      &r, err);
-    if (rc) return rc;
-    for (int k = 0; k < PQntuples(r); k++)
-        if (bnc_idset_add(in_db, PQgetvalue(r, k, 0)) < 0) {
-            PQclear(r);
-            return bnc_err_set(err, BNC_ENOMEM, "out of memory");
-        }
-    PQclear(r);
-    return bnc_sink_new(c->db, &c->sink, err);
+    PGconn *db = c->db;
+    c->db = NULL; /* the sink's from now on */
+    return bnc_live_sink_new(db, c->o->db_url, c->sum->journal, &c->sink, err);
 }
 
 static int mkdirs(const char *path)
@@ -251,8 +177,17 @@ static int open_journal(coord *c, bnc_idset *done, bnc_idset *in_db, bnc_err *er
     if (mkdirs(c->sum->journal) != 0)
         return bnc_err_set(err, BNC_EIO, "cannot create the folder of journal %s: %s",
                            c->sum->journal, strerror(errno));
-    int rc = bnc_journal_open(c->sum->journal, c->spec->name, c->spec->hash, c->spec->text,
-                              &c->journal, err);
+    bnc_journal_opened info;
+    int rc = bnc_journal_open_salvage(c->sum->journal, c->spec->name, c->spec->hash,
+                                      c->spec->text, c->o->salvage, &info, &c->journal, err);
+    if (!rc && (info.check.torn || info.check.n_damaged)) {
+        char d[700];
+        bnc_journal_check_describe(&info.check, d, sizeof d);
+        snprintf(c->sum->journal_note, sizeof c->sum->journal_note, "%s%s%s%s", d,
+                 info.moved_to[0] ? "; the damaged file was moved aside to " : "", info.moved_to,
+                 info.moved_to[0] ? " and the journal now holds what verified" : "");
+        fprintf(stderr, "bnc: journal %s: %s\n", c->sum->journal, c->sum->journal_note);
+    }
     scan_ctx sc = {c, done, in_db, 0, 0, err};
     if (!rc) rc = bnc_journal_scan(c->sum->journal, NULL, scan_visit, &sc, NULL, err);
     if (!rc && sc.replayed)
@@ -301,9 +236,11 @@ static int prepare(coord *c, const char *env_all, int size, size_t *nq, bnc_err 
     else
         snprintf(c->sum->journal, sizeof c->sum->journal, "var/journal/%s.journal", c->spec->name);
     bnc_idset in_db = {0}, done = {0};
+    /* A journal another run is writing: refuse before writing anywhere. */
+    if ((rc = bnc_journal_probe_lock(c->sum->journal, err)) != 0) return rc;
     if (!c->o->no_db) {
         rc = bnc_db_connect(c->o->db_url, &c->db, err);
-        if (!rc) rc = db_prepare(c, env_all, size, &in_db, err);
+        if (!rc) rc = db_prepare(c, env_all, &in_db, err);
     }
     if (!rc) rc = open_journal(c, &done, &in_db, err);
     if (!rc) rc = queue_tasks(c, &done, &in_db, nq, err);
@@ -314,17 +251,14 @@ static int prepare(coord *c, const char *env_all, int size, size_t *nq, bnc_err 
 
 static int finish_db(coord *c)
 {
-    if (!c->db || c->sum->db_lost || c->sum->orphaned) return 0;
+    if (!c->sink || c->sum->orphaned) return 0;
+    /* Up: the last rows. Away: one more try, which loads the backlog. */
     bnc_coord_sink_flush(c, 1);
-    if (c->sum->db_lost) return 0;
+    PGconn *db = bnc_live_sink_conn(c->sink);
+    if (!db) return 0;
     bnc_err e;
-    PGresult *r;
-    const char *p[] = {c->spec->name, c->sum->failed ? "failed" : "done"};
-    if (bnc_db_query(c->db, "UPDATE campaigns SET status = $2, updated_at = now() WHERE name = $1",
-                     2, p, &r, &e) == 0)
-        PQclear(r);
-    else
-        bnc_coord_db_lost(c, &e);
+    if (bnc_store_campaign_set_status(db, c->spec->name, c->sum->failed ? "failed" : "done", &e))
+        bnc_coord_db_lost(c, e.msg);
     return 0;
 }
 
@@ -430,7 +364,7 @@ static void coord_free(coord *c)
         free(c->lanes[l].retry);
     }
     bnc_journal_close(c->journal);
-    bnc_sink_free(c->sink);
+    bnc_live_sink_free(c->sink);
     bnc_db_close(c->db);
     bnc_plan_free(&c->plan);
     bnc_spec_free(c->spec);

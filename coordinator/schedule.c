@@ -45,10 +45,7 @@ static int handle_result(coord *c, Bnc__TaskResult *r, size_t idx, bnc_err *err,
                 t->kind, t->params_json, (unsigned long long)t->seed, c->attempts[idx],
                 r->error ? r->error : "");
     if (!*rc) *rc = bnc_journal_append(c->journal, r, err);
-    if (!*rc && c->sink && !c->sum->db_lost) {
-        bnc_err e;
-        if (bnc_sink_add(c->sink, r, &e)) bnc_coord_db_lost(c, &e);
-    }
+    if (!*rc && c->sink) bnc_live_sink_add(c->sink, r);
     if (r->ok)
         c->sum->done++;
     else

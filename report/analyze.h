@@ -3,17 +3,18 @@
  * runs an omnibus test across groups, corrects for multiple comparisons,
  * stores the outcome in the `analyses` table and prints a table.
  *
- * The computation (bnc_analysis_compute) works on observations in memory,
- * so it is testable without a database; bnc_analysis_load reads them from
- * PostgreSQL first. */
+ * The computation (bnc_analysis_compute) works on observations in memory
+ * (read by bnc_store_observations), so it is testable without a database;
+ * bnc_analysis_rows turns the outcome into rows for
+ * bnc_store_analyses_replace. Nothing here touches the database. */
 #ifndef BNC_ANALYZE_H
 #define BNC_ANALYZE_H
 
-#include <libpq-fe.h>
 #include <stdio.h>
 
 #include "bnc_err.h"
 #include "bnc_stats.h"
+#include "bnc_store.h" /* bnc_obs, bnc_obs_query, bnc_analysis_row */
 
 typedef struct bnc_analyze_opts {
     const char *campaign;
@@ -27,12 +28,6 @@ typedef struct bnc_analyze_opts {
     const char *correction; /* NULL or "holm"; "bh" for Benjamini-Hochberg */
     double alpha;           /* 0 means 0.05 */
 } bnc_analyze_opts;
-
-/* One observation: a metric value of one task in one group. */
-typedef struct bnc_obs {
-    const char *metric, *group, *pair; /* pair: the pairing key ("" when none) */
-    double value;
-} bnc_obs;
 
 /* Direction of a metric from its name: +1 higher is better (gbps,
  * accuracy, ...), -1 lower is better (errors, times, bytes), 0 unknown. */
@@ -86,13 +81,13 @@ typedef struct bnc_analysis {
  * degenerate groups do not fail: they get a verdict and a note. */
 int bnc_analysis_compute(const bnc_obs *obs, size_t n, const bnc_analyze_opts *opts,
                          bnc_analysis **out, bnc_err *err);
-/* Reads the campaign's finished tasks from PostgreSQL and analyses them.
- * Fails with BNC_EINVAL when the campaign does not exist or has no task
- * with the grouping parameter. */
-int bnc_analysis_load(PGconn *c, const bnc_analyze_opts *opts, bnc_analysis **out, bnc_err *err);
-/* Replaces the stored rows of each analysed (campaign, metric, by) in the
- * analyses table, in one transaction. */
-int bnc_analysis_store(PGconn *c, const bnc_analysis *a, bnc_err *err);
+/* The observations opts asks for (defaults filled in: by scheme, paired by
+ * seed); the strings are opts'. */
+void bnc_analysis_query(const bnc_analyze_opts *opts, bnc_obs_query *q);
+/* The rows of the analyses table for a: one per group of every metric and
+ * one omnibus row (grp "*") per metric. *rows (malloc'd; free it) borrows
+ * a's strings. BNC_ENOMEM. */
+int bnc_analysis_rows(const bnc_analysis *a, bnc_analysis_row **rows, size_t *n, bnc_err *err);
 /* Prints the readable table. */
 void bnc_analysis_print(FILE *f, const bnc_analysis *a);
 void bnc_analysis_free(bnc_analysis *a);

@@ -4,52 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bnc_db.h"
 #include "bnc_version.h"
 #include "report.h"
-
-/* What the report reads besides the analysis. */
-typedef struct campaign_info {
-    PGresult *camp;  /* description, status, total_tasks, created, updated, spec_hash, spec_text */
-    PGresult *tasks; /* kind, status, count */
-    PGresult *envs;
-} campaign_info;
-
-static void info_free(campaign_info *ci)
-{
-    PQclear(ci->camp);
-    PQclear(ci->tasks);
-    PQclear(ci->envs);
-}
-
-static int info_load(PGconn *c, const char *name, campaign_info *ci, bnc_err *err)
-{
-    memset(ci, 0, sizeof *ci);
-    const char *p[] = {name};
-    int rc = bnc_db_query(c,
-                          "SELECT description, status, total_tasks,"
-                          " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI UTC'),"
-                          " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI UTC'),"
-                          " spec_hash, spec_text FROM campaigns WHERE name = $1",
-                          1, p, &ci->camp, err);
-    if (!rc && PQntuples(ci->camp) == 0)
-        rc = bnc_err_set(err, BNC_EINVAL, "campaign '%s' not found in the database", name);
-    if (!rc)
-        rc = bnc_db_query(c,
-                          "SELECT kind, status, count(*) FROM tasks WHERE campaign = $1"
-                          " GROUP BY 1, 2 ORDER BY 1, 2",
-                          1, p, &ci->tasks, err);
-    if (!rc)
-        rc = bnc_db_query(c,
-                          "SELECT host, ranks, cpu_model, coalesce(mem_bytes::text, ''), gpu,"
-                          " gpu_driver, compiler, mpi_version, nccl_version, libpq_version,"
-                          " bnc_version, git_rev, coalesce(git_dirty::text, ''),"
-                          " to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI UTC')"
-                          " FROM environments WHERE campaign = $1 ORDER BY id",
-                          1, p, &ci->envs, err);
-    if (rc) info_free(ci);
-    return rc;
-}
 
 static const bnc_metric_result *find_metric(const bnc_analysis *a, const char *name)
 {
@@ -397,6 +353,44 @@ static void html_stats_table(FILE *f, const bnc_analysis *a, const bnc_metric_re
     fprintf(f, "</div>\n");
 }
 
+/* Column k of the environments table as shown (memory in GiB). */
+static const char *env_cell(const bnc_env_row *e, int k, char *buf, size_t n)
+{
+    switch (k) {
+    case 0:
+        return e->host;
+    case 1:
+        snprintf(buf, n, "%lld", (long long)e->ranks);
+        return buf;
+    case 2:
+        return e->cpu_model;
+    case 3:
+        if (e->mem_bytes < 0) return "";
+        snprintf(buf, n, "%.1f GiB", (double)e->mem_bytes / 1073741824.0);
+        return buf;
+    case 4:
+        return e->gpu;
+    case 5:
+        return e->gpu_driver;
+    case 6:
+        return e->compiler;
+    case 7:
+        return e->mpi_version;
+    case 8:
+        return e->nccl_version;
+    case 9:
+        return e->libpq_version;
+    case 10:
+        return e->bnc_version;
+    case 11:
+        return e->git_rev;
+    case 12:
+        return e->git_dirty < 0 ? "" : e->git_dirty ? "true" : "false";
+    default:
+        return e->recorded;
+    }
+}
+
 static void fact(FILE *f, const char *k, const char *v)
 {
     fprintf(f, "<div><dt>%s</dt><dd>", k);
@@ -404,9 +398,9 @@ static void fact(FILE *f, const char *k, const char *v)
     fprintf(f, "</dd></div>\n");
 }
 
-static void write_html(FILE *f, const bnc_analysis *a, const campaign_info *ci)
+static void write_html(FILE *f, const bnc_analysis *a, const bnc_report_input *in)
 {
-    PGresult *c = ci->camp;
+    const bnc_campaign_row *c = in->campaign;
     names nm;
     names_build(a, &nm);
     size_t *colors = calloc(nm.n + 1, sizeof *colors);
@@ -423,9 +417,9 @@ static void write_html(FILE *f, const bnc_analysis *a, const campaign_info *ci)
     fprintf(f, "<header class=\"top\"><div class=\"in\"><h1>Campaign ");
     bnc_html_escape(f, a->campaign);
     fprintf(f, "</h1><span class=\"sub\">");
-    bnc_html_escape(f, PQgetvalue(c, 0, 0));
+    bnc_html_escape(f, c->description);
     fprintf(f, "%s status %s &middot; report written %s</span></div></header>\n",
-            PQgetvalue(c, 0, 0)[0] ? " &middot;" : "", PQgetvalue(c, 0, 1), when);
+            c->description[0] ? " &middot;" : "", c->status, when);
     fprintf(f, "<nav><a href=\"#glance\">At a glance</a><a href=\"#provenance\">Provenance</a><a "
                "href=\"#distributions\">"
                "Distributions</a><a href=\"#throughput\">Throughput</a><a href=\"#bits\">"
@@ -486,19 +480,21 @@ static void write_html(FILE *f, const bnc_analysis *a, const campaign_info *ci)
     fprintf(f, "<section id=\"provenance\"><h2>Provenance</h2><div class=\"card\">"
                "<dl class=\"facts\">\n");
     fact(f, "campaign", a->campaign);
-    fact(f, "status", PQgetvalue(c, 0, 1));
-    fact(f, "created", PQgetvalue(c, 0, 3));
-    fact(f, "last update", PQgetvalue(c, 0, 4));
-    fact(f, "planned tasks", PQgetvalue(c, 0, 2));
+    fact(f, "status", c->status);
+    fact(f, "created", c->created);
+    fact(f, "last update", c->updated);
+    char planned[32];
+    snprintf(planned, sizeof planned, "%lld", (long long)c->total_tasks);
+    fact(f, "planned tasks", planned);
     char buf[512];
     size_t off = 0;
     buf[0] = 0;
-    for (int i = 0; i < PQntuples(ci->tasks) && off < sizeof buf - 64; i++)
-        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s %s: %s", i ? ", " : "",
-                                PQgetvalue(ci->tasks, i, 0), PQgetvalue(ci->tasks, i, 1),
-                                PQgetvalue(ci->tasks, i, 2));
+    for (size_t i = 0; i < in->tasks->n && off < sizeof buf - 64; i++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s %s: %lld", i ? ", " : "",
+                                in->tasks->v[i].kind, in->tasks->v[i].status,
+                                (long long)in->tasks->v[i].count);
     fact(f, "stored tasks", buf);
-    fact(f, "spec hash", PQgetvalue(c, 0, 5));
+    fact(f, "spec hash", c->spec_hash);
     char bases[160] = "";
     size_t boff = 0;
     for (size_t i = 0; i < a->nm && boff < sizeof bases - 40; i++) {
@@ -515,7 +511,7 @@ static void write_html(FILE *f, const bnc_analysis *a, const campaign_info *ci)
              strcmp(a->correction, "bh") ? "Holm" : "BH");
     fact(f, "analysis", buf);
     fprintf(f, "</dl>\n");
-    int ne = PQntuples(ci->envs);
+    size_t ne = in->envs->n;
     if (ne > 0) {
         static const char *hd[] = {"host", "ranks", "CPU",   "memory", "GPU", "driver", "compiler",
                                    "MPI",  "NCCL",  "libpq", "bnc",    "git", "dirty",  "recorded"};
@@ -524,14 +520,10 @@ static void write_html(FILE *f, const bnc_analysis *a, const campaign_info *ci)
         for (int k = 0; k < 14; k++)
             fprintf(f, "<th>%s</th>", hd[k]);
         fprintf(f, "</tr>\n");
-        for (int i = 0; i < ne && i < 200; i++) {
+        for (size_t i = 0; i < ne && i < 200; i++) {
             fprintf(f, "<tr>");
             for (int k = 0; k < 14; k++) {
-                const char *v = PQgetvalue(ci->envs, i, k);
-                if (k == 3 && v[0]) {
-                    snprintf(buf, sizeof buf, "%.1f GiB", atof(v) / 1073741824.0);
-                    v = buf;
-                }
+                const char *v = env_cell(&in->envs->v[i], k, buf, sizeof buf);
                 fprintf(f, k == 2 ? "<td class=\"wrap\">" : "<td>");
                 bnc_html_escape(f, v);
                 fprintf(f, "</td>");
@@ -543,7 +535,7 @@ static void write_html(FILE *f, const bnc_analysis *a, const campaign_info *ci)
         fprintf(f, "<p class=\"note\">No environment recorded.</p>\n");
     }
     fprintf(f, "<details style=\"margin-top:10px\"><summary>Campaign spec</summary><pre>");
-    bnc_html_escape(f, PQgetvalue(c, 0, 6));
+    bnc_html_escape(f, c->spec_text);
     fprintf(f, "</pre></details></div></section>\n");
 
     /* distributions */
@@ -708,22 +700,22 @@ static void md_cell(FILE *f, const char *s)
     }
 }
 
-static void write_md(FILE *f, const bnc_analysis *a, const campaign_info *ci)
+static void write_md(FILE *f, const bnc_analysis *a, const bnc_report_input *in)
 {
-    PGresult *c = ci->camp;
+    const bnc_campaign_row *c = in->campaign;
     fprintf(f, "# Campaign %s\n\n", a->campaign);
-    if (PQgetvalue(c, 0, 0)[0]) fprintf(f, "%s\n\n", PQgetvalue(c, 0, 0));
-    fprintf(f, "- status: %s\n- created: %s, last update: %s\n- planned tasks: %s\n",
-            PQgetvalue(c, 0, 1), PQgetvalue(c, 0, 3), PQgetvalue(c, 0, 4), PQgetvalue(c, 0, 2));
-    for (int i = 0; i < PQntuples(ci->tasks); i++)
-        fprintf(f, "- tasks %s %s: %s\n", PQgetvalue(ci->tasks, i, 0), PQgetvalue(ci->tasks, i, 1),
-                PQgetvalue(ci->tasks, i, 2));
-    fprintf(f, "- spec hash: `%s`\n", PQgetvalue(c, 0, 5));
-    for (int i = 0; i < PQntuples(ci->envs); i++)
-        fprintf(f, "- environment: %s, %s ranks, %s, %s, %s, bnc %s (git %s)\n",
-                PQgetvalue(ci->envs, i, 0), PQgetvalue(ci->envs, i, 1), PQgetvalue(ci->envs, i, 2),
-                PQgetvalue(ci->envs, i, 6), PQgetvalue(ci->envs, i, 7), PQgetvalue(ci->envs, i, 10),
-                PQgetvalue(ci->envs, i, 11));
+    if (c->description[0]) fprintf(f, "%s\n\n", c->description);
+    fprintf(f, "- status: %s\n- created: %s, last update: %s\n- planned tasks: %lld\n", c->status,
+            c->created, c->updated, (long long)c->total_tasks);
+    for (size_t i = 0; i < in->tasks->n; i++)
+        fprintf(f, "- tasks %s %s: %lld\n", in->tasks->v[i].kind, in->tasks->v[i].status,
+                (long long)in->tasks->v[i].count);
+    fprintf(f, "- spec hash: `%s`\n", c->spec_hash);
+    for (size_t i = 0; i < in->envs->n; i++)
+        fprintf(f, "- environment: %s, %lld ranks, %s, %s, %s, bnc %s (git %s)\n",
+                in->envs->v[i].host, (long long)in->envs->v[i].ranks, in->envs->v[i].cpu_model,
+                in->envs->v[i].compiler, in->envs->v[i].mpi_version, in->envs->v[i].bnc_version,
+                in->envs->v[i].git_rev);
     int lvl = (int)lround(100 * (1 - a->alpha));
     for (size_t i = 0; i < a->nm; i++) {
         const bnc_metric_result *m = &a->m[i];
@@ -845,31 +837,15 @@ static void write_csv(FILE *f, const bnc_analysis *a)
     }
 }
 
-int bnc_report_write(PGconn *c, const bnc_report_opts *o, FILE *out, bnc_err *err)
+int bnc_report_write(const bnc_report_input *in, const bnc_report_opts *o, FILE *out, bnc_err *err)
 {
-    campaign_info ci;
-    int rc = info_load(c, o->campaign, &ci, err);
-    if (rc) return rc;
-    bnc_analyze_opts ao = {0};
-    ao.campaign = o->campaign;
-    ao.by = o->by;
-    ao.baseline = o->baseline;
-    ao.paired_by = o->paired_by;
-    ao.alpha = o->alpha;
-    bnc_analysis *a = NULL;
-    rc = bnc_analysis_load(c, &ao, &a, err);
-    if (rc) {
-        info_free(&ci);
-        return rc;
-    }
+    const bnc_analysis *a = in->analysis;
     if (o->format == BNC_REPORT_HTML)
-        write_html(out, a, &ci);
+        write_html(out, a, in);
     else if (o->format == BNC_REPORT_MD)
-        write_md(out, a, &ci);
+        write_md(out, a, in);
     else
         write_csv(out, a);
-    bnc_analysis_free(a);
-    info_free(&ci);
     if (fflush(out) != 0 || ferror(out))
         return bnc_err_set(err, BNC_EIO, "writing the report failed");
     return 0;

@@ -4,11 +4,11 @@
 #ifndef BNC_REPORT_H
 #define BNC_REPORT_H
 
-#include <libpq-fe.h>
 #include <stdio.h>
 
 #include "analyze.h"
 #include "bnc_err.h"
+#include "bnc_store.h"
 
 typedef enum { BNC_REPORT_HTML, BNC_REPORT_MD, BNC_REPORT_CSV } bnc_report_format;
 
@@ -21,10 +21,26 @@ typedef struct bnc_report_opts {
     bnc_report_format format;
 } bnc_report_opts;
 
-/* Reads the campaign from PostgreSQL, analyses every metric and writes the
- * report to out. Fails with BNC_EINVAL when the campaign does not exist,
- * BNC_EDB on a query failure, BNC_EIO when writing fails. */
-int bnc_report_write(PGconn *c, const bnc_report_opts *o, FILE *out, bnc_err *err);
+/* What a report shows besides the analysis (read with bnc_store_*). */
+typedef struct bnc_report_input {
+    const bnc_campaign_row *campaign;
+    const bnc_task_count_list *tasks;
+    const bnc_env_list *envs;
+    const bnc_analysis *analysis;
+} bnc_report_input;
+
+/* Writes the report of in to out. Fails with BNC_EIO when writing fails
+ * (the caller names the file). */
+int bnc_report_write(const bnc_report_input *in, const bnc_report_opts *o, FILE *out, bnc_err *err);
+
+/* ---- export (export.c) ------------------------------------------------------ */
+
+/* The CSV header line and one task's rows (one per metric; one with empty
+ * metric columns when it has none). Write errors show in ferror(f). */
+void bnc_export_csv_header(FILE *f);
+void bnc_export_csv_task(FILE *f, const bnc_export_task *t);
+/* One task as a JSON line (sorted keys). BNC_ENOMEM. */
+int bnc_export_jsonl_task(FILE *f, const bnc_export_task *t);
 
 /* ---- internal to report/: SVG plots (report_svg.c) ---------------------- */
 

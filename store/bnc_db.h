@@ -13,7 +13,8 @@
  * running as root, else the current user). */
 void bnc_db_default_url(char *buf, size_t n);
 
-/* Connects to url (NULL or "": the default) with a 5 s connect timeout.
+/* Connects to url (NULL: the default; "" is refused with BNC_EINVAL) with a
+ * 5 s connect timeout.
  * On success *out owns the connection (close with bnc_db_close). On failure
  * returns BNC_EDB with a message naming the URL and the server's reason. */
 int bnc_db_connect(const char *url, PGconn **out, bnc_err *err);
@@ -34,8 +35,8 @@ int bnc_db_require_schema(PGconn *c, bnc_err *err);
 int bnc_db_exec(PGconn *c, const char *sql, bnc_err *err);
 /* Runs a parameterised statement; on success *out owns the result
  * (PQclear it). */
-int bnc_db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
-                 PGresult **out, bnc_err *err);
+int bnc_db_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **out,
+                 bnc_err *err);
 /* Streams n bytes of COPY text-format data through `copy_sql`
  * ("COPY t (a, b) FROM STDIN"). */
 int bnc_db_copy(PGconn *c, const char *copy_sql, const char *data, size_t n, bnc_err *err);

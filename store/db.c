@@ -17,8 +17,7 @@ void bnc_db_default_url(char *buf, size_t n)
         return;
     }
     char cwd[2048];
-    if (!getcwd(cwd, sizeof cwd))
-        snprintf(cwd, sizeof cwd, ".");
+    if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, ".");
     const char *user = geteuid() == 0 ? "postgres" : getenv("USER");
     snprintf(buf, n, "postgresql:///bnc?host=%s/var/pg/run&user=%s", cwd, user ? user : "postgres");
 }
@@ -31,15 +30,20 @@ static void redact_url(const char *url, char *out, size_t n)
     char *scheme = strstr(out, "://");
     if (at && scheme && at > scheme) {
         char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
-        if (colon)
-            memmove(colon, at, strlen(at) + 1);
+        if (colon) memmove(colon, at, strlen(at) + 1);
     }
 }
 
 int bnc_db_connect(const char *url, PGconn **out, bnc_err *err)
 {
     char defurl[2300];
-    if (!url || !*url) {
+    /* An empty URL is a mistake (an unset variable in --db "$X"), never a
+     * quiet fall-back to the default server. */
+    if (url && !*url)
+        return bnc_err_set(err, BNC_EINVAL,
+                           "the database URL is empty (an unset variable in --db?); give a "
+                           "URL, or leave --db out for the default");
+    if (!url) {
         bnc_db_default_url(defurl, sizeof defurl);
         url = defurl;
     }
@@ -49,8 +53,7 @@ int bnc_db_connect(const char *url, PGconn **out, bnc_err *err)
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     char shown[2300];
     redact_url(url, shown, sizeof shown);
-    if (!c)
-        return bnc_err_set(err, BNC_ENOMEM, "database %s: out of memory", shown);
+    if (!c) return bnc_err_set(err, BNC_ENOMEM, "database %s: out of memory", shown);
     if (PQstatus(c) != CONNECTION_OK) {
         char reason[700];
         snprintf(reason, sizeof reason, "%s", PQerrorMessage(c));
@@ -67,8 +70,7 @@ int bnc_db_connect(const char *url, PGconn **out, bnc_err *err)
 
 void bnc_db_close(PGconn *c)
 {
-    if (c)
-        PQfinish(c);
+    if (c) PQfinish(c);
 }
 
 static int result_err(PGconn *c, PGresult *r, const char *what, bnc_err *err)
@@ -78,8 +80,7 @@ static int result_err(PGconn *c, PGresult *r, const char *what, bnc_err *err)
     size_t l = strlen(msg);
     while (l && msg[l - 1] == '\n')
         msg[--l] = '\0';
-    if (r)
-        PQclear(r);
+    if (r) PQclear(r);
     return bnc_err_set(err, BNC_EDB, "database: %s: %s", what, msg);
 }
 
@@ -91,16 +92,15 @@ int bnc_db_exec(PGconn *c, const char *sql, bnc_err *err)
         char what[120];
         snprintf(what, sizeof what, "%.100s", sql);
         for (char *p = what; *p; p++)
-            if (*p == '\n')
-                *p = ' ';
+            if (*p == '\n') *p = ' ';
         return result_err(c, r, what, err);
     }
     PQclear(r);
     return 0;
 }
 
-int bnc_db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
-                 PGresult **out, bnc_err *err)
+int bnc_db_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **out,
+                 bnc_err *err)
 {
     PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -116,8 +116,7 @@ int bnc_db_query(PGconn *c, const char *sql, int nparams, const char *const *par
 int bnc_db_copy(PGconn *c, const char *copy_sql, const char *data, size_t n, bnc_err *err)
 {
     PGresult *r = PQexec(c, copy_sql);
-    if (!r || PQresultStatus(r) != PGRES_COPY_IN)
-        return result_err(c, r, copy_sql, err);
+    if (!r || PQresultStatus(r) != PGRES_COPY_IN) return result_err(c, r, copy_sql, err);
     PQclear(r);
     size_t off = 0;
     while (off < n) {
@@ -128,8 +127,7 @@ int bnc_db_copy(PGconn *c, const char *copy_sql, const char *data, size_t n, bnc
         }
         off += chunk;
     }
-    if (PQputCopyEnd(c, NULL) != 1)
-        return result_err(c, NULL, copy_sql, err);
+    if (PQputCopyEnd(c, NULL) != 1) return result_err(c, NULL, copy_sql, err);
     int rc = 0;
     while ((r = PQgetResult(c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
@@ -144,26 +142,22 @@ int bnc_db_latest_version(void)
 {
     int v = 0;
     for (int i = 0; i < bnc_migration_count; i++)
-        if (bnc_migrations[i].version > v)
-            v = bnc_migrations[i].version;
+        if (bnc_migrations[i].version > v) v = bnc_migrations[i].version;
     return v;
 }
 
 int bnc_db_schema_version(PGconn *c, int *version, bnc_err *err)
 {
     PGresult *r;
-    int rc = bnc_db_query(c, "SELECT to_regclass('public.schema_version') IS NOT NULL", 0, NULL,
-                          &r, err);
-    if (rc)
-        return rc;
+    int rc = bnc_db_query(c, "SELECT to_regclass('public.schema_version') IS NOT NULL", 0, NULL, &r,
+                          err);
+    if (rc) return rc;
     int exists = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     *version = 0;
-    if (!exists)
-        return 0;
+    if (!exists) return 0;
     rc = bnc_db_query(c, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &r, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     *version = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
@@ -173,16 +167,14 @@ int bnc_db_migrate(PGconn *c, bnc_err *err)
 {
     /* One migrator at a time: concurrent `bnc` processes wait here. */
     int rc = bnc_db_exec(c, "SELECT pg_advisory_lock(7461626)", err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     rc = bnc_db_exec(c,
                      "CREATE TABLE IF NOT EXISTS schema_version ("
                      " version integer PRIMARY KEY, name text NOT NULL,"
                      " applied_at timestamptz NOT NULL DEFAULT now())",
                      err);
     int have = 0;
-    if (!rc)
-        rc = bnc_db_schema_version(c, &have, err);
+    if (!rc) rc = bnc_db_schema_version(c, &have, err);
     if (!rc && have > bnc_db_latest_version())
         rc = bnc_err_set(err, BNC_EVERSION,
                          "database schema version %d is newer than this bnc (%d): upgrade bnc",
@@ -190,18 +182,15 @@ int bnc_db_migrate(PGconn *c, bnc_err *err)
     /* Apply every migration not yet recorded (not only those above the
      * maximum), so a migration numbered into a gap is not skipped. */
     PGresult *applied = NULL;
-    if (!rc)
-        rc = bnc_db_query(c, "SELECT version FROM schema_version", 0, NULL, &applied, err);
+    if (!rc) rc = bnc_db_query(c, "SELECT version FROM schema_version", 0, NULL, &applied, err);
     for (int i = 0; !rc && i < bnc_migration_count; i++) {
         const bnc_migration *m = &bnc_migrations[i];
         int done = 0;
         for (int k = 0; k < PQntuples(applied) && !done; k++)
             done = atoi(PQgetvalue(applied, k, 0)) == m->version;
-        if (done)
-            continue;
+        if (done) continue;
         rc = bnc_db_exec(c, "BEGIN", err);
-        if (!rc)
-            rc = bnc_db_exec(c, m->sql, err);
+        if (!rc) rc = bnc_db_exec(c, m->sql, err);
         if (!rc) {
             char ver[16];
             snprintf(ver, sizeof ver, "%d", m->version);
@@ -209,11 +198,9 @@ int bnc_db_migrate(PGconn *c, bnc_err *err)
             PGresult *r;
             rc = bnc_db_query(c, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", 2,
                               params, &r, err);
-            if (!rc)
-                PQclear(r);
+            if (!rc) PQclear(r);
         }
-        if (!rc)
-            rc = bnc_db_exec(c, "COMMIT", err);
+        if (!rc) rc = bnc_db_exec(c, "COMMIT", err);
         if (rc) {
             bnc_err_prefix(err, "migration %s: ", m->name);
             PQclear(PQexec(c, "ROLLBACK"));
@@ -229,8 +216,7 @@ int bnc_db_require_schema(PGconn *c, bnc_err *err)
 {
     int have = 0;
     int rc = bnc_db_schema_version(c, &have, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     int want = bnc_db_latest_version();
     if (have > want)
         return bnc_err_set(err, BNC_EVERSION,
@@ -240,8 +226,7 @@ int bnc_db_require_schema(PGconn *c, bnc_err *err)
     if (!missing) {
         PGresult *r;
         rc = bnc_db_query(c, "SELECT version FROM schema_version", 0, NULL, &r, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         for (int i = 0; i < bnc_migration_count && !missing; i++) {
             int found = 0;
             for (int k = 0; k < PQntuples(r) && !found; k++)
@@ -262,14 +247,12 @@ int bnc_db_require_schema(PGconn *c, bnc_err *err)
 
 static int buf_reserve(bnc_buf *b, size_t extra)
 {
-    if (b->n + extra + 1 <= b->cap)
-        return 0;
+    if (b->n + extra + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->n + extra + 1)
         cap *= 2;
     char *p = realloc(b->p, cap);
-    if (!p)
-        return BNC_ENOMEM;
+    if (!p) return BNC_ENOMEM;
     b->p = p;
     b->cap = cap;
     return 0;
@@ -277,15 +260,17 @@ static int buf_reserve(bnc_buf *b, size_t extra)
 
 int bnc_buf_put(bnc_buf *b, const char *s, size_t n)
 {
-    if (buf_reserve(b, n))
-        return BNC_ENOMEM;
+    if (buf_reserve(b, n)) return BNC_ENOMEM;
     memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = '\0';
     return 0;
 }
 
-int bnc_buf_puts(bnc_buf *b, const char *s) { return bnc_buf_put(b, s, strlen(s)); }
+int bnc_buf_puts(bnc_buf *b, const char *s)
+{
+    return bnc_buf_put(b, s, strlen(s));
+}
 
 int bnc_buf_printf(bnc_buf *b, const char *fmt, ...)
 {
@@ -293,8 +278,7 @@ int bnc_buf_printf(bnc_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int need = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (need < 0 || buf_reserve(b, (size_t)need))
-        return BNC_ENOMEM;
+    if (need < 0 || buf_reserve(b, (size_t)need)) return BNC_ENOMEM;
     va_start(ap, fmt);
     vsnprintf(b->p + b->n, (size_t)need + 1, fmt, ap);
     va_end(ap);
@@ -304,17 +288,25 @@ int bnc_buf_printf(bnc_buf *b, const char *fmt, ...)
 
 int bnc_buf_copy_escaped(bnc_buf *b, const char *s)
 {
-    if (buf_reserve(b, 2 * strlen(s)))
-        return BNC_ENOMEM;
+    if (buf_reserve(b, 2 * strlen(s))) return BNC_ENOMEM;
     for (; *s; s++) {
         char ch = *s;
         const char *esc = NULL;
         switch (ch) {
-        case '\\': esc = "\\\\"; break;
-        case '\t': esc = "\\t"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        default: break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            break;
         }
         if (esc) {
             b->p[b->n++] = esc[0];
@@ -330,8 +322,7 @@ int bnc_buf_copy_escaped(bnc_buf *b, const char *s)
 void bnc_buf_reset(bnc_buf *b)
 {
     b->n = 0;
-    if (b->p)
-        b->p[0] = '\0';
+    if (b->p) b->p[0] = '\0';
 }
 
 void bnc_buf_free(bnc_buf *b)

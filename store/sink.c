@@ -23,8 +23,7 @@ struct bnc_sink {
 int bnc_sink_new(PGconn *c, bnc_sink **out, bnc_err *err)
 {
     bnc_sink *s = calloc(1, sizeof *s);
-    if (!s)
-        return bnc_err_set(err, BNC_ENOMEM, "out of memory");
+    if (!s) return bnc_err_set(err, BNC_ENOMEM, "out of memory");
     s->c = c;
     *out = s;
     return 0;
@@ -32,8 +31,7 @@ int bnc_sink_new(PGconn *c, bnc_sink **out, bnc_err *err)
 
 void bnc_sink_free(bnc_sink *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     bnc_buf_free(&s->tasks);
     bnc_buf_free(&s->metrics);
     bnc_buf_free(&s->out);
@@ -41,14 +39,16 @@ void bnc_sink_free(bnc_sink *s)
     free(s);
 }
 
-size_t bnc_sink_pending(const bnc_sink *s) { return s->pending; }
+size_t bnc_sink_pending(const bnc_sink *s)
+{
+    return s->pending;
+}
 
 void bnc_format_timestamp(double epoch_s, char *buf, size_t n)
 {
     time_t sec = (time_t)floor(epoch_s);
     long usec = (long)((epoch_s - (double)sec) * 1e6);
-    if (usec > 999999)
-        usec = 999999;
+    if (usec > 999999) usec = 999999;
     struct tm tm;
     gmtime_r(&sec, &tm);
     char head[40];
@@ -93,8 +93,7 @@ int bnc_sink_add(bnc_sink *s, const Bnc__TaskResult *r, bnc_err *err)
     if (s->pending == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 1024;
         chunk *ch = realloc(s->chunks, cap * sizeof *ch);
-        if (!ch)
-            return bnc_err_set(err, BNC_ENOMEM, "database sink: out of memory");
+        if (!ch) return bnc_err_set(err, BNC_ENOMEM, "database sink: out of memory");
         s->chunks = ch;
         s->cap = cap;
     }
@@ -116,8 +115,7 @@ int bnc_sink_add(bnc_sink *s, const Bnc__TaskResult *r, bnc_err *err)
         rc |= bnc_buf_copy_escaped(b, m->unit);
         rc |= bnc_buf_puts(b, "\n");
     }
-    if (rc)
-        return bnc_err_set(err, BNC_ENOMEM, "database sink: out of memory");
+    if (rc) return bnc_err_set(err, BNC_ENOMEM, "database sink: out of memory");
     ch->len = s->metrics.n - ch->off;
     s->pending++;
     return 0;
@@ -141,8 +139,7 @@ static size_t id_hash(const char *id)
 static int idtab_take(idtab *t, const char *id)
 {
     for (size_t i = id_hash(id) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        if (!t->slot[i])
-            return 0;
+        if (!t->slot[i]) return 0;
         if (t->slot[i] != (const char *)t && strcmp(t->slot[i], id) == 0) {
             t->slot[i] = (const char *)t; /* tombstone */
             return 1;
@@ -152,34 +149,32 @@ static int idtab_take(idtab *t, const char *id)
 
 int bnc_sink_flush(bnc_sink *s, uint64_t *new_tasks, uint64_t *new_metrics, bnc_err *err)
 {
-    if (s->pending == 0)
-        return 0;
+    if (s->pending == 0) return 0;
     int rc = 0;
     if (!s->staged) {
         rc = bnc_db_exec(s->c,
                          "CREATE TEMP TABLE IF NOT EXISTS bnc_stage_tasks (LIKE tasks) "
                          "ON COMMIT DELETE ROWS",
                          err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         s->staged = 1;
     }
     rc = bnc_db_exec(s->c, "BEGIN", err);
-    if (!rc)
-        rc = bnc_db_copy(s->c, "COPY bnc_stage_tasks FROM STDIN", s->tasks.p, s->tasks.n, err);
+    if (!rc) rc = bnc_db_copy(s->c, "COPY bnc_stage_tasks FROM STDIN", s->tasks.p, s->tasks.n, err);
     PGresult *r = NULL;
     /* A finished task replaces an earlier failure; a done task stays. The
      * rows returned are the tasks this transaction stored as new. */
     if (!rc)
-        rc = bnc_db_query(s->c,
-                          "INSERT INTO tasks SELECT DISTINCT ON (id) * FROM bnc_stage_tasks "
-                          "ORDER BY id, (status = 'done') DESC, finished_at DESC "
-                          "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
-                          "attempts = excluded.attempts, rank = excluded.rank, host = excluded.host, "
-                          "started_at = excluded.started_at, finished_at = excluded.finished_at, "
-                          "error = excluded.error WHERE tasks.status <> 'done' "
-                          "RETURNING id, status = 'done'",
-                          0, NULL, &r, err);
+        rc = bnc_db_query(
+            s->c,
+            "INSERT INTO tasks SELECT DISTINCT ON (id) * FROM bnc_stage_tasks "
+            "ORDER BY id, (status = 'done') DESC, finished_at DESC "
+            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+            "attempts = excluded.attempts, rank = excluded.rank, host = excluded.host, "
+            "started_at = excluded.started_at, finished_at = excluded.finished_at, "
+            "error = excluded.error WHERE tasks.status <> 'done' "
+            "RETURNING id, status = 'done'",
+            0, NULL, &r, err);
     uint64_t nt = 0, nm = 0;
     if (!rc) {
         /* Metrics only of the tasks just stored as done: a replayed result
@@ -190,11 +185,9 @@ int bnc_sink_flush(bnc_sink *s, uint64_t *new_tasks, uint64_t *new_metrics, bnc_
         while (t.cap < 2 * (size_t)n + 2)
             t.cap *= 2;
         t.slot = calloc(t.cap, sizeof *t.slot);
-        if (!t.slot)
-            rc = bnc_err_set(err, BNC_ENOMEM, "database sink: out of memory");
+        if (!t.slot) rc = bnc_err_set(err, BNC_ENOMEM, "database sink: out of memory");
         for (int i = 0; !rc && i < n; i++) {
-            if (PQgetvalue(r, i, 1)[0] != 't')
-                continue;
+            if (PQgetvalue(r, i, 1)[0] != 't') continue;
             const char *id = PQgetvalue(r, i, 0);
             size_t k = id_hash(id) & (t.cap - 1);
             while (t.slot[k])
@@ -217,16 +210,13 @@ int bnc_sink_flush(bnc_sink *s, uint64_t *new_tasks, uint64_t *new_metrics, bnc_
     if (!rc && s->out.n)
         rc = bnc_db_copy(s->c, "COPY metrics (task_id, name, value, unit) FROM STDIN", s->out.p,
                          s->out.n, err);
-    if (!rc)
-        rc = bnc_db_exec(s->c, "COMMIT", err);
+    if (!rc) rc = bnc_db_exec(s->c, "COMMIT", err);
     if (rc) {
         PQclear(PQexec(s->c, "ROLLBACK"));
         return rc;
     }
-    if (new_tasks)
-        *new_tasks += nt;
-    if (new_metrics)
-        *new_metrics += nm;
+    if (new_tasks) *new_tasks += nt;
+    if (new_metrics) *new_metrics += nm;
     bnc_buf_reset(&s->tasks);
     bnc_buf_reset(&s->metrics);
     s->pending = 0;
