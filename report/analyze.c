@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "analyze.h"
-#include "bnc_db.h"
 
 static char *dupstr(const char *s)
 {
@@ -181,8 +180,8 @@ static void note_drift(bnc_metric_result *mr, double alpha)
         size_t off = strlen(mr->note);
         snprintf(mr->note + off, sizeof mr->note - off,
                  "%s%s: %s's repetitions are autocorrelated (lag-1 r %.2f, Ljung-Box p %.2g)",
-                 off ? "; " : "", g->desc.acf1 > 0 ? "drift" : "alternation", g->name,
-                 g->desc.acf1, g->desc.acf1_p);
+                 off ? "; " : "", g->desc.acf1 > 0 ? "drift" : "alternation", g->name, g->desc.acf1,
+                 g->desc.acf1_p);
     }
 }
 
@@ -443,8 +442,7 @@ int bnc_analysis_compute(const bnc_obs *obs, size_t n, const bnc_analyze_opts *o
         const char *by = o->by ? o->by : "scheme";
         size_t len = strlen(by) + strlen(o->where) + 8;
         a->by = malloc(len);
-        if (a->by)
-            snprintf(a->by, len, "%s where %s", by, o->where);
+        if (a->by) snprintf(a->by, len, "%s where %s", by, o->where);
     } else {
         a->by = dupstr(o->by ? o->by : "scheme");
     }
@@ -516,166 +514,97 @@ int bnc_analysis_compute(const bnc_obs *obs, size_t n, const bnc_analyze_opts *o
     return 0;
 }
 
-/* ---- database --------------------------------------------------------------- */
+/* ---- rows for the analyses table --------------------------------------------- */
 
-int bnc_analysis_load(PGconn *c, const bnc_analyze_opts *o, bnc_analysis **out, bnc_err *err)
+void bnc_analysis_query(const bnc_analyze_opts *o, bnc_obs_query *q)
 {
-    *out = NULL;
-    const char *by = o->by ? o->by : "scheme";
-    const char *pb = o->paired_by ? o->paired_by : "seed";
-    const char *params[] = {o->campaign, by, pb, o->metric ? o->metric : "",
-                            o->kind ? o->kind : "", o->where ? o->where : ""};
-    PGresult *r;
-    int rc = bnc_db_query(c, "SELECT 1 FROM campaigns WHERE name = $1", 1, params, &r, err);
-    if (rc) return rc;
-    int exists = PQntuples(r) > 0;
-    PQclear(r);
-    if (!exists)
-        return bnc_err_set(err, BNC_EINVAL, "campaign '%s' not found in the database", o->campaign);
-    /* The pair key: with "seed", every parameter but the grouping one, the
-     * kind and the seed, so a pair is the same experiment under two groups. */
-    rc = bnc_db_query(c,
-                      "SELECT m.name, t.params->>$2,"
-                      " CASE WHEN $3 = 'none' THEN ''"
-                      "      WHEN $3 = 'seed' THEN t.kind || ' ' || (t.params - $2)::text"
-                      "                            || ' seed=' || t.seed"
-                      "      ELSE coalesce(t.params->>$3, '') END,"
-                      " m.value::text"
-                      " FROM tasks t JOIN metrics m ON m.task_id = t.id"
-                      " WHERE t.campaign = $1 AND t.status = 'done' AND t.params ? $2"
-                      "   AND ($4 = '' OR m.name = $4) AND ($5 = '' OR t.kind = $5)"
-                      "   AND ($6 = '' OR t.params @> $6::jsonb)",
-                      6, params, &r, err);
-    if (rc) return rc;
-    size_t n = (size_t)PQntuples(r);
-    if (n == 0) {
-        PQclear(r);
-        return bnc_err_set(
-            err, BNC_EINVAL, "campaign '%s' has no finished task with parameter '%s'%s%s%s%s%s%s",
-            o->campaign, by, o->metric ? " and metric " : "", o->metric ? o->metric : "",
-            o->kind ? " of kind " : "", o->kind ? o->kind : "",
-            o->where ? " whose parameters contain " : "", o->where ? o->where : "");
-    }
-    bnc_obs *obs = malloc(n * sizeof *obs);
-    if (!obs) {
-        PQclear(r);
-        return bnc_err_set(err, BNC_ENOMEM, "analysis: out of memory for %zu results", n);
-    }
-    for (size_t i = 0; i < n; i++) {
-        obs[i].metric = PQgetvalue(r, (int)i, 0);
-        obs[i].group = PQgetvalue(r, (int)i, 1);
-        obs[i].pair = PQgetvalue(r, (int)i, 2);
-        obs[i].value = strtod(PQgetvalue(r, (int)i, 3), NULL);
-    }
-    rc = bnc_analysis_compute(obs, n, o, out, err);
-    free(obs);
-    PQclear(r);
-    return rc;
+    q->campaign = o->campaign;
+    q->by = o->by ? o->by : "scheme";
+    q->paired_by = o->paired_by ? o->paired_by : "seed";
+    q->metric = o->metric;
+    q->kind = o->kind;
+    q->where = o->where;
 }
 
-static void put_num(bnc_buf *b, int valid, double v)
+static double opt(int valid, double v)
 {
-    if (!valid || isnan(v))
-        bnc_buf_puts(b, "\\N\t");
-    else if (isinf(v))
-        bnc_buf_puts(b, v > 0 ? "Infinity\t" : "-Infinity\t");
-    else
-        bnc_buf_printf(b, "%.17g\t", v);
+    return valid ? v : NAN;
 }
 
-static void put_text(bnc_buf *b, const char *s, int last)
+int bnc_analysis_rows(const bnc_analysis *a, bnc_analysis_row **rows, size_t *n, bnc_err *err)
 {
-    bnc_buf_copy_escaped(b, s ? s : "");
-    bnc_buf_puts(b, last ? "\n" : "\t");
-}
-
-int bnc_analysis_store(PGconn *c, const bnc_analysis *a, bnc_err *err)
-{
-    bnc_buf b = {0};
-    int rc = bnc_db_exec(c, "BEGIN", err);
-    for (size_t i = 0; !rc && i < a->nm; i++) {
+    size_t total = 0;
+    for (size_t i = 0; i < a->nm; i++)
+        total += a->m[i].ng + 1;
+    bnc_analysis_row *r = calloc(total + 1, sizeof *r);
+    if (!r) return bnc_err_set(err, BNC_ENOMEM, "analysis: out of memory for %zu rows", total);
+    size_t k = 0;
+    for (size_t i = 0; i < a->nm; i++) {
         const bnc_metric_result *m = &a->m[i];
-        const char *params[] = {a->campaign, m->metric, a->by};
-        PGresult *r;
-        rc = bnc_db_query(c,
-                          "DELETE FROM analyses WHERE campaign = $1 AND metric = $2 AND "
-                          "by_param = $3",
-                          3, params, &r, err);
-        if (rc) break;
-        PQclear(r);
         const char *base = m->g[m->baseline].name;
+        size_t count = 0;
         for (size_t j = 0; j < m->ng; j++) {
             const bnc_group_stats *g = &m->g[j];
-            put_text(&b, a->campaign, 0);
-            put_text(&b, m->metric, 0);
-            put_text(&b, a->by, 0);
-            put_text(&b, base, 0);
-            put_text(&b, g->name, 0);
-            bnc_buf_printf(&b, "%zu\t", g->n);
-            put_num(&b, g->n > 0, g->desc.mean);
-            put_num(&b, g->desc.has_sd, g->desc.sd);
-            put_num(&b, g->has_ci, g->ci_lo);
-            put_num(&b, g->has_ci, g->ci_hi);
-            put_num(&b, !g->is_baseline && g->has_diff, g->diff);
-            put_num(&b, !g->is_baseline && g->has_diff, g->diff_lo);
-            put_num(&b, !g->is_baseline && g->has_diff, g->diff_hi);
-            put_text(&b, g->is_baseline ? "baseline" : m->test, 0);
-            put_num(&b, g->has_test, g->stat);
-            put_num(&b, g->has_test, g->df);
-            put_num(&b, 0, 0);
-            put_num(&b, g->has_test, g->p);
-            put_num(&b, g->has_p_adj, g->p_adj);
-            put_text(&b, g->has_p_adj ? a->correction : "", 0);
-            put_num(&b, g->has_p_rank, g->p_rank);
-            put_text(&b, g->has_effect ? m->effect_name : "", 0);
-            put_num(&b, g->has_effect, g->effect);
-            put_text(&b, g->verdict, 0);
-            put_text(&b, g->note, 0);
-            bnc_buf_printf(&b, "%.17g\n", a->alpha);
+            int hd = !g->is_baseline && g->has_diff;
+            count += g->n;
+            r[k++] = (bnc_analysis_row){
+                .metric = m->metric,
+                .baseline = base,
+                .grp = g->name,
+                .test = g->is_baseline ? "baseline" : m->test,
+                .correction = g->has_p_adj ? a->correction : "",
+                .effect_name = g->has_effect ? m->effect_name : "",
+                .verdict = g->verdict,
+                .note = g->note,
+                .n = (int64_t)g->n,
+                .mean = opt(g->n > 0, g->desc.mean),
+                .sd = opt(g->desc.has_sd, g->desc.sd),
+                .ci_lo = opt(g->has_ci, g->ci_lo),
+                .ci_hi = opt(g->has_ci, g->ci_hi),
+                .diff = opt(hd, g->diff),
+                .diff_lo = opt(hd, g->diff_lo),
+                .diff_hi = opt(hd, g->diff_hi),
+                .statistic = opt(g->has_test, g->stat),
+                .df = opt(g->has_test, g->df),
+                .df2 = NAN,
+                .p = opt(g->has_test, g->p),
+                .p_adj = opt(g->has_p_adj, g->p_adj),
+                .p_rank = opt(g->has_p_rank, g->p_rank),
+                .effect = opt(g->has_effect, g->effect),
+            };
         }
         /* the omnibus row */
-        size_t total = 0;
-        for (size_t j = 0; j < m->ng; j++)
-            total += m->g[j].n;
-        put_text(&b, a->campaign, 0);
-        put_text(&b, m->metric, 0);
-        put_text(&b, a->by, 0);
-        put_text(&b, base, 0);
-        put_text(&b, "*", 0);
-        bnc_buf_printf(&b, "%zu\t", total);
-        for (int k = 0; k < 7; k++)
-            put_num(&b, 0, 0);
-        put_text(&b, m->has_anova ? m->anova_test : "none", 0);
-        put_num(&b, m->has_anova, m->anova.f);
-        put_num(&b, m->has_anova, m->anova.df1);
-        put_num(&b, m->has_anova, m->anova.df2);
-        put_num(&b, m->has_anova, m->anova.p);
-        put_num(&b, 0, 0);
-        put_text(&b, "", 0);
-        put_num(&b, 0, 0);
-        put_text(&b, m->has_omega2 ? "omega2" : "", 0);
-        put_num(&b, m->has_omega2, m->omega2);
-        put_text(&b,
-                 !m->has_anova           ? "undefined"
-                 : m->anova.p < a->alpha ? "groups differ"
-                                         : "no evidence of a difference",
-                 0);
-        put_text(&b, m->note, 0);
-        bnc_buf_printf(&b, "%.17g\n", a->alpha);
+        r[k++] = (bnc_analysis_row){
+            .metric = m->metric,
+            .baseline = base,
+            .grp = "*",
+            .test = m->has_anova ? m->anova_test : "none",
+            .correction = "",
+            .effect_name = m->has_omega2 ? "omega2" : "",
+            .verdict = !m->has_anova           ? "undefined"
+                       : m->anova.p < a->alpha ? "groups differ"
+                                               : "no evidence of a difference",
+            .note = m->note,
+            .n = (int64_t)count,
+            .mean = NAN,
+            .sd = NAN,
+            .ci_lo = NAN,
+            .ci_hi = NAN,
+            .diff = NAN,
+            .diff_lo = NAN,
+            .diff_hi = NAN,
+            .statistic = opt(m->has_anova, m->anova.f),
+            .df = opt(m->has_anova, m->anova.df1),
+            .df2 = opt(m->has_anova, m->anova.df2),
+            .p = opt(m->has_anova, m->anova.p),
+            .p_adj = NAN,
+            .p_rank = NAN,
+            .effect = opt(m->has_omega2, m->omega2),
+        };
     }
-    if (!rc && b.n)
-        rc = bnc_db_copy(c,
-                         "COPY analyses (campaign, metric, by_param, baseline, grp, n, mean, sd, "
-                         "ci_lo, ci_hi, diff, diff_lo, diff_hi, test, statistic, df, df2, p, "
-                         "p_adj, correction, p_rank, effect_name, effect, verdict, note, alpha) "
-                         "FROM STDIN",
-                         b.p, b.n, err);
-    if (!rc)
-        rc = bnc_db_exec(c, "COMMIT", err);
-    else
-        PQclear(PQexec(c, "ROLLBACK"));
-    bnc_buf_free(&b);
-    return rc;
+    *rows = r;
+    *n = k;
+    return 0;
 }
 
 /* ---- printing ------------------------------------------------------------- */
