@@ -1,4 +1,5 @@
 /* bnc campaign run|status|list|export */
+#include <errno.h>
 #include <getopt.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bnc campaign run SPEC [--db URL | --no-db] [--journal PATH] [--inflight K]\n"
             "                       [--threads N] [--progress auto|lines|none] [--dry-run]\n"
-            "                       [--salvage]\n"
+            "                       [--salvage] [--max-tasks N]\n"
             "       bnc campaign status NAME [--db URL]\n"
             "       bnc campaign list [--db URL]\n"
             "       bnc campaign export NAME [--db URL] [--format csv|jsonl] [-o FILE]\n\n"
@@ -28,6 +29,8 @@ static void usage(FILE *f)
             "         alone, it runs them itself). Results go to a journal and to PostgreSQL;\n"
             "         tasks already stored are skipped, so rerunning resumes. --dry-run\n"
             "         validates the spec and counts its tasks without running or storing.\n"
+            "         A spec expanding to more than --max-tasks tasks (default 10000000) is\n"
+            "         refused before it is planned.\n"
             "         A damaged journal is refused (what is damaged is reported); --salvage\n"
             "         moves it aside and goes on with the results that verify.\n"
             "status   progress and failures of a stored campaign\n"
@@ -44,7 +47,8 @@ static int cmd_run(int argc, char **argv)
         {"journal", required_argument, 0, 'j'}, {"inflight", required_argument, 0, 'k'},
         {"threads", required_argument, 0, 't'}, {"progress", required_argument, 0, 'p'},
         {"dry-run", no_argument, 0, 'D'},       {"help", no_argument, 0, 'h'},
-        {"salvage", no_argument, 0, 'S'},       {0, 0, 0, 0}};
+        {"salvage", no_argument, 0, 'S'},       {"max-tasks", required_argument, 0, 'M'},
+        {0, 0, 0, 0}};
     bnc_run_opts o = {0};
     o.kinds = bnc_cli_kinds();
     int c;
@@ -56,8 +60,24 @@ static int cmd_run(int argc, char **argv)
         case 'D': o.dry_run = 1; break;
         case 'S': o.salvage = 1; break;
         case 'j': o.journal_path = optarg; break;
-        case 'k': o.inflight = atoi(optarg); break;
-        case 't': o.threads = atoi(optarg); break;
+        case 'k':
+        case 't':
+        case 'M': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || !*optarg || errno || v == 0 || optarg[0] == '-' ||
+                (c != 'M' && v > 1000000)) {
+                fprintf(stderr, "bnc: campaign run: --%s wants a positive integer%s, not '%s'\n",
+                        c == 'k' ? "inflight" : c == 't' ? "threads" : "max-tasks",
+                        c == 'M' ? "" : " up to 1000000", optarg);
+                return 2;
+            }
+            if (c == 'k') o.inflight = (int)v;
+            else if (c == 't') o.threads = (int)v;
+            else o.max_tasks = v;
+            break;
+        }
         case 'p':
             o.progress = !strcmp(optarg, "none") ? -1 : !strcmp(optarg, "lines") ? 1 : 0;
             break;

@@ -16,6 +16,7 @@ typedef struct bnc_run_opts {
     const char *db_url;       /* NULL: the default private database */
     int no_db;                /* journal only; load later with `bnc db sync` */
     int dry_run;              /* validate and plan only: no database, journal or tasks */
+    uint64_t max_tasks;       /* refuse a plan above this many tasks (0: BNC_PLAN_MAX_TASKS) */
     int salvage;              /* a damaged journal: move it aside, go on with what verifies */
     const char *journal_path; /* NULL: var/journal/<campaign>.journal */
     int inflight;             /* tasks in flight per worker; 0: adaptive */

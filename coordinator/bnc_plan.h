@@ -32,6 +32,16 @@ char *bnc_params_canonical(const json_t *params);
 void bnc_task_id(const char *campaign, const char *kind, const char *params_json, uint64_t seed,
                  char id[33]);
 
+/* Default for bnc_plan_check_size (bnc campaign run --max-tasks raises it). */
+#define BNC_PLAN_MAX_TASKS 10000000ULL
+
+/* Counts the tasks spec would expand to without expanding it (grid product
+ * plus include, times repetitions and seeds; exclude is not subtracted, so
+ * this is an upper bound) into *count (may be NULL). BNC_EINVAL naming file,
+ * line and the keys that multiply when the count exceeds max_tasks (0: the
+ * default). Takes microseconds, whatever the count. */
+int bnc_plan_check_size(const bnc_spec *spec, uint64_t max_tasks, uint64_t *count, bnc_err *err);
+
 /* Expands every group of spec (grid product, minus exclude, plus include)
  * times seeds and repetitions, validates each parameter set with its kind
  * (from kinds; unknown kind is an error naming file and line) and sorts by

@@ -48,6 +48,11 @@ typedef struct bnc_spec {
     size_t ngroups;
 } bnc_spec;
 
+/* Longest campaign name: NAME.journal and the copies store/journal.c makes
+ * beside it (NAME.journal.salvage.PID, NAME.journal.damaged.N) must fit in
+ * one file name (255 bytes). */
+#define BNC_SPEC_NAME_MAX 200
+
 /* Parses a spec from text (named file in messages). *out owns the result. */
 int bnc_spec_parse(const char *text, size_t n, const char *file, bnc_spec **out, bnc_err *err);
 /* Reads and parses the spec at path. */

@@ -1,5 +1,6 @@
 #include "bnc_plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +134,68 @@ static int cmp_task(const void *a, const void *b)
 static int cmp_id(const void *a, const void *b)
 {
     return strcmp(((const bnc_plan_task *)a)->id, ((const bnc_plan_task *)b)->id);
+}
+
+/* a * b, saturating at UINT64_MAX. */
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+    return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
+
+/* Writes "key: n x key: n ..." of group g into buf. */
+static void grid_factors(const bnc_spec_group *g, char *buf, size_t n)
+{
+    size_t len = 0;
+    const char *k;
+    json_t *v;
+    buf[0] = '\0';
+    json_object_foreach(g->grid, k, v)
+    {
+        if (len + 1 >= n)
+            break;
+        int w = snprintf(buf + len, n - len, "%s%s: %zu", len ? " x " : "", k,
+                         json_array_size(v));
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+int bnc_plan_check_size(const bnc_spec *spec, uint64_t max_tasks, uint64_t *count, bnc_err *err)
+{
+    if (max_tasks == 0)
+        max_tasks = BNC_PLAN_MAX_TASKS;
+    uint64_t per_params = mul_sat((uint64_t)spec->repetitions, (uint64_t)spec->nseeds);
+    uint64_t total = 0;
+    for (size_t g = 0; g < spec->ngroups; g++) {
+        const bnc_spec_group *grp = &spec->groups[g];
+        uint64_t grid = json_object_size(grp->grid) ? 1 : 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(grp->grid, k, v) grid = mul_sat(grid, json_array_size(v));
+        uint64_t sets = grid + json_array_size(grp->include);
+        uint64_t tasks = mul_sat(sets, per_params);
+        total = total + tasks < total ? UINT64_MAX : total + tasks;
+        if (tasks > max_tasks || total > max_tasks) {
+            char factors[512];
+            grid_factors(grp, factors, sizeof factors);
+            char shown[32];
+            if (tasks == UINT64_MAX)
+                snprintf(shown, sizeof shown, "more than 1.8e19");
+            else
+                snprintf(shown, sizeof shown, "%llu", (unsigned long long)tasks);
+            return bnc_err_set(err, BNC_EINVAL,
+                               "%s:%d: group %zu (kind %s) expands to %s tasks (grid %s, plus %zu "
+                               "include, x %d repetitions x %zu seeds)%s, above the limit of %llu "
+                               "tasks; shrink the grid or raise it with --max-tasks",
+                               spec->file, grp->grid_line ? grp->grid_line : grp->line, g + 1,
+                               grp->kind, shown, factors[0] ? factors : "none",
+                               json_array_size(grp->include), spec->repetitions, spec->nseeds,
+                               tasks > max_tasks ? "" : " (with the groups before it)",
+                               (unsigned long long)max_tasks);
+        }
+    }
+    if (count)
+        *count = total;
+    return 0;
 }
 
 int bnc_plan_build(const bnc_spec *spec, const bnc_task_kind *const *kinds,

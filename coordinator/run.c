@@ -226,7 +226,9 @@ static int queue_tasks(coord *c, const bnc_idset *done, const bnc_idset *in_db, 
  * success the lanes hold the plan indices still to run and *nq their count. */
 static int prepare(coord *c, const char *env_all, int size, size_t *nq, bnc_err *err)
 {
-    int rc = bnc_plan_build(c->spec, c->o->kinds, &c->ctx, &c->plan, err);
+    /* Count before expanding: a grid of 1e9 tasks must not be planned. */
+    int rc = bnc_plan_check_size(c->spec, c->o->max_tasks, NULL, err);
+    if (!rc) rc = bnc_plan_build(c->spec, c->o->kinds, &c->ctx, &c->plan, err);
     if (rc) return rc;
     c->sum->planned = c->plan.n;
     if (c->o->dry_run) return 0;

@@ -241,6 +241,15 @@ static int parse_tensors(ctx *c, const bnc_ynode *map, int line, json_t **out)
             } else {
                 double x;
                 rc = get_num(c, v, key, kl, &x);
+                if (!rc && !strcmp(key, "outlier_fraction") && x > 1)
+                    rc = bnc_err_set(c->err, BNC_EINVAL,
+                                     "%s:%d: key 'outlier_fraction' = %s is a fraction: it must "
+                                     "lie in [0, 1]",
+                                     c->file, kl, v->scalar);
+                else if (!rc && strcmp(key, "outlier_fraction") && x <= 0)
+                    rc = bnc_err_set(c->err, BNC_EINVAL,
+                                     "%s:%d: key '%s' = %s must be greater than 0", c->file, kl,
+                                     key, v->scalar);
                 if (!rc)
                     json_object_set_new(o, key, json_real(x));
             }
@@ -457,6 +466,12 @@ int bnc_spec_parse(const char *text, size_t n, const char *file, bnc_spec **out,
     const bnc_ynode *v;
     if (!rc && (v = bnc_ymap_get(root, "name", &line))) {
         rc = get_str(&c, v, "name", line, &s->name);
+        /* The journal is var/journal/NAME.journal: one file name (bnc_spec.h). */
+        if (!rc && strlen(s->name) > BNC_SPEC_NAME_MAX)
+            rc = bnc_err_set(err, BNC_EINVAL,
+                             "%s:%d: key 'name' is %zu characters long; a campaign name may have "
+                             "at most %d (its journal file NAME.journal must fit in a file name)",
+                             file, line, strlen(s->name), BNC_SPEC_NAME_MAX);
         for (const char *p = s->name; !rc && *p; p++)
             if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') ||
                   (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))

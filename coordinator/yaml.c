@@ -64,7 +64,7 @@ int bnc_yaml_parse(const char *text, size_t n, const char *file, bnc_ynode **out
     bnc_ynode *stack[MAX_DEPTH];
     char *pending_key[MAX_DEPTH];
     int pending_line[MAX_DEPTH];
-    int depth = 0, rc = 0, done = 0;
+    int depth = 0, rc = 0, done = 0, docs = 0;
     bnc_ynode *root = NULL;
 
     while (!done && !rc) {
@@ -79,7 +79,14 @@ int bnc_yaml_parse(const char *text, size_t n, const char *file, bnc_ynode **out
         int closes = 0;
         switch (ev.type) {
         case YAML_STREAM_END_EVENT: done = 1; break;
-        case YAML_DOCUMENT_END_EVENT: done = root != NULL; break;
+        case YAML_DOCUMENT_START_EVENT:
+            /* A second document would be ignored silently: refuse it. */
+            if (++docs > 1)
+                rc = bnc_err_set(err, BNC_EINVAL,
+                                 "%s:%d: a second YAML document starts here; a spec is one "
+                                 "document (remove the '---' or split the file)",
+                                 file, line);
+            break;
         case YAML_ALIAS_EVENT:
             rc = bnc_err_set(err, BNC_EINVAL, "%s:%d: YAML aliases are not supported in specs",
                              file, line);
