@@ -38,6 +38,9 @@ echo "$out"
 echo "$out" | grep -q "600 results read, $((600 - before)) new task rows" || fail "sync counts"
 expect_eq "$(val "SELECT count(*) FROM tasks WHERE status='done'")" 600 "tasks after sync"
 expect_eq "$(val "SELECT count(*) FROM metrics")" 600 "metric rows after sync"
+# The sync completed the campaign: its status says so (not `running`).
+echo "$out" | grep -q "campaign status: done" || fail "sync's status line"
+"$BNC" campaign status t_outage --db "$db" | grep -q "campaign t_outage: done" || fail "status after sync"
 # Syncing twice adds nothing.
 "$BNC" db sync "$T/j" --db "$db" | grep -q "0 new task rows, 0 new metric rows" || fail "second sync"
 echo "1 passed, 0 failed"
