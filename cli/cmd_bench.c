@@ -21,7 +21,7 @@ static void usage(FILE *f)
             "scheduler  no-op tasks per second through the campaign scheduler (journal\n"
             "           fsync'd), without and with the database; JSON lines\n"
             "ingest     metric rows per second into PostgreSQL through the results sink,\n"
-            "           against plain COPY into an unindexed table in the same run\n\n"
+            "           against a plain bulk load into an unindexed table in the same run\n\n"
             "kernels  quantize and GEMV throughput (GB/s of f32 read / of packed weights read)\n"
             "         against the streaming read bandwidth measured in the same run with the\n"
             "         same thread count; one JSON object per line, then a table ('#' lines)\n\n"
@@ -147,7 +147,7 @@ static int bench_scheduler(int argc, char **argv)
 }
 
 /* bnc bench ingest: metric rows per second into PostgreSQL through the
- * results sink, against plain COPY in the same run. */
+ * results sink, against a plain bulk load in the same run. */
 static int bench_ingest(int argc, char **argv)
 {
     static const struct option lo[] = {{"tasks", required_argument, 0, 'n'},

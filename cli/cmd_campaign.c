@@ -113,7 +113,7 @@ static int cmd_run(int argc, char **argv)
         printf("campaign %s: spec %s is valid, %zu tasks planned (dry run: nothing run or "
                "stored)\n",
                s.campaign, o.spec_path, s.planned);
-    } else if (rank == 0 && s.planned > 0) {
+    } else if (rank == 0 && s.planned > 0 && (rc == 0 || s.done + s.failed + s.skipped > 0)) {
         size_t ran = s.done + s.failed;
         printf("campaign %s: %zu tasks planned, %zu skipped (already stored), %zu run: %zu done, "
                "%zu failed, %zu retried, in %.2f s (%.1f tasks/s)\n",

@@ -1,4 +1,5 @@
 /* Campaign reports: HTML (one file, inline SVG and CSS), Markdown, CSV. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -846,7 +847,8 @@ int bnc_report_write(const bnc_report_input *in, const bnc_report_opts *o, FILE 
         write_md(out, a, in);
     else
         write_csv(out, a);
+    errno = 0;
     if (fflush(out) != 0 || ferror(out))
-        return bnc_err_set(err, BNC_EIO, "writing the report failed");
+        return bnc_err_set(err, BNC_EIO, "write error: %s", strerror(errno ? errno : EIO));
     return 0;
 }

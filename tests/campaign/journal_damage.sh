@@ -114,4 +114,27 @@ for cmd in "campaign run $T/spec.yaml" "campaign list" "campaign status t_jdamag
     expect_eq "$code" 2 "bnc $cmd --db ''"
     echo "$msg" | grep -q "empty" || fail "bnc $cmd --db '': $msg"
 done
+# Outputs: every write is checked. A device node (one this test makes, like
+# /dev/full) is refused as -o and stays a device; a full standard output
+# fails with exit 1 naming it; a good export is complete.
+mknod "$T/full" c 1 7
+for cmd in "campaign export t_jdamage" "report t_jdamage --by i --format csv"; do
+    set +e
+    # shellcheck disable=SC2086
+    msg=$("$BNC" $cmd --db "$BNC_TEST_DB" -o "$T/full" 2>&1 >/dev/null); code=$?
+    set -e
+    expect_eq "$code" 2 "bnc $cmd -o a device"
+    echo "$msg" | grep -q "$T/full: is a character device" || fail "bnc $cmd -o device: $msg"
+    [ -c "$T/full" ] || fail "bnc $cmd replaced the device node"
+    set +e
+    # shellcheck disable=SC2086
+    msg=$("$BNC" $cmd --db "$BNC_TEST_DB" 2>&1 >"$T/full"); code=$?
+    set -e
+    expect_eq "$code" 1 "bnc $cmd > a full device"
+    echo "$msg" | grep -q "standard output: write error" || fail "bnc $cmd > full: $msg"
+done
+"$BNC" campaign export t_jdamage --db "$BNC_TEST_DB" -o "$T/x.csv"
+expect_eq "$(wc -l < "$T/x.csv")" 301 "export lines (header + 300 tasks of one metric)"
+"$BNC" campaign export t_jdamage --db "$BNC_TEST_DB" --format jsonl -o - > "$T/x.jsonl"
+expect_eq "$(grep -c '"status":"done"' "$T/x.jsonl")" 300 "jsonl lines"
 echo "1 passed, 0 failed"
