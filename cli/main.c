@@ -1,4 +1,5 @@
 /* bnc: argument parsing and subcommand dispatch, nothing else. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,19 @@ int bnc_cli_wants_help(int argc, char **argv)
     return 0;
 }
 
+/* What could not be written to standard output (a full disk or device
+ * behind it) is a failure, exit 1, whatever the command returned. */
+static int finish_stdout(int status)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "bnc: standard output: write error: %s\n",
+                strerror(errno ? errno : EIO));
+        return status ? status : 1;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -62,7 +76,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return finish_stdout(commands[i].run(argc - 1, argv + 1));
     fprintf(stderr, "bnc: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

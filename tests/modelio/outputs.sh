@@ -58,6 +58,11 @@ if mknod full c 1 7 2> /dev/null; then
     run 2 "full" "$bnc" model synth full --dim 256 --layers 1 --ff 768 --vocab 300
     [ -c full ] || bad "full is no longer a character device after model synth"
     [ "$(stat -c %t,%T full)" = "1,7" ] || bad "full's device numbers changed"
+    # any command whose standard output cannot be written fails (exit 1)
+    "$bnc" model info a.gguf > full 2> err.txt
+    rc=$?
+    [ $rc = 1 ] && grep -q "standard output: write error" err.txt ||
+        bad "model info to a full stdout: exit $rc: $(cat err.txt)"
 else
     echo "skip mknod (not root): device-node cases"
 fi
