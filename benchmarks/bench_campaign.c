@@ -8,6 +8,7 @@
 #include "bnc_campaign.h"
 #include "bnc_db.h"
 #include "bnc_sink.h"
+#include "bnc_store.h"
 #include "bnc_time.h"
 
 int bnc_bench_scheduler(long tasks, const char *db_url, const char *workdir,
@@ -55,9 +56,7 @@ int bnc_bench_scheduler(long tasks, const char *db_url, const char *workdir,
         if (with_db && rank == 0 && !rc) {
             PGconn *c;
             if (bnc_db_connect(db_url, &c, err) == 0) {
-                char sql[256];
-                snprintf(sql, sizeof sql, "DELETE FROM campaigns WHERE name = '%s'", name);
-                bnc_db_exec(c, sql, err);
+                bnc_store_campaign_delete(c, name, err);
                 bnc_db_close(c);
             }
         }
@@ -77,15 +76,12 @@ int bnc_bench_ingest(long tasks, int metrics, const char *db_url, FILE *out, bnc
     }
     char campaign[64];
     snprintf(campaign, sizeof campaign, "bench_ingest_%d_%ld", (int)getpid(), (long)bnc_wall());
-    const char *p[] = {campaign};
-    PGresult *r;
-    rc = bnc_db_query(c, "INSERT INTO campaigns (name, spec_text, spec_hash) VALUES ($1, '', '')",
-                      1, p, &r, err);
+    bnc_campaign_def def = {campaign, "", "", "", NULL, 0, NULL, 0};
+    rc = bnc_store_campaign_ensure(c, &def, err);
     if (rc) {
         bnc_db_close(c);
         return rc;
     }
-    PQclear(r);
     /* The same results for both paths. */
     Bnc__Metric *ms = calloc((size_t)metrics, sizeof *ms);
     Bnc__Metric **mp = calloc((size_t)metrics, sizeof *mp);
@@ -158,8 +154,7 @@ int bnc_bench_ingest(long tasks, int metrics, const char *db_url, FILE *out, bnc
                              (unsigned long long)nm, rows);
     }
     bnc_err e2;
-    if (bnc_db_query(c, "DELETE FROM campaigns WHERE name = $1", 1, p, &r, &e2) == 0)
-        PQclear(r);
+    bnc_store_campaign_delete(c, campaign, &e2);
     bnc_sink_free(sink);
     bnc_buf_free(&raw);
     free(ms);

@@ -54,6 +54,9 @@ int bnc_store_campaign_begin(PGconn *c, const bnc_campaign_def *d, bnc_err *err)
  * running), and unless d->any_spec checks that a stored one has d's spec
  * hash (BNC_EINVAL naming spec_file or the campaign). */
 int bnc_store_campaign_ensure(PGconn *c, const bnc_campaign_def *d, bnc_err *err);
+/* Deletes the campaign and, by cascade, its tasks, metrics, environments
+ * and analyses (benchmarks clean up with it). */
+int bnc_store_campaign_delete(PGconn *c, const char *name, bnc_err *err);
 /* Sets the status (running, done, failed) and the update time. */
 int bnc_store_campaign_set_status(PGconn *c, const char *name, const char *status, bnc_err *err);
 /* After results were loaded without the run that planned them (bnc db sync,

@@ -156,6 +156,12 @@ int bnc_store_campaign_ensure(PGconn *c, const bnc_campaign_def *d, bnc_err *err
     return rc || d->any_spec ? rc : check_hash(c, d, err);
 }
 
+int bnc_store_campaign_delete(PGconn *c, const char *name, bnc_err *err)
+{
+    const char *p[] = {name};
+    return one_statement(c, "DELETE FROM campaigns WHERE name = $1", 1, p, err);
+}
+
 int bnc_store_campaign_set_status(PGconn *c, const char *name, const char *status, bnc_err *err)
 {
     const char *p[] = {name, status};
