@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "bnc_journal.h"
 
@@ -353,6 +354,76 @@ static void test_second_writer_is_refused(void **state)
     bnc_journal_close(b);
 }
 
+/* A journal written before the record magic: [len][crc of payload][payload]. */
+static void put_v1(FILE *f, const Bnc__JournalRecord *rec)
+{
+    size_t len = bnc__journal_record__get_packed_size(rec);
+    unsigned char *b = malloc(len + 8);
+    bnc__journal_record__pack(rec, b + 8);
+    uint32_t crc = (uint32_t)crc32(0L, b + 8, (uInt)len);
+    for (int i = 0; i < 4; i++) {
+        b[i] = (unsigned char)(len >> (8 * i));
+        b[4 + i] = (unsigned char)(crc >> (8 * i));
+    }
+    fwrite(b, 1, len + 8, f);
+    free(b);
+}
+
+static void test_old_framing_is_read_and_appended(void **state)
+{
+    (void)state;
+    FILE *f = fopen(path, "wb");
+    Bnc__JournalHeader h = BNC__JOURNAL_HEADER__INIT;
+    h.campaign = "c";
+    h.spec_hash = "h1";
+    h.spec_text = "spec";
+    Bnc__JournalRecord rec = BNC__JOURNAL_RECORD__INIT;
+    rec.body_case = BNC__JOURNAL_RECORD__BODY_HEADER;
+    rec.header = &h;
+    put_v1(f, &rec);
+    long off[4];
+    for (int i = 0; i < 3; i++) {
+        off[i] = ftell(f);
+        char id[8];
+        snprintf(id, sizeof id, "r%d", i);
+        Bnc__Metric m = BNC__METRIC__INIT;
+        m.name = "x";
+        m.value = (double)i;
+        Bnc__Metric *mp = &m;
+        Bnc__TaskResult r = BNC__TASK_RESULT__INIT;
+        r.task_id = id;
+        r.campaign = "c";
+        r.ok = 1;
+        r.n_metrics = 1;
+        r.metrics = &mp;
+        Bnc__JournalRecord rr = BNC__JOURNAL_RECORD__INIT;
+        rr.body_case = BNC__JOURNAL_RECORD__BODY_RESULT;
+        rr.result = &r;
+        put_v1(f, &rr);
+    }
+    off[3] = ftell(f);
+    fclose(f);
+    ids s = {0};
+    bnc_journal_check c;
+    bnc_err e;
+    assert_int_equal(bnc_journal_read(path, NULL, visit_ids, &s, &c, &e), 0);
+    assert_int_equal(s.n, 3);
+    /* Appending keeps the old framing; a damaged record is skipped. */
+    bnc_journal *j;
+    assert_int_equal(bnc_journal_open(path, "c", "h1", "spec", &j, &e), 0);
+    put(j, "r3", 3.0);
+    bnc_journal_close(j);
+    flip(off[1] + 9, 1);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(bnc_journal_read(path, NULL, visit_ids, &s, &c, &e), 0);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.seen[1], 0);
+    assert_int_equal(s.seen[3], 1);
+    assert_int_equal(c.n_damaged, 1);
+    assert_int_equal(c.damaged[0].off, off[1]);
+    assert_int_equal(c.damaged[0].len, off[2] - off[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crc_error_keeps_before_and_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_writer_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_framing_is_read_and_appended, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
