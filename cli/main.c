@@ -21,9 +21,10 @@ static const bnc_command commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bnc [--version] [--help] <command> [<args>]\n\n"
-               "bitnet-cluster: extreme-quantization experiments over MPI, results in PostgreSQL.\n\n"
-               "commands:\n");
+    fprintf(f,
+            "usage: bnc [--version] [--help] <command> [<args>]\n\n"
+            "bitnet-cluster: extreme-quantization experiments over MPI, results in PostgreSQL.\n\n"
+            "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun `bnc <command> --help` for a command's options.\n");
@@ -38,10 +39,8 @@ int bnc_cli_fail(int code, const char *msg)
 int bnc_cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            return 0;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
+        if (strcmp(argv[i], "--") == 0) return 0;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
     }
     return 0;
 }
@@ -52,8 +51,7 @@ static int finish_stdout(int status)
 {
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "bnc: standard output: write error: %s\n",
-                strerror(errno ? errno : EIO));
+        fprintf(stderr, "bnc: standard output: write error: %s\n", strerror(errno ? errno : EIO));
         return status ? status : 1;
     }
     return status;

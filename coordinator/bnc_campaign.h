@@ -29,15 +29,15 @@ typedef struct bnc_run_opts {
 typedef struct bnc_run_summary {
     char campaign[256];
     char journal[1024];
-    size_t planned;      /* tasks in the plan */
-    size_t skipped;      /* already stored or journaled */
-    size_t done;         /* finished in this run */
-    size_t failed;       /* failed after every retry */
-    size_t retried;      /* attempts that were retried */
+    size_t planned; /* tasks in the plan */
+    size_t skipped; /* already stored or journaled */
+    size_t done;    /* finished in this run */
+    size_t failed;  /* failed after every retry */
+    size_t retried; /* attempts that were retried */
     uint64_t new_task_rows, new_metric_rows;
-    int db_lost;         /* the database went away: rows wait in the journal */
-    int orphaned;        /* mpirun went away: this rank stopped at once; the caller
-                          * should leave without MPI_Finalize (nothing to finalize with) */
+    int db_lost;  /* the database went away: rows wait in the journal */
+    int orphaned; /* mpirun went away: this rank stopped at once; the caller
+                   * should leave without MPI_Finalize (nothing to finalize with) */
     char db_error[512];
     char journal_note[1400]; /* what opening the journal found and did ("" when intact) */
     double seconds;

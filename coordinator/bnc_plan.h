@@ -13,12 +13,12 @@
 
 typedef struct bnc_plan_task {
     char id[33];
-    const char *kind;    /* points into the spec */
-    char *params_json;   /* canonical JSON: sorted keys, compact */
+    const char *kind;  /* points into the spec */
+    char *params_json; /* canonical JSON: sorted keys, compact */
     uint64_t seed;
-    double cost;         /* the kind's estimate, for ordering */
+    double cost; /* the kind's estimate, for ordering */
     double timeout_s;
-    int group;           /* index of the spec group */
+    int group; /* index of the spec group */
 } bnc_plan_task;
 
 typedef struct bnc_plan {
@@ -46,8 +46,8 @@ int bnc_plan_check_size(const bnc_spec *spec, uint64_t max_tasks, uint64_t *coun
  * times seeds and repetitions, validates each parameter set with its kind
  * (from kinds; unknown kind is an error naming file and line) and sorts by
  * cost, largest first (ties by id, so the order is reproducible). */
-int bnc_plan_build(const bnc_spec *spec, const bnc_task_kind *const *kinds,
-                   const bnc_task_ctx *ctx, bnc_plan *out, bnc_err *err);
+int bnc_plan_build(const bnc_spec *spec, const bnc_task_kind *const *kinds, const bnc_task_ctx *ctx,
+                   bnc_plan *out, bnc_err *err);
 void bnc_plan_free(bnc_plan *p);
 
 #endif

@@ -23,27 +23,27 @@
 
 typedef struct bnc_spec_group {
     char *kind;
-    int line;          /* line of the group's `kind` key */
+    int line; /* line of the group's `kind` key */
     int grid_line;
-    json_t *grid;      /* object: parameter -> array of scalar values */
-    json_t *exclude;   /* array of objects */
-    json_t *include;   /* array of objects */
-    double timeout_s;  /* 0: none */
-    int cpu, gpu;      /* resources a task needs */
+    json_t *grid;     /* object: parameter -> array of scalar values */
+    json_t *exclude;  /* array of objects */
+    json_t *include;  /* array of objects */
+    double timeout_s; /* 0: none */
+    int cpu, gpu;     /* resources a task needs */
 } bnc_spec_group;
 
 typedef struct bnc_spec {
     char *file;
     char *text;
-    char hash[33];     /* hash of the spec text */
+    char hash[33]; /* hash of the spec text */
     char *name;
     char *description;
     uint64_t *seeds;
     size_t nseeds;
     int repetitions;
-    int retries;       /* extra attempts after a task fails */
-    json_t *tensors;   /* object: name -> {rows, cols, distribution, seed, ...} */
-    json_t *models;    /* object: name -> {path: ...} or {synth: {...}} */
+    int retries;     /* extra attempts after a task fails */
+    json_t *tensors; /* object: name -> {rows, cols, distribution, seed, ...} */
+    json_t *models;  /* object: name -> {path: ...} or {synth: {...}} */
     bnc_spec_group *groups;
     size_t ngroups;
 } bnc_spec;

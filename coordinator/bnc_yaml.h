@@ -12,13 +12,13 @@ typedef enum { BNC_Y_SCALAR, BNC_Y_SEQ, BNC_Y_MAP } bnc_ykind;
 typedef struct bnc_ynode bnc_ynode;
 struct bnc_ynode {
     bnc_ykind kind;
-    int line;        /* 1-based line where the node starts */
-    char *scalar;    /* BNC_Y_SCALAR: the text */
-    int quoted;      /* scalar was quoted: always a string */
-    size_t n;        /* items (SEQ) or pairs (MAP) */
+    int line;          /* 1-based line where the node starts */
+    char *scalar;      /* BNC_Y_SCALAR: the text */
+    int quoted;        /* scalar was quoted: always a string */
+    size_t n;          /* items (SEQ) or pairs (MAP) */
     bnc_ynode **items; /* SEQ items or MAP values */
-    char **keys;     /* MAP keys */
-    int *key_lines;  /* MAP key lines */
+    char **keys;       /* MAP keys */
+    int *key_lines;    /* MAP key lines */
 };
 
 /* Parses text (named `file` in messages) into *out (free with

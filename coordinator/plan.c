@@ -8,8 +8,8 @@
 
 char *bnc_params_canonical(const json_t *params)
 {
-    return json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII |
-                                  JSON_REAL_PRECISION(17));
+    return json_dumps(params,
+                      JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17));
 }
 
 void bnc_task_id(const char *campaign, const char *kind, const char *params_json, uint64_t seed,
@@ -46,8 +46,7 @@ static int matches(const json_t *params, const json_t *entry)
     json_object_foreach((json_t *)entry, k, v)
     {
         json_t *p = json_object_get(params, k);
-        if (!p || !json_equal(p, v))
-            return 0;
+        if (!p || !json_equal(p, v)) return 0;
     }
     return 1;
 }
@@ -55,8 +54,7 @@ static int matches(const json_t *params, const json_t *entry)
 static int add_tasks(builder *b, json_t *params)
 {
     for (size_t i = 0; i < json_array_size(b->group->exclude); i++)
-        if (matches(params, json_array_get(b->group->exclude, i)))
-            return 0;
+        if (matches(params, json_array_get(b->group->exclude, i))) return 0;
     int rc = b->kind->validate ? b->kind->validate(params, b->ctx, b->err) : 0;
     if (rc) {
         char *shown = bnc_params_canonical(params);
@@ -74,10 +72,8 @@ static int add_tasks(builder *b, json_t *params)
             json_object_set_new(p, "rep", json_integer(rep));
         }
         char *canon = bnc_params_canonical(p);
-        if (p != params)
-            json_decref(p);
-        if (!canon)
-            return bnc_err_set(b->err, BNC_ENOMEM, "out of memory");
+        if (p != params) json_decref(p);
+        if (!canon) return bnc_err_set(b->err, BNC_ENOMEM, "out of memory");
         for (size_t s = 0; s < b->spec->nseeds; s++) {
             if (b->plan->n == b->cap) {
                 size_t cap = b->cap ? b->cap * 2 : 256;
@@ -110,14 +106,12 @@ static int add_tasks(builder *b, json_t *params)
 /* Walks the cartesian product of the grid's keys recursively. */
 static int expand(builder *b, const char **keys, size_t nkeys, size_t k, json_t *params)
 {
-    if (k == nkeys)
-        return add_tasks(b, params);
+    if (k == nkeys) return add_tasks(b, params);
     json_t *values = json_object_get(b->group->grid, keys[k]);
     for (size_t i = 0; i < json_array_size(values); i++) {
         json_object_set(params, keys[k], json_array_get(values, i));
         int rc = expand(b, keys, nkeys, k + 1, params);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     json_object_del(params, keys[k]);
     return 0;
@@ -126,8 +120,7 @@ static int expand(builder *b, const char **keys, size_t nkeys, size_t k, json_t 
 static int cmp_task(const void *a, const void *b)
 {
     const bnc_plan_task *x = a, *y = b;
-    if (x->cost != y->cost)
-        return x->cost > y->cost ? -1 : 1;
+    if (x->cost != y->cost) return x->cost > y->cost ? -1 : 1;
     return strcmp(x->id, y->id);
 }
 
@@ -151,18 +144,15 @@ static void grid_factors(const bnc_spec_group *g, char *buf, size_t n)
     buf[0] = '\0';
     json_object_foreach(g->grid, k, v)
     {
-        if (len + 1 >= n)
-            break;
-        int w = snprintf(buf + len, n - len, "%s%s: %zu", len ? " x " : "", k,
-                         json_array_size(v));
+        if (len + 1 >= n) break;
+        int w = snprintf(buf + len, n - len, "%s%s: %zu", len ? " x " : "", k, json_array_size(v));
         len += w > 0 ? (size_t)w : 0;
     }
 }
 
 int bnc_plan_check_size(const bnc_spec *spec, uint64_t max_tasks, uint64_t *count, bnc_err *err)
 {
-    if (max_tasks == 0)
-        max_tasks = BNC_PLAN_MAX_TASKS;
+    if (max_tasks == 0) max_tasks = BNC_PLAN_MAX_TASKS;
     uint64_t per_params = mul_sat((uint64_t)spec->repetitions, (uint64_t)spec->nseeds);
     uint64_t total = 0;
     for (size_t g = 0; g < spec->ngroups; g++) {
@@ -193,13 +183,12 @@ int bnc_plan_check_size(const bnc_spec *spec, uint64_t max_tasks, uint64_t *coun
                                (unsigned long long)max_tasks);
         }
     }
-    if (count)
-        *count = total;
+    if (count) *count = total;
     return 0;
 }
 
-int bnc_plan_build(const bnc_spec *spec, const bnc_task_kind *const *kinds,
-                   const bnc_task_ctx *ctx, bnc_plan *out, bnc_err *err)
+int bnc_plan_build(const bnc_spec *spec, const bnc_task_kind *const *kinds, const bnc_task_ctx *ctx,
+                   bnc_plan *out, bnc_err *err)
 {
     memset(out, 0, sizeof *out);
     builder b = {.spec = spec, .ctx = ctx, .plan = out, .err = err};
@@ -213,8 +202,7 @@ int bnc_plan_build(const bnc_spec *spec, const bnc_task_kind *const *kinds,
             char list[512] = "";
             for (const bnc_task_kind *const *k = kinds; *k; k++) {
                 strncat(list, (*k)->name, sizeof list - strlen(list) - 1);
-                if (k[1])
-                    strncat(list, ", ", sizeof list - strlen(list) - 1);
+                if (k[1]) strncat(list, ", ", sizeof list - strlen(list) - 1);
             }
             rc = bnc_err_set(err, BNC_EINVAL, "%s:%d: unknown task kind '%s' (known: %s)",
                              spec->file, grp->line, grp->kind, list);
@@ -254,8 +242,7 @@ int bnc_plan_build(const bnc_spec *spec, const bnc_task_kind *const *kinds,
         out->n = w;
         qsort(out->tasks, out->n, sizeof *out->tasks, cmp_task);
     }
-    if (rc)
-        bnc_plan_free(out);
+    if (rc) bnc_plan_free(out);
     return rc;
 }
 

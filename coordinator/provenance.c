@@ -15,8 +15,7 @@ static void cpuinfo_field(const char *field, char *out, size_t n)
 {
     out[0] = '\0';
     FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
+    if (!f) return;
     char line[8192];
     size_t fl = strlen(field);
     while (fgets(line, sizeof line, f)) {
@@ -39,8 +38,7 @@ static void first_line(const char *path, const char *prefix, char *out, size_t n
 {
     out[0] = '\0';
     FILE *f = fopen(path, "r");
-    if (!f)
-        return;
+    if (!f) return;
     char line[1024];
     while (fgets(line, sizeof line, f)) {
         if (!prefix || strncmp(line, prefix, strlen(prefix)) == 0) {
@@ -58,11 +56,9 @@ static void first_line(const char *path, const char *prefix, char *out, size_t n
 int bnc_gpu_count(void)
 {
     const char *forced = getenv("BNC_GPUS");
-    if (forced)
-        return atoi(forced);
+    if (forced) return atoi(forced);
     DIR *d = opendir("/proc/driver/nvidia/gpus");
-    if (!d)
-        return 0;
+    if (!d) return 0;
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
@@ -100,11 +96,11 @@ char *bnc_environment_json(void)
     int v = PQlibVersion();
     snprintf(pq, sizeof pq, "%d.%d", v / 10000, v % 10000);
     json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
-                          "host", host, "gpus", gpus, "cpu_model", model, "cpu_flags", flags, "mem_bytes",
-                          (json_int_t)pages * psize, "gpu", gpu, "gpu_driver", driver, "compiler",
-                          BNC_COMPILER, "mpi_version", mpiver, "nccl_version", BNC_NCCL_VERSION,
-                          "libpq_version", pq, "bnc_version", BNC_VERSION, "git_rev", BNC_GIT_REV,
-                          "git_dirty", BNC_GIT_DIRTY);
+                          "host", host, "gpus", gpus, "cpu_model", model, "cpu_flags", flags,
+                          "mem_bytes", (json_int_t)pages * psize, "gpu", gpu, "gpu_driver", driver,
+                          "compiler", BNC_COMPILER, "mpi_version", mpiver, "nccl_version",
+                          BNC_NCCL_VERSION, "libpq_version", pq, "bnc_version", BNC_VERSION,
+                          "git_rev", BNC_GIT_REV, "git_dirty", BNC_GIT_DIRTY);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

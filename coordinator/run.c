@@ -116,7 +116,7 @@ static int add_in_db(const char *id, void *arg)
 static int db_prepare(coord *c, const char *env_json_all, bnc_idset *in_db, bnc_err *err)
 {
     bnc_campaign_def d = {c->spec->name, c->spec->description, c->spec->text, c->spec->hash,
-                          c->spec->file, (int64_t)c->plan.n, NULL, 0};
+                          c->spec->file, (int64_t)c->plan.n,   NULL,          0};
     bnc_env_list envs = {0};
     int rc = bnc_db_migrate(c->db, err);
     if (!rc) rc = bnc_store_campaign_begin(c->db, &d, err);
@@ -178,8 +178,8 @@ static int open_journal(coord *c, bnc_idset *done, bnc_idset *in_db, bnc_err *er
         return bnc_err_set(err, BNC_EIO, "cannot create the folder of journal %s: %s",
                            c->sum->journal, strerror(errno));
     bnc_journal_opened info;
-    int rc = bnc_journal_open_salvage(c->sum->journal, c->spec->name, c->spec->hash,
-                                      c->spec->text, c->o->salvage, &info, &c->journal, err);
+    int rc = bnc_journal_open_salvage(c->sum->journal, c->spec->name, c->spec->hash, c->spec->text,
+                                      c->o->salvage, &info, &c->journal, err);
     if (!rc && (info.check.torn || info.check.n_damaged)) {
         char d[700];
         bnc_journal_check_describe(&info.check, d, sizeof d);
