@@ -294,8 +294,9 @@ static int parse(int argc, char **argv, fed_args *a, char *msg, size_t n)
             r = num_d(name, optarg, &d, msg, n);
             /* 0 keeps the model-based default; below 4096 no update fits. */
             if (!r && d != 0 && !(d >= 4096 && d <= 4e9)) {
-                snprintf(msg, n, "--max-msg: %s bytes is out of range (0 for the model-based "
-                                 "default, or 4096 to 4e9)",
+                snprintf(msg, n,
+                         "--max-msg: %s bytes is out of range (0 for the model-based "
+                         "default, or 4096 to 4e9)",
                          optarg);
                 r = -1;
             }
