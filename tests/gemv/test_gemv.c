@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "bitnet_impl.h"
+#include "gemv_impl.h"
 #include "bnc_gemv.h"
 #include "bnc_kernels.h"
 #include "bnc_rng.h"

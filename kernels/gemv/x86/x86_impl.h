@@ -1,15 +1,15 @@
-/* Internal: x86 kernels shared by bitnet_avx2.c and bitnet_avx512.c. Each
+/* Internal: x86 kernels shared by gemv_avx2.c and gemv_avx512.c. Each
  * includer compiles this with its own target flags; BNC_X86_VNNI selects
  * the VNNI dot product (vpdpbusd on ymm) instead of maddubs + madd. The
  * integer sums and the float operations and their order are those of the
- * scalar reference in bitnet_gemv.c. */
-#ifndef BNC_BITNET_X86_H
-#define BNC_BITNET_X86_H
+ * scalar reference in gemv.c. */
+#ifndef BNC_X86_IMPL_H
+#define BNC_X86_IMPL_H
 
 #include <immintrin.h>
 #include <string.h>
 
-#include "bitnet_impl.h"
+#include "gemv_impl.h"
 
 /* acc += sum over 4-byte groups of u8 u times s8 s (|s| <= 127). */
 static inline __m256i dp(__m256i acc, __m256i u, __m256i s)

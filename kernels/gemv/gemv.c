@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bitnet_impl.h"
+#include "gemv_impl.h"
 
 /* ---- ISA ------------------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /* Lookup-table GEMV for the bitnet schemes (T-MAC style), AVX-512BW, kept
- * to measure against the unpack-and-multiply kernels (bitnet_avx512.c).
+ * to measure against the unpack-and-multiply kernels (gemv_avx512.c).
  *
  * Layout (bnc_bitnet_lut_pack): rows in tiles of 64; for each tile and each
  * column quad q (columns 4q..4q+3) 64 bytes, byte i for row 64t + i holding
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bitnet_impl.h"
+#include "gemv_impl.h"
 
 typedef struct lut_job {
     const uint8_t *w;

@@ -3,7 +3,7 @@
  * (`bitnet-group`, group a multiple of 128, default 128):
  *   gamma = mean |W| over the scale's elements,
  *   W_t = clip(round(W / (gamma + eps)), -1, 1), W ~= gamma * W_t.
- * Layout (see bitnet_impl.h): 2-bit codes in 128-weight blocks with the
+ * Layout (see gemv_impl.h): 2-bit codes in 128-weight blocks with the
  * I2_S interleave, each row padded to a multiple of 128, then f32 scales.
  *
  * The mean is summed in double in a fixed order (16 lanes per chunk of
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bitnet_impl.h"
+#include "gemv_impl.h"
 #include "schemes_impl.h"
 
 #define BITNET_EPS 1e-5f

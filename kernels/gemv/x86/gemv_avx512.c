@@ -12,7 +12,7 @@
 static int32_t bitnet_seg(const uint8_t *row, const int8_t *x, const int8_t *xp, int64_t k0,
                           int64_t k1);
 
-#include "bitnet_x86.h"
+#include "x86_impl.h"
 
 #define AI __attribute__((always_inline)) static inline
 /* Software prefetch distance within each row of a 4-row tile; past the end

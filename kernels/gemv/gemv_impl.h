@@ -1,7 +1,7 @@
 /* Internal to kernels/: the bitnet layout, the per-ISA kernel tables and the
  * GEMV job that the row kernels receive. */
-#ifndef BNC_BITNET_IMPL_H
-#define BNC_BITNET_IMPL_H
+#ifndef BNC_GEMV_IMPL_H
+#define BNC_GEMV_IMPL_H
 
 #include <stddef.h>
 #include <stdint.h>

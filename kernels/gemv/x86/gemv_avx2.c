@@ -1,6 +1,6 @@
 /* AVX2 (+FMA, F16C) kernels; compiled with -mavx2 -mfma -mf16c and only
  * called after bnc_isa_supported(BNC_ISA_AVX2). */
-#include "bitnet_x86.h"
+#include "x86_impl.h"
 
 static double absum_avx2(const float *x, int64_t n)
 {

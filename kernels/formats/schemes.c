@@ -8,7 +8,7 @@
 #include "schemes_impl.h"
 #include "bnc_ggml.h"
 #include "qimpl.h"
-#include "bitnet_impl.h"
+#include "gemv_impl.h"
 
 static const bnc_scheme table[] = {
     {"f32", 0, 1, 4, 32.0, bnc_f32_qsize, bnc_f32_quantize, bnc_f32_dequantize},
