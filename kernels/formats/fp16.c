@@ -1,4 +1,7 @@
-/* fp16 / bf16 conversions (round to nearest even) in portable C. */
+/* fp16 / bf16 conversions (round to nearest even) in portable C, and the
+ * row functions of the f16 and bf16 schemes: the one place the project
+ * converts half precision (fp16 -> f32 is inline in bnc_fp16.h). A finite
+ * f32 that rounds to inf is reported (BNC_ERANGE) rather than stored. */
 #include "bnc_fp16.h"
 
 #include <string.h>
@@ -34,31 +37,6 @@ uint16_t bnc_f32_to_f16(float f)
     if (rem > half || (rem == half && (q & 1u)))
         q++; /* may carry into the smallest normal, which is the right encoding */
     return (uint16_t)(sign | q);
-}
-
-float bnc_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t e = (h >> 10) & 0x1fu;
-    uint32_t m = h & 0x3ffu;
-    uint32_t x;
-    if (e == 0x1f) {
-        x = sign | 0x7f800000u | (m << 13);
-    } else if (e != 0) {
-        x = sign | ((e + 112u) << 23) | (m << 13);
-    } else if (m == 0) {
-        x = sign;
-    } else { /* subnormal: normalise */
-        e = 113;
-        while ((m & 0x400u) == 0) {
-            m <<= 1;
-            e--;
-        }
-        x = sign | (e << 23) | ((m & 0x3ffu) << 13);
-    }
-    float f;
-    memcpy(&f, &x, sizeof f);
-    return f;
 }
 
 uint16_t bnc_f32_to_bf16(float f)
@@ -105,4 +83,47 @@ void bnc_bf16_to_f32_row(const void *src, float *y, int64_t n)
     const uint8_t *s = src;
     for (int64_t i = 0; i < n; i++)
         y[i] = bnc_bf16_to_f32(bnc_ld16(s + 2 * i));
+}
+
+/* ---- the f16 and bf16 schemes (block of one weight) ---------------------- */
+
+int bnc_quantize_row_f16(const float *x, void *dst, int64_t n, bnc_err *err);
+int bnc_quantize_row_bf16(const float *x, void *dst, int64_t n, bnc_err *err);
+const char *bnc_check_block_f16(const uint8_t *blk);
+const char *bnc_check_block_bf16(const uint8_t *blk);
+
+static int quantize_row16(const char *name, int bf, const float *x, void *dst, int64_t n,
+                          bnc_err *err)
+{
+    int rc = bnc_check_finite(x, n, err);
+    if (rc) return rc;
+    uint8_t *d = dst;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = bf ? bnc_f32_to_bf16(x[i]) : bnc_f32_to_f16(x[i]);
+        if (bf ? !bnc_bf16_is_finite(h) : !bnc_f16_is_finite(h))
+            return bnc_err_set(err, BNC_ERANGE, "%s: value %g at index %lld overflows the format",
+                               name, (double)x[i], (long long)i);
+        bnc_st16(d + 2 * i, h);
+    }
+    return 0;
+}
+
+int bnc_quantize_row_f16(const float *x, void *dst, int64_t n, bnc_err *err)
+{
+    return quantize_row16("f16", 0, x, dst, n, err);
+}
+
+int bnc_quantize_row_bf16(const float *x, void *dst, int64_t n, bnc_err *err)
+{
+    return quantize_row16("bf16", 1, x, dst, n, err);
+}
+
+const char *bnc_check_block_f16(const uint8_t *blk)
+{
+    return bnc_f16_is_finite(bnc_ld16(blk)) ? NULL : "non-finite value";
+}
+
+const char *bnc_check_block_bf16(const uint8_t *blk)
+{
+    return bnc_bf16_is_finite(bnc_ld16(blk)) ? NULL : "non-finite value";
 }

@@ -1,50 +1,62 @@
-/* ggml type ids -> geometry and scheme rows. */
+/* ggml type ids -> rows of the scheme table (see bnc_ggml.h). */
 #include "bnc_ggml.h"
 
-#include "qimpl.h"
+#include <string.h>
 
-static const bnc_ggml_type_info types[] = {
-    {BNC_GGML_F32, "f32", 1, 4, "f32"},
-    {BNC_GGML_F16, "f16", 1, 2, "f16"},
-    {BNC_GGML_Q4_0, "q4_0", BNC_QK4_0, BNC_Q4_0_BYTES, "q4_0"},
-    {BNC_GGML_Q8_0, "q8_0", BNC_QK8_0, BNC_Q8_0_BYTES, "q8_0"},
-    {BNC_GGML_I8, "i8", 1, 1, NULL},
-    {BNC_GGML_BF16, "bf16", 1, 2, "bf16"},
-    {BNC_GGML_TQ1_0, "tq1_0", BNC_QK_K, BNC_TQ1_0_BYTES, "tq1_0"},
-    {BNC_GGML_TQ2_0, "tq2_0", BNC_QK_K, BNC_TQ2_0_BYTES, "tq2_0"},
-};
+#include "schemes_impl.h"
 
-const bnc_ggml_type_info *bnc_ggml_type(int id)
+size_t bnc_ggml_type_count(void)
 {
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (types[i].id == id) return &types[i];
+    return bnc_scheme_count() + bnc_ggml_only_count();
+}
+
+const bnc_scheme *bnc_ggml_type_at(size_t i)
+{
+    size_t n = bnc_scheme_count();
+    if (i < n) return bnc_scheme_at(i)->ggml_type >= 0 ? bnc_scheme_at(i) : NULL;
+    return bnc_ggml_only_at(i - n);
+}
+
+const bnc_scheme *bnc_ggml_type(int id)
+{
+    if (id < 0) return NULL;
+    for (size_t i = 0; i < bnc_ggml_type_count(); i++) {
+        const bnc_scheme *s = bnc_ggml_type_at(i);
+        if (s && s->ggml_type == id) return s;
+    }
+    return NULL;
+}
+
+const bnc_scheme *bnc_ggml_type_by_name(const char *name)
+{
+    for (size_t i = 0; i < bnc_ggml_type_count(); i++) {
+        const bnc_scheme *s = bnc_ggml_type_at(i);
+        if (s && strcmp(s->name, name) == 0) return s;
+    }
     return NULL;
 }
 
 const bnc_scheme *bnc_ggml_scheme(int id)
 {
-    for (size_t i = 0; i < bnc_scheme_count(); i++) {
-        const bnc_scheme *s = bnc_scheme_at(i);
-        if (s->ggml_type == id && id >= 0) return s;
-    }
-    return NULL;
+    const bnc_scheme *s = bnc_ggml_type(id);
+    return s && s->quantize ? s : NULL;
 }
 
 int64_t bnc_ggml_block_size(int id)
 {
-    const bnc_ggml_type_info *t = bnc_ggml_type(id);
-    return t ? t->block : 0;
+    const bnc_scheme *s = bnc_ggml_type(id);
+    return s ? s->block : 0;
 }
 
 size_t bnc_ggml_type_size(int id)
 {
-    const bnc_ggml_type_info *t = bnc_ggml_type(id);
-    return t ? t->type_size : 0;
+    const bnc_scheme *s = bnc_ggml_type(id);
+    return s ? s->block_bytes : 0;
 }
 
 size_t bnc_ggml_row_size(int id, int64_t n)
 {
-    const bnc_ggml_type_info *t = bnc_ggml_type(id);
-    if (!t || n < 0 || n % t->block != 0) return 0;
-    return (size_t)(n / t->block) * t->type_size;
+    const bnc_scheme *s = bnc_ggml_type(id);
+    if (!s || n < 0 || n % s->block != 0) return 0;
+    return (size_t)(n / s->block) * s->block_bytes;
 }

@@ -5,22 +5,26 @@
 #include <math.h>
 
 #include "bnc_fp16.h"
-#include "bnc_ggml.h"
 #include "qimpl.h"
+
+/* The layout this file reads and writes; the table row states the same. */
+enum { QK = 32, BLOCK_BYTES = 18 };
+
+BNC_BLOCK_DECL(q4_0);
 
 int bnc_quantize_row_q4_0(const float *x, void *dst, int64_t n, bnc_err *err)
 {
-    if (n < 0 || n % BNC_QK4_0 != 0)
+    if (n < 0 || n % QK != 0)
         return bnc_err_set(err, BNC_EINVAL, "q4_0: row of %lld is not a multiple of %d",
-                           (long long)n, BNC_QK4_0);
+                           (long long)n, QK);
     uint8_t *out = dst;
-    for (int64_t b = 0; b < n / BNC_QK4_0; b++) {
-        const float *xb = x + b * BNC_QK4_0;
+    for (int64_t b = 0; b < n / QK; b++) {
+        const float *xb = x + b * QK;
         float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < BNC_QK4_0; j++) {
+        for (int j = 0; j < QK; j++) {
             if (!isfinite(xb[j]))
                 return bnc_err_set(err, BNC_ERANGE, "q4_0: non-finite value %g at index %lld",
-                                   (double)xb[j], (long long)(b * BNC_QK4_0 + j));
+                                   (double)xb[j], (long long)(b * QK + j));
             if (amax < fabsf(xb[j])) {
                 amax = fabsf(xb[j]);
                 max = xb[j];
@@ -33,10 +37,10 @@ int bnc_quantize_row_q4_0(const float *x, void *dst, int64_t n, bnc_err *err)
             return bnc_err_set(err, BNC_ERANGE,
                                "q4_0: scale %g of the block at index %lld "
                                "overflows fp16",
-                               (double)d, (long long)(b * BNC_QK4_0));
-        uint8_t *blk = out + b * BNC_Q4_0_BYTES;
+                               (double)d, (long long)(b * QK));
+        uint8_t *blk = out + b * BLOCK_BYTES;
         bnc_st16(blk, dh);
-        for (int j = 0; j < BNC_QK4_0 / 2; j++) {
+        for (int j = 0; j < QK / 2; j++) {
             /* x * id is within [-8, 8] here, so the conversions are defined. */
             int8_t c0 = (int8_t)(xb[j] * id + 8.5f);
             int8_t c1 = (int8_t)(xb[j + 16] * id + 8.5f);
@@ -51,51 +55,18 @@ int bnc_quantize_row_q4_0(const float *x, void *dst, int64_t n, bnc_err *err)
 void bnc_dequantize_row_q4_0(const void *src, float *y, int64_t n)
 {
     const uint8_t *in = src;
-    for (int64_t b = 0; b < n / BNC_QK4_0; b++) {
-        const uint8_t *blk = in + b * BNC_Q4_0_BYTES;
+    for (int64_t b = 0; b < n / QK; b++) {
+        const uint8_t *blk = in + b * BLOCK_BYTES;
         const float d = bnc_f16_to_f32(bnc_ld16(blk));
-        float *yb = y + b * BNC_QK4_0;
-        for (int j = 0; j < BNC_QK4_0 / 2; j++) {
+        float *yb = y + b * QK;
+        for (int j = 0; j < QK / 2; j++) {
             yb[j] = (float)((blk[2 + j] & 0x0f) - 8) * d;
             yb[j + 16] = (float)((blk[2 + j] >> 4) - 8) * d;
         }
     }
 }
 
-size_t bnc_q4_0_qsize(int64_t rows, int64_t cols, const bnc_qparams *p)
+const char *bnc_check_block_q4_0(const uint8_t *blk)
 {
-    (void)p;
-    if (bnc_qshape("q4_0", rows, cols, BNC_QK4_0, BNC_EINVAL, NULL)) return 0;
-    return (size_t)(rows * cols / BNC_QK4_0) * BNC_Q4_0_BYTES;
-}
-
-int bnc_q4_0_quantize(const float *x, int64_t rows, int64_t cols, const bnc_qparams *p, void *dst,
-                      size_t cap, size_t *written, bnc_err *err)
-{
-    int rc = bnc_qshape("q4_0", rows, cols, BNC_QK4_0, BNC_EINVAL, err);
-    if (rc) return rc;
-    size_t need = bnc_q4_0_qsize(rows, cols, p);
-    if (cap < need)
-        return bnc_err_set(err, BNC_EINVAL, "q4_0: buffer of %zu bytes, need %zu", cap, need);
-    rc = bnc_quantize_row_q4_0(x, dst, rows * cols, err);
-    if (rc) return rc;
-    *written = need;
-    return 0;
-}
-
-int bnc_q4_0_dequantize(const void *src, size_t n, int64_t rows, int64_t cols, const bnc_qparams *p,
-                        float *y, bnc_err *err)
-{
-    int rc = bnc_qshape("q4_0", rows, cols, BNC_QK4_0, BNC_EFORMAT, err);
-    if (rc) return rc;
-    size_t need = bnc_q4_0_qsize(rows, cols, p);
-    if (n != need)
-        return bnc_err_set(err, BNC_EFORMAT, "q4_0: %zu bytes for %lldx%lld, expected %zu", n,
-                           (long long)rows, (long long)cols, need);
-    const uint8_t *in = src;
-    for (size_t b = 0; b < need / BNC_Q4_0_BYTES; b++)
-        if (!bnc_f16_is_finite(bnc_ld16(in + b * BNC_Q4_0_BYTES)))
-            return bnc_err_set(err, BNC_EFORMAT, "q4_0: non-finite scale in block %zu", b);
-    bnc_dequantize_row_q4_0(src, y, rows * cols);
-    return 0;
+    return bnc_f16_is_finite(bnc_ld16(blk)) ? NULL : "non-finite scale";
 }

@@ -1,6 +1,7 @@
 /* Internal to kernels/: little-endian byte helpers, shape checks and the
- * functions behind the quantizer rows of the scheme table (f16, bf16, ggml
- * blocks, int8/int4/int2, ternary-stochastic, sparse-*, ternary-entropy). */
+ * functions behind the quantizer rows of the scheme table (block schemes:
+ * BNC_BLOCK_DECL; int8/int4/int2, ternary-stochastic, sparse-*,
+ * ternary-entropy: BNC_QDECL). */
 #ifndef BNC_QIMPL_H
 #define BNC_QIMPL_H
 
@@ -56,12 +57,6 @@ int bnc_qshape(const char *scheme, int64_t rows, int64_t cols, int64_t block, in
     int bnc_##fn##_dequantize(const void *src, size_t n, int64_t rows, int64_t cols,               \
                               const bnc_qparams *p, float *y, bnc_err *err)
 
-BNC_QDECL(f16);
-BNC_QDECL(bf16);
-BNC_QDECL(q8_0);
-BNC_QDECL(q4_0);
-BNC_QDECL(tq1_0);
-BNC_QDECL(tq2_0);
 BNC_QDECL(int8);
 BNC_QDECL(int4);
 BNC_QDECL(int2);
@@ -72,6 +67,14 @@ BNC_QDECL(sparse_ell);
 BNC_QDECL(sparse_dia);
 BNC_QDECL(sparse_auto);
 BNC_QDECL(tentropy);
+
+/* The row functions of block scheme T (the table's quantize_row,
+ * dequantize_row and check_block), declared by the scheme's file and by
+ * the table. */
+#define BNC_BLOCK_DECL(T)                                                                          \
+    int bnc_quantize_row_##T(const float *x, void *dst, int64_t n, bnc_err *err);                  \
+    void bnc_dequantize_row_##T(const void *src, float *y, int64_t n);                             \
+    const char *bnc_check_block_##T(const uint8_t *blk)
 
 /* Group-wise symmetric integer quantization shared by int4 and int2. */
 size_t bnc_intg_qsize(int bits, int64_t rows, int64_t cols, const bnc_qparams *p);

@@ -12,7 +12,9 @@
  * threads (rows are split in a fixed way and each row is computed alone).
  *
  * Schemes with a GEMV: bitnet, bitnet-row, bitnet-group (2-bit codes, see
- * bitnet.c), tq2_0, tq1_0, q8_0, q4_0 (ggml blocks, FORMATS.md). */
+ * bitnet.c), tq2_0, tq1_0, q8_0, q4_0 (ggml blocks, FORMATS.md): the rows of
+ * the scheme table (bnc_scheme_find) whose gemv[BNC_ISA_SCALAR] is set. The
+ * GEMV takes the row, never a name: the kernel is the row's gemv[isa]. */
 #ifndef BNC_GEMV_H
 #define BNC_GEMV_H
 
@@ -20,29 +22,9 @@
 #include <stdint.h>
 
 #include "bnc_err.h"
+#include "bnc_isa.h" /* bnc_isa, bnc_isa_select, ... */
 #include "bnc_kernels.h"
-
-/* ---- instruction sets ---------------------------------------------------- */
-
-typedef enum bnc_isa {
-    BNC_ISA_SCALAR = 0,
-    BNC_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    BNC_ISA_AVX512 = 2, /* AVX-512 F/BW/VL + VNNI */
-    BNC_ISA_COUNT = 3,
-} bnc_isa;
-
-/* The best instruction set this CPU and build support. */
-bnc_isa bnc_isa_best(void);
-/* True when this CPU and build can run isa. */
-int bnc_isa_supported(bnc_isa isa);
-/* The instruction set to use: BNC_ISA from the environment when set
- * ("scalar", "avx2", "avx512"), else bnc_isa_best(). Fails with BNC_EINVAL
- * for an unknown name and BNC_ENOTSUP when the CPU lacks the forced set. */
-int bnc_isa_select(bnc_isa *out, bnc_err *err);
-/* "scalar", "avx2", "avx512". */
-const char *bnc_isa_name(bnc_isa isa);
-/* Parses a name; BNC_EINVAL when unknown. */
-int bnc_isa_parse(const char *name, bnc_isa *out, bnc_err *err);
+#include "bnc_pool.h" /* bnc_pool, bnc_pool_new, ... */
 
 /* ---- activations ----------------------------------------------------------- */
 
@@ -52,11 +34,11 @@ int bnc_isa_parse(const char *name, bnc_isa *out, bnc_err *err);
  * that multiply unsigned codes). Values are in [-127, 127]. */
 typedef struct bnc_act {
     int64_t batch, cols;
-    int64_t stride;   /* cols rounded up to a multiple of 256 */
-    int8_t *q;        /* batch x stride, natural order, zero padded */
-    int8_t *qp;       /* batch x stride, each 256 columns in the 512-bit order */
-    int32_t *sum32;   /* batch x stride/32: sum of q over each 32 columns */
-    float *d;         /* batch: x ~= d * q */
+    int64_t stride; /* cols rounded up to a multiple of 256 */
+    int8_t *q;      /* batch x stride, natural order, zero padded */
+    int8_t *qp;     /* batch x stride, each 256 columns in the 512-bit order */
+    int32_t *sum32; /* batch x stride/32: sum of q over each 32 columns */
+    float *d;       /* batch: x ~= d * q */
 } bnc_act;
 
 /* Allocates activations for batch x cols (batch 1..64, cols >= 1); free
@@ -73,27 +55,10 @@ int bnc_act_quantize(bnc_act *a, const float *x, bnc_err *err);
  * BNC_ERANGE when a value is -128 (the kernels' range is [-127, 127]). */
 int bnc_act_set(bnc_act *a, const int8_t *q, const float *d, bnc_err *err);
 
-/* ---- thread pool ------------------------------------------------------------- */
-
-typedef struct bnc_pool bnc_pool;
-/* Work item: called once on each of nthreads threads with tid 0..n-1
- * (tid 0 is the calling thread). */
-typedef void (*bnc_pool_fn)(void *arg, int tid, int nthreads);
-
-/* Starts threads-1 workers (threads >= 1; 0 means the number of online
- * CPUs). Free with bnc_pool_free. BNC_EINVAL, BNC_ENOMEM. */
-int bnc_pool_new(int threads, bnc_pool **out, bnc_err *err);
-/* Stops and joins the workers; NULL is a no-op. */
-void bnc_pool_free(bnc_pool *p);
-int bnc_pool_threads(const bnc_pool *p);
-/* Runs fn on every thread and returns when all have finished. A NULL pool
- * runs fn(arg, 0, 1) on the caller. */
-void bnc_pool_run(bnc_pool *p, bnc_pool_fn fn, void *arg);
-
 /* ---- GEMV / GEMM ------------------------------------------------------------- */
 
-/* True when the scheme called name has a GEMV kernel here. */
-int bnc_gemv_supported(const char *scheme);
+/* True when scheme s (may be NULL) has a GEMV kernel. */
+int bnc_gemv_supported(const bnc_scheme *s);
 
 /* y (a->batch x rows, row-major: y[b * rows + r]) = W x for the packed
  * tensor w (wbytes bytes, rows x a->cols, laid out as the scheme's quantize
@@ -102,24 +67,21 @@ int bnc_gemv_supported(const char *scheme);
  * Fails with BNC_ENOTSUP for a scheme without GEMV or an ISA the CPU lacks,
  * BNC_EFORMAT when wbytes does not match the shape, BNC_EINVAL for a bad
  * shape (ggml types need cols to be a multiple of their block). */
-int bnc_gemv(const char *scheme, const bnc_qparams *p, const void *w, size_t wbytes,
-             int64_t rows, const bnc_act *a, float *y, bnc_isa isa, bnc_pool *pool,
-             bnc_err *err);
+int bnc_gemv(const bnc_scheme *s, const bnc_qparams *p, const void *w, size_t wbytes, int64_t rows,
+             const bnc_act *a, float *y, bnc_isa isa, bnc_pool *pool, bnc_err *err);
 
 /* f64 reference for error reports: y64[b * rows + r] = sum_j W~[r][j] * x[b][j]
  * with the weights W~ decoded from w (exact, in double) and the original
  * f32 activations x (batch x cols), accumulated in double. */
-int bnc_gemv_ref_f64(const char *scheme, const bnc_qparams *p, const void *w, size_t wbytes,
+int bnc_gemv_ref_f64(const bnc_scheme *s, const bnc_qparams *p, const void *w, size_t wbytes,
                      int64_t rows, int64_t cols, const float *x, int64_t batch, double *y64,
                      bnc_err *err);
 
 /* Bytes of the packed rows x cols tensor the GEMV reads (codes or blocks
  * plus scales); 0 when the scheme has no GEMV or the shape is invalid. */
-size_t bnc_gemv_weight_bytes(const char *scheme, const bnc_qparams *p, int64_t rows,
-                             int64_t cols);
+size_t bnc_gemv_weight_bytes(const bnc_scheme *s, const bnc_qparams *p, int64_t rows, int64_t cols);
 
-/* The bitnet scale modes: `bitnet`, `bitnet-row`, `bitnet-group`. */
-enum { BNC_BITNET_TENSOR = 0, BNC_BITNET_ROW = 1, BNC_BITNET_GROUP = 2 };
+/* The bitnet scale modes BNC_BITNET_TENSOR, _ROW, _GROUP: bnc_kernels.h. */
 
 /* The bitnet quantizer of the scheme table (bitnet.c) with an explicit
  * mode, group (multiple of 128; ignored unless mode is BNC_BITNET_GROUP),

@@ -66,12 +66,20 @@ static void pack128_avx2(const float *x, int64_t n, float inv, uint8_t *out)
     _mm256_storeu_si256((__m256i *)(void *)out, res);
 }
 
-const bnc_isa_kernels bnc_kernels_avx2 = {
-    .bitnet = bitnet_rows_x86,
-    .tq2_0 = tq2_0_rows_x86,
-    .tq1_0 = tq1_0_rows_x86,
-    .q8_0 = q8_0_rows_x86,
-    .q4_0 = q4_0_rows_x86,
-    .absum = absum_avx2,
-    .pack128 = pack128_avx2,
-};
+const bnc_isa_kernels bnc_kernels_avx2 = {.absum = absum_avx2, .pack128 = pack128_avx2};
+
+/* The GEMV row kernels the scheme table names for BNC_ISA_AVX2. */
+void bnc_avx2_bitnet_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
+{
+    bitnet_rows_x86(j, r0, r1);
+}
+void bnc_avx2_tq2_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
+{
+    tq2_0_rows_x86(j, r0, r1);
+}
+void bnc_avx2_tq1_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
+{
+    tq1_0_rows_x86(j, r0, r1);
+}
+void bnc_avx2_q8_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1) { q8_0_rows_x86(j, r0, r1); }
+void bnc_avx2_q4_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1) { q4_0_rows_x86(j, r0, r1); }
