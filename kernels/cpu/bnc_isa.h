@@ -17,7 +17,8 @@ typedef enum bnc_isa {
 
 /* The best instruction set this CPU and build support. */
 bnc_isa bnc_isa_best(void);
-/* True when this CPU and build can run isa. */
+/* True when this CPU and build can run isa (and BNC_ISA_MAX, when set,
+ * does not hide it: BNC_ISA_MAX=avx2 makes an AVX-512 CPU look AVX2-only). */
 int bnc_isa_supported(bnc_isa isa);
 /* The instruction set to use: BNC_ISA from the environment when set
  * ("scalar", "avx2", "avx512", "neon"), else bnc_isa_best(). Fails with

@@ -21,7 +21,7 @@ int bnc_isa_parse(const char *name, bnc_isa *out, bnc_err *err)
     return bnc_err_set(err, BNC_EINVAL, "unknown ISA '%s' (scalar, avx2, avx512, neon)", name);
 }
 
-int bnc_isa_supported(bnc_isa isa)
+static int cpu_has(bnc_isa isa)
 {
     switch (isa) {
     case BNC_ISA_SCALAR:
@@ -44,6 +44,24 @@ int bnc_isa_supported(bnc_isa isa)
     default:
         return 0;
     }
+}
+
+/* BNC_ISA_MAX=NAME hides every set above NAME (those not on its fallback
+ * chain), to run the suite as a CPU without them would. */
+static int allowed(bnc_isa isa)
+{
+    const char *env = getenv("BNC_ISA_MAX");
+    bnc_isa max;
+    if (!env || !*env || bnc_isa_parse(env, &max, NULL) != 0) return 1;
+    for (bnc_isa i = max;; i = bnc_isa_fallback(i)) {
+        if (i == isa) return 1;
+        if (i == BNC_ISA_SCALAR) return 0;
+    }
+}
+
+int bnc_isa_supported(bnc_isa isa)
+{
+    return cpu_has(isa) && allowed(isa);
 }
 
 bnc_isa bnc_isa_fallback(bnc_isa isa)
