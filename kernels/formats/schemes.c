@@ -64,7 +64,8 @@
 #define GEMV(K)                                                                                    \
     .gemv = {[BNC_ISA_SCALAR] = bnc_scalar_##K##_rows,                                             \
              [BNC_ISA_AVX2] = X86(bnc_avx2_##K##_rows),                                            \
-             [BNC_ISA_AVX512] = X86(bnc_avx512_##K##_rows)}
+             [BNC_ISA_AVX512] = X86(bnc_avx512_##K##_rows),                                        \
+             [BNC_ISA_NEON] = NEON(bnc_neon_##K##_rows)}
 
 /* ---- floating point ---------------------------------------------------- */
 

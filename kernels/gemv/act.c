@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "bnc_gemv.h"
+#ifdef BNC_HAVE_NEON
+#include "bnc_neon.h"
+#endif
 
 int bnc_act_new(int64_t batch, int64_t cols, bnc_act **out, bnc_err *err)
 {
@@ -65,9 +68,21 @@ int bnc_act_quantize(bnc_act *a, const float *x, bnc_err *err)
 {
     int rc = bnc_check_finite(x, a->batch * a->cols, err);
     if (rc) return bnc_err_prefix(err, "activations: ");
+#ifdef BNC_HAVE_NEON
+    /* the NEON row quantizer (same bytes) unless BNC_ISA picks another set */
+    bnc_isa isa = BNC_ISA_SCALAR;
+    int neon = bnc_isa_select(&isa, NULL) == 0 && isa == BNC_ISA_NEON;
+#endif
     for (int64_t b = 0; b < a->batch; b++) {
         const float *xr = x + b * a->cols;
         int8_t *q = a->q + b * a->stride;
+#ifdef BNC_HAVE_NEON
+        if (neon) {
+            bnc_neon_act_row(xr, a->cols, q, &a->d[b]);
+            memset(q + a->cols, 0, (size_t)(a->stride - a->cols));
+            continue;
+        }
+#endif
         float amax = 0;
         for (int64_t j = 0; j < a->cols; j++)
             amax = fmaxf(amax, fabsf(xr[j]));

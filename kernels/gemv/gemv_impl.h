@@ -39,6 +39,7 @@ typedef struct bnc_gemv_job {
 BNC_ROWS_DECL(scalar);
 BNC_ROWS_DECL(avx2);
 BNC_ROWS_DECL(avx512);
+BNC_ROWS_DECL(neon);
 
 /* The scalar reference for a ggml-style block scheme: each block (the
  * job's block and block_bytes) holds an fp16 scale d at byte d_off and

@@ -14,15 +14,10 @@
  * below use it), 0 otherwise. */
 int bnc_neon_has_dotprod(void);
 
-/* Row kernels (bnc_rows_fn), choosing the sdot variant when present. */
-void bnc_neon_bitnet_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
-void bnc_neon_tq2_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
-void bnc_neon_q8_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
-void bnc_neon_q4_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
-
-/* The bitnet quantizer's helpers (bnc_isa_kernels.absum / .pack128). */
-double bnc_neon_absum(const float *x, int64_t n);
-void bnc_neon_pack128(const float *x, int64_t n, float inv, uint8_t *out);
+/* The row kernels bnc_neon_<scheme>_rows (BNC_ROWS_DECL(neon) in
+ * gemv_impl.h, named by the scheme table) choose the sdot variant when the
+ * CPU has it. bnc_kernels_neon (bitnet_impl.h) holds the bitnet
+ * quantizer's helpers. */
 
 /* The activation quantizer for one row of cols finite floats (the
  * reference in bnc_act_quantize): *d = max|x| / 127 and
@@ -35,5 +30,6 @@ void bnc_neondp_bitnet_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
 void bnc_neondp_tq2_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
 void bnc_neondp_q8_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
 void bnc_neondp_q4_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
+void bnc_neondp_tq1_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1);
 
 #endif

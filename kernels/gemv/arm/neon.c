@@ -31,6 +31,14 @@ void bnc_neon_tq2_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
         neon_tq2_0_rows(jb, r0, r1);
 }
 
+void bnc_neon_tq1_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
+{
+    if (bnc_neon_has_dotprod())
+        bnc_neondp_tq1_0_rows(jb, r0, r1);
+    else
+        neon_tq1_0_rows(jb, r0, r1);
+}
+
 void bnc_neon_q8_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
 {
     if (bnc_neon_has_dotprod())
@@ -49,7 +57,7 @@ void bnc_neon_q4_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
 
 /* 16 double lanes as 8 float64x2 accumulators: lane l holds the elements
  * i with i % 16 == l, added in index order, as in the reference. */
-double bnc_neon_absum(const float *x, int64_t n)
+static double absum_neon(const float *x, int64_t n)
 {
     float64x2_t acc[8];
     for (int l = 0; l < 8; l++)
@@ -90,7 +98,7 @@ static inline uint8x16_t narrow16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4
     return vcombine_u8(vmovn_u16(lo), vmovn_u16(hi));
 }
 
-void bnc_neon_pack128(const float *x, int64_t n, float inv, uint8_t *out)
+static void pack128_neon(const float *x, int64_t n, float inv, uint8_t *out)
 {
     float tmp[128];
     if (n < 128) {
@@ -113,6 +121,8 @@ void bnc_neon_pack128(const float *x, int64_t n, float inv, uint8_t *out)
     vst1q_u8(out, r0);
     vst1q_u8(out + 16, r1);
 }
+
+const bnc_isa_kernels bnc_kernels_neon = {.absum = absum_neon, .pack128 = pack128_neon};
 
 void bnc_neon_act_row(const float *x, int64_t cols, int8_t *q, float *d)
 {

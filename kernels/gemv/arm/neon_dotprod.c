@@ -20,6 +20,11 @@ void bnc_neondp_q8_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
     neon_q8_0_rows(jb, r0, r1);
 }
 
+void bnc_neondp_tq1_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
+{
+    neon_tq1_0_rows(jb, r0, r1);
+}
+
 void bnc_neondp_q4_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
 {
     neon_q4_0_rows(jb, r0, r1);

@@ -8,7 +8,7 @@
  * exact (any order gives the same int32), and the float part is the
  * reference's expression, element for element, compiled with
  * -ffp-contract=off (no fused multiply-add). The fp16 scales are converted
- * with bnc_gemv_h2f (exact, keeps NaN payloads as the reference does). */
+ * with bnc_f16_to_f32 (exact, keeps NaN payloads as the reference does). */
 #ifndef BNC_NEON_IMPL_H
 #define BNC_NEON_IMPL_H
 
@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bnc_fp16.h"
 #include "gemv_impl.h"
 
 #define AI __attribute__((always_inline)) static inline
@@ -117,7 +118,56 @@ static void neon_tq2_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
                 blk128(&a0, &a1, blk, x + 256 * k);
                 blk128(&a0, &a1, blk + 32, x + 256 * k + 128);
                 int32_t isum = vaddvq_s32(vaddq_s32(a0, a1));
-                acc += (float)isum * bnc_gemv_h2f(ld16(blk + 64));
+                acc += (float)isum * bnc_f16_to_f32(ld16(blk + 64));
+            }
+            jb->y[b * jb->rows + r] = acc * a->d[b];
+        }
+    }
+}
+
+/* tq1_0: 54-byte blocks of 256 weights in base 3 (FORMATS.md): trit n of
+ * byte b is ((uint8)(b * 3^n) * 3) >> 8; qs[0..31] hold elements m + 32n
+ * (n = 0..4), qs[32..47] elements 160 + m + 16n, qh[0..3] elements
+ * 240 + j + 4n (n = 0..3), then the fp16 scale at byte 52. */
+AI int8x16_t tern16(uint8x16_t t)
+{
+    uint8x16_t v = vcombine_u8(vshrn_n_u16(vmull_u8(vget_low_u8(t), vdup_n_u8(3)), 8),
+                               vshrn_n_u16(vmull_high_u8(t, vdupq_n_u8(3)), 8));
+    return vsubq_s8(vreinterpretq_s8_u8(v), vdupq_n_s8(1));
+}
+
+AI int32_t tq1_isum(const uint8_t *blk, const int8_t *x)
+{
+    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+    static const uint8_t hpow[16] = {1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27};
+    uint8x16_t q0 = vld1q_u8(blk), q1 = vld1q_u8(blk + 16), q2 = vld1q_u8(blk + 32);
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
+    for (int n = 0; n < 5; n++) {
+        uint8x16_t p = vdupq_n_u8(pow3[n]);
+        a0 = dot16(a0, tern16(vmulq_u8(q0, p)), vld1q_s8(x + 32 * n));
+        a1 = dot16(a1, tern16(vmulq_u8(q1, p)), vld1q_s8(x + 32 * n + 16));
+        a0 = dot16(a0, tern16(vmulq_u8(q2, p)), vld1q_s8(x + 160 + 16 * n));
+    }
+    uint32_t qh;
+    memcpy(&qh, blk + 48, 4);
+    uint8x16_t h = vmulq_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), vld1q_u8(hpow));
+    a1 = dot16(a1, tern16(h), vld1q_s8(x + 240));
+    return vaddvq_s32(vaddq_s32(a0, a1));
+}
+
+static void neon_tq1_0_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
+{
+    const bnc_act *a = jb->a;
+    int64_t nb = jb->cols / 256;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = jb->w + r * jb->row_bytes;
+        for (int64_t b = 0; b < a->batch; b++) {
+            const int8_t *x = a->q + b * a->stride;
+            float acc = 0;
+            for (int64_t k = 0; k < nb; k++) {
+                const uint8_t *blk = row + 54 * k;
+                int32_t isum = tq1_isum(blk, x + 256 * k);
+                acc += (float)isum * bnc_f16_to_f32(ld16(blk + 52));
             }
             jb->y[b * jb->rows + r] = acc * a->d[b];
         }
@@ -158,7 +208,7 @@ AI void q_rows(const bnc_gemv_job *jb, int64_t r0, int64_t r1, int is4)
             for (int64_t k = 0; k < nb; k++) {
                 const uint8_t *blk = row + bytes * k;
                 int32_t isum = is4 ? q4_isum(blk, x + 32 * k) : q8_isum(blk, x + 32 * k);
-                acc += (float)isum * bnc_gemv_h2f(ld16(blk));
+                acc += (float)isum * bnc_f16_to_f32(ld16(blk));
             }
             jb->y[b * jb->rows + r] = acc * a->d[b];
         }
