@@ -264,12 +264,12 @@ static inline void q_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1, in
     }
 }
 
-static void q8_0_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
+static inline void q8_0_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
 {
     q_rows_x86(jb, r0, r1, 0);
 }
 
-static void q4_0_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
+static inline void q4_0_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
 {
     q_rows_x86(jb, r0, r1, 1);
 }
