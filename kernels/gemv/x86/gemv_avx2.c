@@ -349,6 +349,78 @@ static void q4_0_rows_avx2(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
     if (r < r1) q_tile(jb, r, (int)(r1 - r), 1);
 }
 
+/* tq1_0: trit n of byte b is floor(3 * (uint8)(b * 3^n) / 256), that is
+ * [t >= 86] + [t >= 171] for t = (uint8)(b * 3^n): two signed compares of
+ * t ^ 0x80. The products go to int16 lanes (a block adds at most
+ * 8 * 2 * 2 * 127 = 4064 per lane) and are widened once per block. */
+AI __m256i trits2(__m256i t)
+{
+    __m256i tx = _mm256_xor_si256(t, _mm256_set1_epi8((char)0x80));
+    __m256i g1 = _mm256_cmpgt_epi8(tx, _mm256_set1_epi8(85 - 128));
+    __m256i g2 = _mm256_cmpgt_epi8(tx, _mm256_set1_epi8(170 - 128));
+    return _mm256_sub_epi8(_mm256_setzero_si256(), _mm256_add_epi8(g1, g2));
+}
+
+AI __m256i tq1_acc(__m256i acc, __m256i t, const int8_t *x)
+{
+    return _mm256_add_epi16(acc, _mm256_maddubs_epi16(trits2(t), ld256(x)));
+}
+
+static int32_t tq1_blk16(const uint8_t *blk, const int8_t *x)
+{
+    __m256i t = ld256(blk);
+    __m256i a0 = tq1_acc(_mm256_setzero_si256(), t, x);
+    t = mul3(t);
+    __m256i a1 = tq1_acc(_mm256_setzero_si256(), t, x + 32);
+    t = mul3(t);
+    a0 = tq1_acc(a0, t, x + 64);
+    t = mul3(t);
+    a1 = tq1_acc(a1, t, x + 96);
+    t = mul3(t);
+    a0 = tq1_acc(a0, t, x + 128);
+    /* qs[32..47]: elements 160 + m + 16n; trits n, n+1 in one ymm */
+    __m128i q1 = _mm_loadu_si128((const __m128i *)(const void *)(blk + 32));
+    __m128i q1x3 = _mm_add_epi8(q1, _mm_add_epi8(q1, q1));
+    __m256i v = _mm256_set_m128i(q1x3, q1);
+    a1 = tq1_acc(a1, v, x + 160);
+    v = mul3(mul3(v));
+    a0 = tq1_acc(a0, v, x + 192);
+    v = mul3(mul3(v)); /* low half: trit 4 of qs[32..47] */
+    /* qh: byte k of the vector is qh[k % 4] * 3^(k / 4): elements 240 + k */
+    uint32_t qh;
+    memcpy(&qh, blk + 48, 4);
+    __m128i h = _mm_set1_epi32((int)qh);
+    __m128i mult = _mm_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27);
+    __m128i lo = _mm_and_si128(_mm_mullo_epi16(h, mult), _mm_set1_epi16(0x00ff));
+    __m128i hi =
+        _mm_and_si128(_mm_mullo_epi16(_mm_and_si128(h, _mm_set1_epi16((short)0xff00)), mult),
+                      _mm_set1_epi16((short)0xff00));
+    __m256i last = _mm256_set_m128i(_mm_or_si128(lo, hi), _mm256_castsi256_si128(v));
+    a1 = tq1_acc(a1, last, x + 224);
+    return hsum32(_mm256_madd_epi16(_mm256_add_epi16(a0, a1), _mm256_set1_epi16(1)));
+}
+
+static void tq1_0_rows_avx2(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
+{
+    const bnc_act *a = jb->a;
+    int64_t nb = jb->cols / 256;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = jb->w + r * jb->row_bytes;
+        for (int64_t b = 0; b < a->batch; b++) {
+            const int8_t *x = a->q + b * a->stride;
+            const int32_t *xs = jb->xseg + b * jb->nseg;
+            float acc = 0;
+            for (int64_t k = 0; k < nb; k++) {
+                const uint8_t *blk = row + 54 * k;
+                if (b == 0) _mm_prefetch((const char *)(blk + PF_DIST), _MM_HINT_T0);
+                int32_t isum = tq1_blk16(blk, x + 256 * k) - xs[k];
+                acc += (float)isum * h2f_x86(ld16(blk + 52));
+            }
+            jb->y[b * jb->rows + r] = acc * a->d[b];
+        }
+    }
+}
+
 /* The GEMV row kernels the scheme table names for BNC_ISA_AVX2. */
 void bnc_avx2_bitnet_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
 {
@@ -360,7 +432,7 @@ void bnc_avx2_tq2_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
 }
 void bnc_avx2_tq1_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
 {
-    tq1_0_rows_x86(j, r0, r1);
+    tq1_0_rows_avx2(j, r0, r1);
 }
 void bnc_avx2_q8_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
 {

@@ -142,7 +142,7 @@ static inline __m256i trits(__m256i t)
 
 static inline __m256i mul3(__m256i t) { return _mm256_add_epi8(t, _mm256_add_epi8(t, t)); }
 
-static int32_t tq1_blk(const uint8_t *blk, const int8_t *x)
+static inline int32_t tq1_blk(const uint8_t *blk, const int8_t *x)
 {
     __m256i acc = _mm256_setzero_si256();
     __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)blk);
@@ -173,7 +173,7 @@ static int32_t tq1_blk(const uint8_t *blk, const int8_t *x)
     return hsum32(acc);
 }
 
-static void tq1_0_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
+static inline void tq1_0_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
 {
     const bnc_act *a = jb->a;
     int64_t nb = jb->cols / 256;
