@@ -312,10 +312,12 @@ AI void q_tile(const bnc_gemv_job *jb, int64_t r, int nr, int is4)
         for (int64_t k = 0; k < nb; k++) {
             const int64_t o = bytes * k;
             if (b == 0 && (is4 ? (k & 3) == 0 : (k & 1) == 0))
+#pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
                     _mm_prefetch((const char *)(w[i] + o + PF_DIST), _MM_HINT_T0);
             __m256i xv = ld256(x + 32 * k);
             __m256i p[8];
+#pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 p[i] = is4 ? q4_p(w[i] + o, xv) : q8_p(w[i] + o, xv);
             __m256i is = hsum8(p);
