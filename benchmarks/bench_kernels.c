@@ -94,39 +94,31 @@ static void fill_normal(float *x, int64_t n, uint64_t seed)
         x[i] = (float)bnc_rng_normal(&r);
 }
 
-/* Weights for a GEMV timing: bitnet schemes quantize normal floats; ggml
- * blocks get random codes and a fixed scale (speed does not depend on
- * the values; correctness is the tests' job). */
-static int make_weights(const char *scheme, const bnc_qparams *p, int64_t rows, int64_t cols,
+/* Weights for a GEMV timing: bitnet schemes quantize normal floats; block
+ * schemes quantize a few rows of normal floats with the row's quantizer
+ * and repeat them (speed does not depend on the values; correctness is the
+ * tests' job). Geometry comes from the scheme's row. */
+static int make_weights(const bnc_scheme *s, const bnc_qparams *p, int64_t rows, int64_t cols,
                         uint8_t *w, size_t wbytes, bnc_isa isa, bnc_err *err)
 {
-    if (!strncmp(scheme, "bitnet", 6)) {
-        float *x = malloc((size_t)(rows * cols) * sizeof *x);
-        if (!x)
-            return bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
-        fill_normal(x, rows * cols, 5);
-        int mode = !strcmp(scheme, "bitnet")       ? BNC_BITNET_TENSOR
-                   : !strcmp(scheme, "bitnet-row") ? BNC_BITNET_ROW
-                                                   : BNC_BITNET_GROUP;
+    int64_t nx = s->layout == BNC_LAYOUT_BITNET ? rows : rows < 16 ? rows : 16;
+    float *x = malloc((size_t)(nx * cols) * sizeof *x);
+    if (!x)
+        return bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
+    fill_normal(x, nx * cols, 5);
+    int rc;
+    if (s->layout == BNC_LAYOUT_BITNET) {
         size_t wr;
-        int rc = bnc_bitnet_quantize_ex(x, rows, cols, mode, p->group ? p->group : 128, w, wbytes,
-                                        &wr, isa, NULL, err);
-        free(x);
-        return rc;
+        rc = bnc_bitnet_quantize_ex(x, rows, cols, s->bitnet_mode, p->group ? p->group : 128, w,
+                                    wbytes, &wr, isa, NULL, err);
+    } else {
+        size_t rb = wbytes / (size_t)rows;
+        rc = s->quantize_row(x, w, nx * cols, err);
+        for (int64_t r = nx; r < rows && !rc; r++)
+            memcpy(w + (size_t)r * rb, w + (size_t)(r % nx) * rb, rb);
     }
-    bnc_rng r;
-    bnc_rng_init(&r, 6, 0);
-    for (size_t i = 0; i < wbytes; i++)
-        w[i] = (uint8_t)bnc_rng_u32(&r);
-    int bb = !strcmp(scheme, "tq2_0") ? 66 : !strcmp(scheme, "tq1_0") ? 54
-                                         : !strcmp(scheme, "q8_0")    ? 34
-                                                                      : 18;
-    int doff = !strcmp(scheme, "tq2_0") ? 64 : !strcmp(scheme, "tq1_0") ? 52 : 0;
-    for (size_t b = 0; b + (size_t)bb <= wbytes; b += (size_t)bb) {
-        w[b + (size_t)doff] = 0x00; /* fp16 0.0625 */
-        w[b + (size_t)doff + 1] = 0x2c;
-    }
-    return 0;
+    free(x);
+    return rc;
 }
 
 typedef struct row_out {
@@ -243,9 +235,12 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
     /* the last default shape is the L2-sized one: 1024x2048 2-bit is 512 KiB */
     if (!o->shapes && nsh > 0)
         shapes[nsh - 1].in_cache = 1;
-    for (int i = 0; i < ns; i++)
-        if (!bnc_gemv_supported(schemes[i]))
+    const bnc_scheme *rowof[16];
+    for (int i = 0; i < ns; i++) {
+        rowof[i] = bnc_scheme_find(schemes[i]);
+        if (!bnc_gemv_supported(rowof[i]))
             return bnc_err_set(err, BNC_EINVAL, "bench: no GEMV for scheme '%s'", schemes[i]);
+    }
 
     char model[256];
     cpu_model(model, sizeof model);
@@ -279,7 +274,8 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                 for (int h = 0; h < nsh && !rc; h++) {
                     const shape *sh = &shapes[h];
                     size_t in_bytes = (size_t)(sh->rows * sh->cols) * sizeof(float);
-                    size_t cap = bnc_gemv_weight_bytes(qs[si], NULL, sh->rows, sh->cols);
+                    size_t cap = bnc_gemv_weight_bytes(bnc_scheme_find(qs[si]), NULL, sh->rows,
+                                                       sh->cols);
                     int copies = sh->in_cache ? 1 : (int)(fp / in_bytes);
                     if (copies < 1) {
                         copies = 1;
@@ -331,14 +327,14 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                 for (int h = 0; h < nsh && !rc; h++) {
                     const shape *sh = &shapes[h];
                     bnc_qparams p = {.group = 128};
-                    size_t wb = bnc_gemv_weight_bytes(schemes[si], &p, sh->rows, sh->cols);
+                    size_t wb = bnc_gemv_weight_bytes(rowof[si], &p, sh->rows, sh->cols);
                     if (wb == 0 || wb > fp)
                         continue;
                     int copies = sh->in_cache ? 1 : (int)(fp / wb);
                     size_t stride = (wb + 63) / 64 * 64;
                     while (copies > 1 && (size_t)copies * stride > fp)
                         copies--;
-                    rc = make_weights(schemes[si], &p, sh->rows, sh->cols, arena, wb, isa, err);
+                    rc = make_weights(rowof[si], &p, sh->rows, sh->cols, arena, wb, isa, err);
                     if (rc)
                         break;
                     for (int k = 1; k < copies; k++)
@@ -365,7 +361,7 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                         double t0 = bnc_now(), el;
                         long it = 0;
                         do {
-                            rc = bnc_gemv(schemes[si], &p, arena + (size_t)(pos++ % copies) * stride,
+                            rc = bnc_gemv(rowof[si], &p, arena + (size_t)(pos++ % copies) * stride,
                                           wb, sh->rows, a, y, isa, pool, err);
                             it++;
                             el = bnc_now() - t0;
@@ -380,9 +376,10 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                         emit(&c, "gemv", schemes[si], "mad", isa, t, sh, batch, wb, copies, bsec,
                              best, bw, (double)fp / 1048576.0);
                     /* the lookup-table kernel on the same weights, repacked */
-                    int mode = !strcmp(schemes[si], "bitnet")       ? BNC_BITNET_TENSOR
-                               : !strcmp(schemes[si], "bitnet-row") ? BNC_BITNET_ROW
-                                                                    : -1;
+                    int mode = rowof[si]->layout == BNC_LAYOUT_BITNET &&
+                                       rowof[si]->bitnet_mode != BNC_BITNET_GROUP
+                                   ? rowof[si]->bitnet_mode
+                                   : -1;
                     size_t lb = mode >= 0 ? bnc_bitnet_lut_bytes(mode, sh->rows, sh->cols) : 0;
                     if (!rc && lb && isa == BNC_ISA_AVX512 && lb <= fp) {
                         uint8_t *tmp = malloc(lb);

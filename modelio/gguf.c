@@ -2,33 +2,45 @@
 #include "bnc_gguf.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnc_ggml.h"
+
 /* ---- ggml types ----------------------------------------------------------- */
 
-static const bnc_gguf_type_info types[] = {
-    {0, "f32", 1, 4, 1},       {1, "f16", 1, 2, 1},          {2, "q4_0", 32, 18, 0},
-    {3, "q4_1", 32, 20, 0},    {6, "q5_0", 32, 22, 0},       {7, "q5_1", 32, 24, 0},
-    {8, "q8_0", 32, 34, 0},    {9, "q8_1", 32, 36, 0},       {10, "q2_K", 256, 84, 0},
-    {11, "q3_K", 256, 110, 0}, {12, "q4_K", 256, 144, 0},    {13, "q5_K", 256, 176, 0},
-    {14, "q6_K", 256, 210, 0}, {15, "q8_K", 256, 292, 0},    {24, "i8", 1, 1, 0},
-    {25, "i16", 1, 2, 0},      {26, "i32", 1, 4, 0},         {27, "i64", 1, 8, 0},
-    {28, "f64", 1, 8, 1},      {30, "bf16", 1, 2, 1},        {34, "tq1_0", 256, 54, 0},
-    {35, "tq2_0", 256, 66, 0}, {BNC_TYPE_U8, "u8", 1, 1, 0},
-};
+/* The ggml ids and block geometry come from the kernels' scheme table
+ * (bnc_ggml_type_at), copied once into this module's view of them; U8 is
+ * safetensors' own. */
+static bnc_gguf_type_info types[64];
+static size_t ntypes;
+static pthread_once_t types_once = PTHREAD_ONCE_INIT;
+
+static void types_init(void)
+{
+    for (size_t i = 0; i < bnc_ggml_type_count() && ntypes < 63; i++) {
+        const bnc_scheme *s = bnc_ggml_type_at(i);
+        if (s)
+            types[ntypes++] = (bnc_gguf_type_info){(uint32_t)s->ggml_type, s->name, s->block,
+                                                   s->block_bytes, s->is_float};
+    }
+    types[ntypes++] = (bnc_gguf_type_info){BNC_TYPE_U8, "u8", 1, 1, 0};
+}
 
 const bnc_gguf_type_info *bnc_gguf_type(uint32_t id)
 {
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+    pthread_once(&types_once, types_init);
+    for (size_t i = 0; i < ntypes; i++)
         if (types[i].id == id) return &types[i];
     return NULL;
 }
 
 const bnc_gguf_type_info *bnc_gguf_type_by_name(const char *name)
 {
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+    pthread_once(&types_once, types_init);
+    for (size_t i = 0; i < ntypes; i++)
         if (strcmp(types[i].name, name) == 0) return &types[i];
     return NULL;
 }

@@ -9,9 +9,8 @@
 #include "bnc_ggml.h"
 #include "bnc_kernels.h"
 
-static const char *const targets[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "tq1_0", "tq2_0"};
-
-/* Resolves a target name to a ggml type and the ternarize flag. */
+/* Resolves a target name to a ggml type and the ternarize flag: the
+ * targets are the scheme rows that GGUF holds (ids from the scheme table). */
 static int target_type(const char *name, const char *pack, uint32_t *type, int *tern, bnc_err *err)
 {
     *tern = 0;
@@ -22,14 +21,17 @@ static int target_type(const char *name, const char *pack, uint32_t *type, int *
         *tern = 1;
         name = p;
     }
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
-        if (strcmp(targets[i], name) == 0) {
-            *type = bnc_gguf_type_by_name(name)->id;
-            return 0;
-        }
-    return bnc_err_set(err, BNC_EINVAL,
-                       "unknown type '%s' (f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0, bitnet)",
-                       name);
+    const bnc_scheme *s = bnc_scheme_find(name);
+    if (s && s->ggml_type >= 0) {
+        *type = (uint32_t)s->ggml_type;
+        return 0;
+    }
+    char list[256] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < bnc_scheme_count(); i++)
+        if (bnc_scheme_at(i)->ggml_type >= 0 && len < sizeof list)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s, ", bnc_scheme_at(i)->name);
+    return bnc_err_set(err, BNC_EINVAL, "unknown type '%s' (%sbitnet)", name, list);
 }
 
 int bnc_quant_llama_ftype(const char *type, const char *pack)

@@ -34,7 +34,7 @@ static int parse(const json_t *params, gb_args *a, bnc_err *err)
         rc = bnc_param_str(params, "scheme", &a->scheme, err);
     if (rc)
         return rc;
-    if (!bnc_gemv_supported(a->scheme))
+    if (!bnc_gemv_supported(bnc_scheme_find(a->scheme)))
         return bnc_err_set(err, BNC_EINVAL,
                            "parameter 'scheme': '%s' has no GEMV kernel (bitnet, bitnet-row, "
                            "bitnet-group, tq2_0, tq1_0, q8_0, q4_0 have)",
@@ -61,7 +61,7 @@ static int parse(const json_t *params, gb_args *a, bnc_err *err)
     } else if ((rc = bnc_isa_select(&a->isa, err))) {
         return rc;
     }
-    if (bnc_gemv_weight_bytes(a->scheme, &a->qp, a->rows, a->cols) == 0)
+    if (bnc_gemv_weight_bytes(bnc_scheme_find(a->scheme), &a->qp, a->rows, a->cols) == 0)
         return bnc_err_set(err, BNC_EINVAL,
                            "scheme '%s' cannot hold a %lldx%lld matrix (row length must be a "
                            "multiple of its block)",
@@ -130,8 +130,8 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
         (rc = bnc_pool_new((int)a.threads, &pool, err)))
         goto done;
     /* Accuracy: one call against the f64 reference. */
-    if ((rc = bnc_gemv(a.scheme, &a.qp, q, wbytes, a.rows, act, y, a.isa, pool, err)) ||
-        (rc = bnc_gemv_ref_f64(a.scheme, &a.qp, q, wbytes, a.rows, a.cols, x, a.batch, y64, err)))
+    if ((rc = bnc_gemv(s, &a.qp, q, wbytes, a.rows, act, y, a.isa, pool, err)) ||
+        (rc = bnc_gemv_ref_f64(s, &a.qp, q, wbytes, a.rows, a.cols, x, a.batch, y64, err)))
         goto done;
     double num = 0, den = 0;
     for (int64_t i = 0; i < a.batch * a.rows; i++) {
@@ -155,7 +155,7 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
         double t0 = bnc_now(), t;
         long calls = 0;
         do {
-            rc = bnc_gemv(a.scheme, &a.qp, arena + (pos++ % copies) * stride, wbytes, a.rows, act,
+            rc = bnc_gemv(s, &a.qp, arena + (pos++ % copies) * stride, wbytes, a.rows, act,
                           y, a.isa, pool, err);
             calls++;
             t = bnc_now() - t0;

@@ -184,17 +184,21 @@ extern "C" int bnc_cuda_device_name(char *buf, size_t n, bnc_err *err)
     return 0;
 }
 
-extern "C" int bnc_cuda_gemv(const char *scheme, const void *w, size_t wbytes, int64_t rows,
+extern "C" int bnc_cuda_gemv(const bnc_scheme *s, const void *w, size_t wbytes, int64_t rows,
                              const bnc_act *a, float *y, int copies, int iters,
                              double *sec_per_call, bnc_err *err)
 {
     int rc = 0;
-    int is_tq2 = !strcmp(scheme, "tq2_0"), per_row = !strcmp(scheme, "bitnet-row");
-    if (!is_tq2 && !per_row && strcmp(scheme, "bitnet"))
+    /* the row whose blocks the tq2_0 kernel reads, looked up once */
+    static const bnc_scheme *const tq2 = bnc_scheme_find("tq2_0");
+    const char *scheme = s ? s->name : "(null)";
+    int bitnet = s && s->layout == BNC_LAYOUT_BITNET;
+    int is_tq2 = s && s == tq2, per_row = bitnet && s->bitnet_mode == BNC_BITNET_ROW;
+    if (!is_tq2 && !per_row && !(bitnet && s->bitnet_mode == BNC_BITNET_TENSOR))
         return bnc_err_set(err, BNC_ENOTSUP, "cuda gemv: no kernel for '%s'", scheme);
     if (bnc_cuda_device_count() < 1)
         return bnc_err_set(err, BNC_ENOTSUP, "cuda gemv: no device");
-    size_t need = bnc_gemv_weight_bytes(scheme, NULL, rows, a->cols);
+    size_t need = bnc_gemv_weight_bytes(s, NULL, rows, a->cols);
     if (need == 0 || need != wbytes)
         return bnc_err_set(err, BNC_EFORMAT, "cuda gemv %s: %zu weight bytes, expected %zu",
                            scheme, wbytes, need);

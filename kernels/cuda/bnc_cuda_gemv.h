@@ -24,11 +24,11 @@ int bnc_cuda_device_name(char *buf, size_t n, bnc_err *err);
 /* Runs the GEMV on device 0: uploads `copies` copies of w (wbytes each),
  * the activations and their sums, runs one call per copy in turn `iters`
  * times after one warm-up round, downloads y from the last call, and
- * reports the mean seconds per call (CUDA events). scheme: "bitnet",
- * "bitnet-row" or "tq2_0". BNC_ENOTSUP for another scheme or no device,
+ * reports the mean seconds per call (CUDA events). s: the row of
+ * "bitnet", "bitnet-row" or "tq2_0". BNC_ENOTSUP for another scheme or no device,
  * BNC_EFORMAT when wbytes does not match, BNC_ENOMEM, BNC_EINTERNAL with
  * the CUDA error string. */
-int bnc_cuda_gemv(const char *scheme, const void *w, size_t wbytes, int64_t rows,
+int bnc_cuda_gemv(const bnc_scheme *s, const void *w, size_t wbytes, int64_t rows,
                   const bnc_act *a, float *y, int copies, int iters, double *sec_per_call,
                   bnc_err *err);
 

@@ -22,13 +22,13 @@ static void fill(float *x, int64_t n, uint64_t seed)
 
 /* Weights: bitnet schemes by the CPU quantizer; tq2_0 random codes 0..2
  * with random positive fp16 scales. */
-static uint8_t *weights(const char *s, int64_t rows, int64_t cols, size_t *n, bnc_err *err)
+static uint8_t *weights(const bnc_scheme *s, int64_t rows, int64_t cols, size_t *n, bnc_err *err)
 {
     *n = bnc_gemv_weight_bytes(s, NULL, rows, cols);
     uint8_t *w = malloc(*n);
     if (!w)
         return NULL;
-    if (!strcmp(s, "tq2_0")) {
+    if (s->layout == BNC_LAYOUT_BLOCKS) { /* tq2_0 */
         bnc_rng r;
         bnc_rng_init(&r, 3, 0);
         for (size_t b = 0; b < *n; b += 66) {
@@ -50,7 +50,7 @@ static uint8_t *weights(const char *s, int64_t rows, int64_t cols, size_t *n, bn
     }
     fill(x, rows * cols, 4);
     size_t wr;
-    int mode = !strcmp(s, "bitnet") ? BNC_BITNET_TENSOR : BNC_BITNET_ROW;
+    int mode = s->bitnet_mode;
     if (bnc_bitnet_quantize_ex(x, rows, cols, mode, 128, w, *n, &wr, bnc_isa_best(), NULL, err)) {
         free(w);
         w = NULL;
@@ -86,12 +86,13 @@ int main(int argc, char **argv)
         for (size_t h = 0; h < sizeof shapes / sizeof shapes[0]; h++)
             for (size_t bi = 0; bi < 2; bi++) {
                 int64_t rows = shapes[h][0], cols = shapes[h][1], batch = batches[bi];
-                if (!strcmp(schemes[si], "tq2_0") && cols % 256)
+                const bnc_scheme *row = bnc_scheme_find(schemes[si]);
+                if (cols % row->block)
                     continue;
                 if ((quick || batch > 1) && rows * cols > 4096 * 11008)
                     continue;
                 size_t wn;
-                uint8_t *w = weights(schemes[si], rows, cols, &wn, &err);
+                uint8_t *w = weights(row, rows, cols, &wn, &err);
                 bnc_act *a;
                 if (!w || bnc_act_new(batch, cols, &a, &err)) {
                     fprintf(stderr, "setup: %s\n", err.msg);
@@ -102,7 +103,8 @@ int main(int argc, char **argv)
                 float *y = malloc((size_t)(batch * rows) * sizeof *y);
                 fill(x, batch * cols, 5 + bi);
                 if (bnc_act_quantize(a, x, &err) ||
-                    bnc_gemv(schemes[si], NULL, w, wn, rows, a, ref, bnc_isa_best(), NULL, &err)) {
+                    bnc_gemv(row, NULL, w, wn, rows, a, ref, bnc_isa_best(),
+                             NULL, &err)) {
                     fprintf(stderr, "cpu: %s\n", err.msg);
                     return 1;
                 }
@@ -110,7 +112,7 @@ int main(int argc, char **argv)
                 int copies = (int)((512u << 20) / wn);
                 copies = copies < 1 ? 1 : copies > 64 ? 64 : copies;
                 double sec;
-                if (bnc_cuda_gemv(schemes[si], w, wn, rows, a, y, copies, quick ? 3 : 10, &sec,
+                if (bnc_cuda_gemv(row, w, wn, rows, a, y, copies, quick ? 3 : 10, &sec,
                                   &err)) {
                     fprintf(stderr, "cuda: %s\n", err.msg);
                     return 1;

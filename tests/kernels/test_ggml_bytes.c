@@ -251,9 +251,9 @@ static void test_multi_block_rows(void **state)
     assert_int_equal(w, 4 * 34);
     uint8_t row[68];
     bnc_err err;
-    assert_int_equal(bnc_quantize_row_q8_0(x + 64, row, 64, &err), 0);
+    assert_int_equal(bnc_scheme_find("q8_0")->quantize_row(x + 64, row, 64, &err), 0);
     assert_memory_equal(row, q + 68, 68);
-    assert_int_equal(bnc_quantize_row_q8_0(x, row, 33, &err), BNC_EINVAL);
+    assert_int_equal(bnc_scheme_find("q8_0")->quantize_row(x, row, 33, &err), BNC_EINVAL);
     free(q);
 }
 
@@ -279,11 +279,16 @@ static void test_type_table(void **state)
         assert_true(s == bnc_scheme_find(want[i].name));
         assert_true(s->bpw == 8.0 * (double)want[i].size / (double)want[i].block);
     }
-    assert_int_equal(bnc_ggml_row_size(BNC_GGML_TQ1_0, 4096), 16 * 54);
-    assert_int_equal(bnc_ggml_row_size(BNC_GGML_Q4_0, 33), 0);
-    assert_int_equal(bnc_ggml_type_size(BNC_GGML_I8), 1);
-    assert_null(bnc_ggml_scheme(BNC_GGML_I8));
-    assert_null(bnc_ggml_type(3));
+    assert_int_equal(bnc_ggml_row_size(34, 4096), 16 * 54);
+    assert_int_equal(bnc_ggml_row_size(2, 33), 0);
+    assert_int_equal(bnc_ggml_type_size(24), 1);
+    assert_null(bnc_ggml_scheme(24));
+    /* q4_1: a type GGUF files carry that no scheme quantizes: geometry only */
+    assert_null(bnc_ggml_scheme(3));
+    assert_non_null(bnc_ggml_type(3));
+    assert_string_equal(bnc_ggml_type(3)->name, "q4_1");
+    assert_int_equal(bnc_ggml_type_size(3), 20);
+    assert_null(bnc_ggml_type(99));
     assert_int_equal(bnc_ggml_block_size(99), 0);
 }
 
@@ -294,11 +299,11 @@ static void test_scale_overflow(void **state)
     x[40] = 70000.0f; /* tq scale = amax > 65504 */
     uint8_t q[66];
     bnc_err err;
-    assert_int_equal(bnc_quantize_row_tq2_0(x, q, 256, &err), BNC_ERANGE);
-    assert_int_equal(bnc_quantize_row_tq1_0(x, q, 256, &err), BNC_ERANGE);
-    assert_int_equal(bnc_quantize_row_q8_0(x, q, 32, &err), 0); /* 70000/127 fits */
+    assert_int_equal(bnc_scheme_find("tq2_0")->quantize_row(x, q, 256, &err), BNC_ERANGE);
+    assert_int_equal(bnc_scheme_find("tq1_0")->quantize_row(x, q, 256, &err), BNC_ERANGE);
+    assert_int_equal(bnc_scheme_find("q8_0")->quantize_row(x, q, 32, &err), 0); /* 70000/127 fits */
     x[40] = 9e6f;
-    assert_int_equal(bnc_quantize_row_q8_0(x + 32, q, 32, &err), BNC_ERANGE);
+    assert_int_equal(bnc_scheme_find("q8_0")->quantize_row(x + 32, q, 32, &err), BNC_ERANGE);
     assert_non_null(strstr(err.msg, "index 0"));
 }
 
