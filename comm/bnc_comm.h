@@ -82,6 +82,15 @@ int bnc_comm_bcast(bnc_comm *c, void *buf, size_t count, bnc_dtype t, int root, 
  * MPI only today (BNC_ENOTSUP on NCCL). */
 int bnc_comm_alltoall(bnc_comm *c, const void *send, void *recv, size_t count, bnc_dtype t,
                       bnc_err *err);
+/* Buffers where the backend wants them: host memory (MPI) or device
+ * memory of this rank's GPU (NCCL). bnc_comm_buf_new allocates bytes
+ * (free with bnc_comm_buf_free; NULL is a no-op); put/get copy between a
+ * host buffer and such a buffer. BNC_ENOMEM, BNC_ENET naming the CUDA call. */
+int bnc_comm_buf_new(bnc_comm *c, size_t bytes, void **out, bnc_err *err);
+void bnc_comm_buf_free(bnc_comm *c, void *buf);
+int bnc_comm_buf_put(bnc_comm *c, void *dst, const void *host, size_t bytes, bnc_err *err);
+int bnc_comm_buf_get(bnc_comm *c, void *host, const void *src, size_t bytes, bnc_err *err);
+
 /* Waits for the device work of the collectives issued so far (NCCL); a
  * no-op on MPI. */
 int bnc_comm_sync(bnc_comm *c, bnc_err *err);

@@ -236,6 +236,55 @@ int bnc_comm_alltoall(bnc_comm *c, const void *send, void *recv, size_t count, b
     return 0;
 }
 
+int bnc_comm_buf_new(bnc_comm *c, size_t bytes, void **out, bnc_err *err)
+{
+#ifdef BNC_HAVE_NCCL
+    if (c->backend == BNC_COMM_NCCL)
+        return bnc_comm_nccl_buf_new(c, bytes, out, err);
+#endif
+    *out = malloc(bytes ? bytes : 1);
+    if (!*out)
+        return bnc_err_set(err, BNC_ENOMEM, "rank %d: %zu bytes for a collective buffer", c->rank,
+                           bytes);
+    return 0;
+}
+
+void bnc_comm_buf_free(bnc_comm *c, void *buf)
+{
+#ifdef BNC_HAVE_NCCL
+    if (c->backend == BNC_COMM_NCCL) {
+        bnc_comm_nccl_buf_free(c, buf);
+        return;
+    }
+#endif
+    (void)c;
+    free(buf);
+}
+
+int bnc_comm_buf_put(bnc_comm *c, void *dst, const void *host, size_t bytes, bnc_err *err)
+{
+#ifdef BNC_HAVE_NCCL
+    if (c->backend == BNC_COMM_NCCL)
+        return bnc_comm_nccl_copy(c, dst, host, bytes, 1, err);
+#endif
+    (void)c;
+    (void)err;
+    memcpy(dst, host, bytes);
+    return 0;
+}
+
+int bnc_comm_buf_get(bnc_comm *c, void *host, const void *src, size_t bytes, bnc_err *err)
+{
+#ifdef BNC_HAVE_NCCL
+    if (c->backend == BNC_COMM_NCCL)
+        return bnc_comm_nccl_copy(c, host, src, bytes, 0, err);
+#endif
+    (void)c;
+    (void)err;
+    memcpy(host, src, bytes);
+    return 0;
+}
+
 int bnc_comm_sync(bnc_comm *c, bnc_err *err)
 {
 #ifdef BNC_HAVE_NCCL

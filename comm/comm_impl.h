@@ -25,6 +25,11 @@ int bnc_comm_nccl_allgather(bnc_comm *c, const void *send, void *recv, size_t co
                             bnc_err *err);
 int bnc_comm_nccl_bcast(bnc_comm *c, void *buf, size_t count, bnc_dtype t, int root, bnc_err *err);
 int bnc_comm_nccl_sync(bnc_comm *c, bnc_err *err);
+int bnc_comm_nccl_buf_new(bnc_comm *c, size_t bytes, void **out, bnc_err *err);
+void bnc_comm_nccl_buf_free(bnc_comm *c, void *buf);
+/* to_device: host -> device, else device -> host. */
+int bnc_comm_nccl_copy(bnc_comm *c, void *dst, const void *src, size_t bytes, int to_device,
+                       bnc_err *err);
 #endif
 
 #endif

@@ -124,3 +124,23 @@ int bnc_comm_nccl_bcast(bnc_comm *c, void *buf, size_t count, bnc_dtype t, int r
         return nccl_fail(c, "ncclBroadcast", r, err);
     return bnc_comm_nccl_sync(c, err);
 }
+
+int bnc_comm_nccl_buf_new(bnc_comm *c, size_t bytes, void **out, bnc_err *err)
+{
+    cudaError_t e = cudaMalloc(out, bytes ? bytes : 1);
+    return e == cudaSuccess ? 0 : cuda_fail(c, "cudaMalloc", e, err);
+}
+
+void bnc_comm_nccl_buf_free(bnc_comm *c, void *buf)
+{
+    (void)c;
+    if (buf)
+        cudaFree(buf);
+}
+
+int bnc_comm_nccl_copy(bnc_comm *c, void *dst, const void *src, size_t bytes, int to_device,
+                       bnc_err *err)
+{
+    cudaError_t e = cudaMemcpy(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost);
+    return e == cudaSuccess ? 0 : cuda_fail(c, "cudaMemcpy", e, err);
+}
