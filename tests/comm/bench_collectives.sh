@@ -64,6 +64,6 @@ if [ -n "${BNC_TEST_DB:-}" ]; then
     expect_eq "$(psql_val "SELECT count(*) FROM collective_results WHERE run_id=$run")" 6 "rows stored"
     expect_eq "$(psql_val "SELECT count(*) FROM collective_results WHERE run_id=$run AND wrong=0 AND wrong_in_place=0")" 6 "rows checked with no wrong element"
     expect_eq "$(psql_val "SELECT ranks || backend FROM collective_runs WHERE id=$run")" "2mpi" "run row"
-    expect_eq "$(psql_val "SELECT wire_bytes FROM collective_results WHERE run_id=$run AND algo='ternary' AND bytes=65536")" 136 "ternary wire bytes at 16384 values, 2 ranks"
+    expect_eq "$(psql_val "SELECT wire_bytes FROM collective_results WHERE run_id=$run AND algo='ternary' AND bytes=65536")" 4352 "ternary wire bytes at 16384 values, 2 ranks (2 x 32 blocks x 68 B)"
 fi
 echo "bench collectives ok"
