@@ -44,10 +44,11 @@ int bnc_comm_nccl_init(bnc_comm *c, bnc_err *err)
     MPI_Comm_free(&node);
     int ndev = 0;
     cudaError_t e = cudaGetDeviceCount(&ndev);
+    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || (e == cudaSuccess && ndev < 1))
+        return bnc_err_set(err, BNC_ENOTSUP, "rank %d: no CUDA device for the NCCL backend (%s)",
+                           c->rank, cudaGetErrorString(e));
     if (e != cudaSuccess)
         return cuda_fail(c, "cudaGetDeviceCount", e, err);
-    if (ndev < 1)
-        return bnc_err_set(err, BNC_ENET, "rank %d: no CUDA device for the NCCL backend", c->rank);
     c->device = local % ndev;
     if ((e = cudaSetDevice(c->device)) != cudaSuccess)
         return cuda_fail(c, "cudaSetDevice", e, err);

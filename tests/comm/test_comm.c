@@ -261,11 +261,84 @@ static void nonfinite(bnc_comm *c)
     bnc_car_free(s);
 }
 
+/* --nccl: allreduce (sum, max), allgather and broadcast on device buffers
+ * over NCCL against the same host references; 77 where the build has no
+ * NCCL or the machine no GPU. */
+static int nccl_mode(void)
+{
+    bnc_err err = {0};
+    bnc_comm *c = NULL;
+    if (!bnc_comm_backend_built(BNC_COMM_NCCL)) {
+        if (rank == 0)
+            printf("built without NCCL: skipping\n");
+        return 77;
+    }
+    int rc = bnc_comm_new(MPI_COMM_WORLD, BNC_COMM_NCCL, &c, &err);
+    if (rc == BNC_ENOTSUP) {
+        if (rank == 0)
+            printf("%s: skipping\n", err.msg);
+        return 77;
+    }
+    CHECK(!rc, "%s", err.msg);
+    if (rc)
+        return 1;
+    size_t n = 1 << 20;
+    float *h = malloc(n * 4), *g = malloc(n * 4 * (size_t)size);
+    void *dx = NULL, *dy = NULL, *dg = NULL;
+    for (size_t i = 0; i < n; i++)
+        h[i] = ival(rank, i);
+    CHECK(!bnc_comm_buf_new(c, n * 4, &dx, &err) && !bnc_comm_buf_new(c, n * 4, &dy, &err) &&
+              !bnc_comm_buf_new(c, n * 4 * (size_t)size, &dg, &err),
+          "%s", err.msg);
+    CHECK(!bnc_comm_buf_put(c, dx, h, n * 4, &err), "%s", err.msg);
+    for (int op = 0; op < 2; op++) {
+        CHECK(!bnc_comm_allreduce(c, dx, dy, n, BNC_DT_F32, (bnc_redop)op, &err), "%s", err.msg);
+        CHECK(!bnc_comm_buf_get(c, g, dy, n * 4, &err), "%s", err.msg);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            float want = op ? -1e9f : 0;
+            for (int r = 0; r < size; r++)
+                want = op ? fmaxf(want, ival(r, i)) : want + ival(r, i);
+            bad += g[i] != want;
+        }
+        CHECK(bad == 0, "nccl allreduce %s: %zu wrong", op ? "max" : "sum", bad);
+    }
+    CHECK(!bnc_comm_allgather(c, dx, dg, n, BNC_DT_F32, &err), "%s", err.msg);
+    CHECK(!bnc_comm_buf_get(c, g, dg, n * 4 * (size_t)size, &err), "%s", err.msg);
+    size_t bad = 0;
+    for (int r = 0; r < size; r++)
+        for (size_t i = 0; i < n; i++)
+            bad += g[(size_t)r * n + i] != ival(r, i);
+    CHECK(bad == 0, "nccl allgather: %zu wrong", bad);
+    CHECK(!bnc_comm_bcast(c, dx, n, BNC_DT_F32, 0, &err), "%s", err.msg);
+    CHECK(!bnc_comm_buf_get(c, h, dx, n * 4, &err), "%s", err.msg);
+    bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += h[i] != ival(0, i);
+    CHECK(bad == 0, "nccl broadcast: %zu wrong", bad);
+    if (rank == 0)
+        printf("nccl on device %d: allreduce sum/max, allgather, broadcast checked\n",
+               bnc_comm_device(c));
+    bnc_comm_buf_free(c, dx);
+    bnc_comm_buf_free(c, dy);
+    bnc_comm_buf_free(c, dg);
+    free(h);
+    free(g);
+    bnc_comm_free(c);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (argc > 1 && !strcmp(argv[1], "--nccl")) {
+        int rc = nccl_mode(), worst = rc;
+        MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Finalize();
+        return worst;
+    }
     bnc_err err = {0};
     bnc_comm *c = NULL;
     if (bnc_comm_new(MPI_COMM_WORLD, BNC_COMM_MPI, &c, &err)) {
