@@ -42,6 +42,21 @@ int bnc_cuda_quantize(const bnc_scheme *s, const bnc_qparams *p, const float *x,
                       int64_t cols, void *dst, size_t cap, size_t *written,
                       bnc_cuda_quant_times *times, bnc_err *err);
 
+/* A reusable context: device buffers grown on demand, two pinned staging
+ * buffers and two streams, for many calls (a model's tensors). Uses the
+ * current CUDA device. BNC_ENOTSUP without a device, BNC_ENET on a CUDA
+ * failure. */
+typedef struct bnc_cuda_qctx bnc_cuda_qctx;
+int bnc_cuda_qctx_new(bnc_cuda_qctx **out, bnc_err *err);
+void bnc_cuda_qctx_free(bnc_cuda_qctx *q);
+/* bnc_cuda_quantize through q. */
+int bnc_cuda_quantize_ctx(bnc_cuda_qctx *q, const bnc_scheme *s, const bnc_qparams *p,
+                          const float *x, int64_t rows, int64_t cols, void *dst, size_t cap,
+                          size_t *written, bnc_cuda_quant_times *times, bnc_err *err);
+/* Selects the CUDA device of node-local rank local_rank (local_rank modulo
+ * the devices) and writes its index and name. BNC_ENOTSUP without one. */
+int bnc_cuda_select_device(int local_rank, int *device, char *name, size_t n, bnc_err *err);
+
 /* Host-to-device bandwidth from pinned memory, measured now over bytes
  * (GB/s). */
 int bnc_cuda_h2d_bandwidth(size_t bytes, double *gbps, bnc_err *err);

@@ -6,7 +6,10 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 extern "C" {
 #include "bnc_cuda_quant.h"
@@ -373,16 +376,101 @@ done:
     return rc;
 }
 
-extern "C" int bnc_cuda_quantize(const bnc_scheme *s, const bnc_qparams *p, const float *x,
-                                 int64_t rows, int64_t cols, void *dst, size_t cap, size_t *written,
-                                 bnc_cuda_quant_times *times, bnc_err *err)
+struct bnc_cuda_qctx {
+    float *dx;
+    size_t cap_x;
+    uint8_t *dout;
+    size_t cap_out;
+    double *dlanes;
+    size_t cap_lanes;
+    float *dgamma;
+    size_t cap_gamma;
+    int *dbad;
+    void *stage[2];
+    cudaStream_t st[2];
+};
+
+static const size_t SLAB = (size_t)64 << 20;
+
+extern "C" void bnc_cuda_qctx_free(bnc_cuda_qctx *q)
+{
+    if (!q)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (q->st[i])
+            cudaStreamDestroy(q->st[i]);
+        if (q->stage[i])
+            cudaFreeHost(q->stage[i]);
+    }
+    cudaFree(q->dx);
+    cudaFree(q->dout);
+    cudaFree(q->dlanes);
+    cudaFree(q->dgamma);
+    cudaFree(q->dbad);
+    free(q);
+}
+
+extern "C" int bnc_cuda_qctx_new(bnc_cuda_qctx **out, bnc_err *err)
+{
+    *out = NULL;
+    int ndev = 0, rc = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev < 1)
+        return bnc_err_set(err, BNC_ENOTSUP, "no CUDA device");
+    bnc_cuda_qctx *q = (bnc_cuda_qctx *)calloc(1, sizeof *q);
+    if (!q)
+        return bnc_err_set(err, BNC_ENOMEM, "GPU quantizer: out of memory");
+    CK(cudaMalloc((void **)&q->dbad, sizeof(int)));
+    for (int i = 0; i < 2; i++) {
+        CK(cudaMallocHost(&q->stage[i], SLAB));
+        CK(cudaStreamCreateWithFlags(&q->st[i], cudaStreamNonBlocking));
+    }
+    *out = q;
+    return 0;
+done:
+    bnc_cuda_qctx_free(q);
+    return rc;
+}
+
+extern "C" int bnc_cuda_select_device(int local_rank, int *device, char *name, size_t n,
+                                      bnc_err *err)
+{
+    int ndev = 0, rc = 0;
+    cudaError_t e = cudaGetDeviceCount(&ndev);
+    if (e != cudaSuccess || ndev < 1)
+        return bnc_err_set(err, BNC_ENOTSUP, "no CUDA device (%s)",
+                           e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    *device = local_rank % ndev;
+    cudaDeviceProp prop;
+    CK(cudaSetDevice(*device));
+    CK(cudaGetDeviceProperties(&prop, *device));
+    snprintf(name, n, "%s", prop.name);
+done:
+    return rc;
+}
+
+/* Grows a device buffer to at least bytes. */
+static int grow(void **p, size_t *cap, size_t bytes, bnc_err *err)
+{
+    if (*cap >= bytes)
+        return 0;
+    cudaFree(*p);
+    *p = NULL;
+    *cap = 0;
+    cudaError_t e = cudaMalloc(p, bytes);
+    if (e != cudaSuccess)
+        return cuda_fail(err, "cudaMalloc", e);
+    *cap = bytes;
+    return 0;
+}
+
+extern "C" int bnc_cuda_quantize_ctx(bnc_cuda_qctx *q, const bnc_scheme *s, const bnc_qparams *p,
+                                     const float *x, int64_t rows, int64_t cols, void *dst,
+                                     size_t cap, size_t *written, bnc_cuda_quant_times *times,
+                                     bnc_err *err)
 {
     kind k = kind_of(s);
     if (k == K_NONE)
         return bnc_err_set(err, BNC_ENOTSUP, "%s: no GPU quantizer", s ? s->name : "(null)");
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev < 1)
-        return bnc_err_set(err, BNC_ENOTSUP, "%s: no CUDA device", s->name);
     /* The CPU's size check decides which shapes are valid, with its message. */
     size_t need = s->qsize(rows, cols, p);
     if (need == 0 || rows < 1 || cols < 1)
@@ -391,71 +479,61 @@ extern "C" int bnc_cuda_quantize(const bnc_scheme *s, const bnc_qparams *p, cons
         return bnc_err_set(err, BNC_EINVAL, "%s: buffer of %zu bytes, need %zu", s->name, cap, need);
     int64_t n = rows * cols;
     size_t xbytes = (size_t)n * sizeof(float);
-    int rc = 0, hbad = 0;
-    float *dx = NULL, *dgamma = NULL;
-    double *dlanes = NULL;
-    uint8_t *dout = NULL;
-    int *dbad = NULL;
-    void *stage[2] = {NULL, NULL};
-    cudaStream_t st[2] = {NULL, NULL};
-    const size_t slab = (size_t)64 << 20;
+    int rc = 0, hbad = 0, tensor = k == K_BITNET_T;
+    int64_t group = k == K_BITNET_R ? cols : k == K_BITNET_G ? (p && p->group > 0 ? p->group : 128) : 0;
+    int64_t nseg = tensor ? (n + CHUNK - 1) / CHUNK : group ? rows * ((cols + group - 1) / group) : 0;
     double t0 = now(), t1 = 0, t2 = 0;
-    CK(cudaMalloc((void **)&dx, xbytes));
-    CK(cudaMalloc((void **)&dout, need));
-    CK(cudaMalloc((void **)&dbad, sizeof(int)));
-    CK(cudaMemset(dbad, 0, sizeof(int)));
-    for (int i = 0; i < 2; i++) {
-        CK(cudaMallocHost(&stage[i], slab));
-        CK(cudaStreamCreateWithFlags(&st[i], cudaStreamNonBlocking));
-    }
-    /* Upload: the host copies slab k into pinned buffer k % 2 while the DMA
-     * of slab k - 1 runs on the other stream. */
-    for (size_t off = 0, i = 0; off < xbytes; off += slab, i++) {
-        size_t len = xbytes - off < slab ? xbytes - off : slab;
+    if ((rc = grow((void **)&q->dx, &q->cap_x, xbytes, err)) ||
+        (rc = grow((void **)&q->dout, &q->cap_out, need, err)))
+        return rc;
+    if (nseg && ((rc = grow((void **)&q->dlanes, &q->cap_lanes, (size_t)nseg * 16 * sizeof(double), err)) ||
+                 (rc = grow((void **)&q->dgamma, &q->cap_gamma, (size_t)nseg * sizeof(float), err))))
+        return rc;
+    CK(cudaMemsetAsync(q->dbad, 0, sizeof(int), q->st[0]));
+    /* Upload: the host copies slab i into pinned buffer i % 2 while the DMA
+     * of slab i - 1 runs on the other stream. */
+    for (size_t off = 0, i = 0; off < xbytes; off += SLAB, i++) {
+        size_t len = xbytes - off < SLAB ? xbytes - off : SLAB;
         int j = (int)(i % 2);
-        CK(cudaStreamSynchronize(st[j]));
-        memcpy(stage[j], (const char *)x + off, len);
-        CK(cudaMemcpyAsync((char *)dx + off, stage[j], len, cudaMemcpyHostToDevice, st[j]));
+        CK(cudaStreamSynchronize(q->st[j]));
+        memcpy(q->stage[j], (const char *)x + off, len);
+        CK(cudaMemcpyAsync((char *)q->dx + off, q->stage[j], len, cudaMemcpyHostToDevice, q->st[j]));
     }
-    CK(cudaStreamSynchronize(st[0]));
-    CK(cudaStreamSynchronize(st[1]));
+    CK(cudaStreamSynchronize(q->st[1]));
+    CK(cudaStreamSynchronize(q->st[0]));
     t1 = now();
     {
         const int T = 256;
+        cudaStream_t st = q->st[0];
         if (k == K_BITNET_T || k == K_BITNET_R || k == K_BITNET_G) {
-            int tensor = k == K_BITNET_T;
-            int64_t group = k == K_BITNET_R ? cols : k == K_BITNET_G ? (p && p->group > 0 ? p->group : 128) : 0;
-            int64_t nseg = tensor ? (n + CHUNK - 1) / CHUNK : rows * ((cols + group - 1) / group);
             int64_t nscale = tensor ? 1 : nseg;
-            CK(cudaMalloc((void **)&dlanes, (size_t)nseg * 16 * sizeof(double)));
-            CK(cudaMalloc((void **)&dgamma, (size_t)nscale * sizeof(float)));
-            k_lanes<<<grid(nseg * 16, T), T, 0, st[0]>>>(dx, nseg, rows, cols, group, tensor, n, dlanes);
+            k_lanes<<<grid(nseg * 16, T), T, 0, st>>>(q->dx, nseg, rows, cols, group, tensor, n, q->dlanes);
             if (tensor)
-                k_tensor_gamma<<<1, 1, 0, st[0]>>>(dlanes, nseg, n, dgamma, dbad);
+                k_tensor_gamma<<<1, 1, 0, st>>>(q->dlanes, nseg, n, q->dgamma, q->dbad);
             else
-                k_group_gamma<<<grid(nseg, T), T, 0, st[0]>>>(dlanes, nseg, cols, group, dgamma, dbad);
+                k_group_gamma<<<grid(nseg, T), T, 0, st>>>(q->dlanes, nseg, cols, group, q->dgamma, q->dbad);
             int64_t nb = (cols + 127) / 128;
-            k_bitnet_pack<<<grid(rows * nb, T), T, 0, st[0]>>>(dx, rows, cols, group ? group : 128, tensor,
-                                                              dgamma, dout);
-            /* scales after the codes */
-            CK(cudaMemcpyAsync(dout + rows * nb * 32, dgamma, (size_t)nscale * sizeof(float),
-                               cudaMemcpyDeviceToDevice, st[0]));
+            k_bitnet_pack<<<grid(rows * nb, T), T, 0, st>>>(q->dx, rows, cols, group ? group : 128,
+                                                           tensor, q->dgamma, q->dout);
+            /* the f32 scales follow the codes */
+            CK(cudaMemcpyAsync(q->dout + rows * nb * 32, q->dgamma, (size_t)nscale * sizeof(float),
+                               cudaMemcpyDeviceToDevice, st));
         } else if (k == K_Q8) {
-            k_q8_0<<<grid(n / 32, T), T, 0, st[0]>>>(dx, n / 32, dout, dbad);
+            k_q8_0<<<grid(n / 32, T), T, 0, st>>>(q->dx, n / 32, q->dout, q->dbad);
         } else if (k == K_Q4) {
-            k_q4_0<<<grid(n / 32, T), T, 0, st[0]>>>(dx, n / 32, dout, dbad);
+            k_q4_0<<<grid(n / 32, T), T, 0, st>>>(q->dx, n / 32, q->dout, q->dbad);
         } else if (k == K_TQ2) {
-            k_tq2_0<<<grid(n / 256, T), T, 0, st[0]>>>(dx, n / 256, dout, dbad);
+            k_tq2_0<<<grid(n / 256, T), T, 0, st>>>(q->dx, n / 256, q->dout, q->dbad);
         } else if (k == K_TQ1) {
-            k_tq1_0<<<grid(n / 256, T), T, 0, st[0]>>>(dx, n / 256, dout, dbad);
+            k_tq1_0<<<grid(n / 256, T), T, 0, st>>>(q->dx, n / 256, q->dout, q->dbad);
         } else {
-            k_f16<<<grid(n, T), T, 0, st[0]>>>(dx, n, dout, dbad);
+            k_f16<<<grid(n, T), T, 0, st>>>(q->dx, n, q->dout, q->dbad);
         }
         CK(cudaGetLastError());
-        CK(cudaStreamSynchronize(st[0]));
+        CK(cudaStreamSynchronize(st));
     }
     t2 = now();
-    CK(cudaMemcpy(&hbad, dbad, sizeof(int), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(&hbad, q->dbad, sizeof(int), cudaMemcpyDeviceToHost));
     if (hbad) {
         /* A non-finite value or an fp16 overflow: the CPU names it. */
         rc = s->quantize(x, rows, cols, p, dst, cap, written, err);
@@ -464,7 +542,7 @@ extern "C" int bnc_cuda_quantize(const bnc_scheme *s, const bnc_qparams *p, cons
                              s->name);
         goto done;
     }
-    CK(cudaMemcpy(dst, dout, need, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dst, q->dout, need, cudaMemcpyDeviceToHost));
     *written = need;
     if (times) {
         double t3 = now();
@@ -474,15 +552,19 @@ extern "C" int bnc_cuda_quantize(const bnc_scheme *s, const bnc_qparams *p, cons
         times->total = t3 - t0;
     }
 done:
-    for (int i = 0; i < 2; i++) {
-        if (st[i])
-            cudaStreamDestroy(st[i]);
-        cudaFreeHost(stage[i]);
-    }
-    cudaFree(dx);
-    cudaFree(dout);
-    cudaFree(dbad);
-    cudaFree(dlanes);
-    cudaFree(dgamma);
+    return rc;
+}
+
+extern "C" int bnc_cuda_quantize(const bnc_scheme *s, const bnc_qparams *p, const float *x,
+                                 int64_t rows, int64_t cols, void *dst, size_t cap, size_t *written,
+                                 bnc_cuda_quant_times *times, bnc_err *err)
+{
+    if (!bnc_cuda_quant_supported(s))
+        return bnc_err_set(err, BNC_ENOTSUP, "%s: no GPU quantizer", s ? s->name : "(null)");
+    bnc_cuda_qctx *q = NULL;
+    int rc = bnc_cuda_qctx_new(&q, err);
+    if (!rc)
+        rc = bnc_cuda_quantize_ctx(q, s, p, x, rows, cols, dst, cap, written, times, err);
+    bnc_cuda_qctx_free(q);
     return rc;
 }
