@@ -33,4 +33,12 @@ void bnc_gpu_quant_stats_get(const bnc_gpu_quant *g, bnc_gpu_quant_stats *s);
  * now (GB/s). */
 int bnc_gpu_quant_h2d(bnc_gpu_quant *g, double *gbps, bnc_err *err);
 
+/* For task kinds on a GPU lane (ctx->gpu >= 0): quantizes x with scheme s
+ * on CUDA device `device`, sets *seconds (upload, kernels, download).
+ * BNC_ENOTSUP without CUDA or that device, or for a scheme with no GPU
+ * quantizer: the caller then quantizes on the CPU. */
+int bnc_gpu_quantize_on(int device, const bnc_scheme *s, const bnc_qparams *p, const float *x,
+                        int64_t rows, int64_t cols, void *dst, size_t cap, size_t *written,
+                        double *seconds, bnc_err *err);
+
 #endif

@@ -104,3 +104,26 @@ int bnc_gpu_quant_h2d(bnc_gpu_quant *g, double *gbps, bnc_err *err)
     return bnc_err_set(err, BNC_ENOTSUP, "built without CUDA");
 #endif
 }
+
+int bnc_gpu_quantize_on(int device, const bnc_scheme *s, const bnc_qparams *p, const float *x,
+                        int64_t rows, int64_t cols, void *dst, size_t cap, size_t *written,
+                        double *seconds, bnc_err *err)
+{
+#ifdef BNC_HAVE_CUDA
+    if (!bnc_cuda_quant_supported(s))
+        return bnc_err_set(err, BNC_ENOTSUP, "%s: no GPU quantizer", s->name);
+    int dev = 0;
+    char name[128];
+    int rc = bnc_cuda_select_device(device, &dev, name, sizeof name, err);
+    if (rc)
+        return rc;
+    bnc_cuda_quant_times t = {0};
+    rc = bnc_cuda_quantize(s, p, x, rows, cols, dst, cap, written, &t, err);
+    *seconds = t.total;
+    return rc;
+#else
+    (void)device, (void)s, (void)p, (void)x, (void)rows, (void)cols, (void)dst, (void)cap;
+    (void)written, (void)seconds;
+    return bnc_err_set(err, BNC_ENOTSUP, "built without CUDA");
+#endif
+}
