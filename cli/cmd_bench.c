@@ -17,7 +17,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bnc bench kernels [--quick] [options]\n"
             "       mpirun -np 3 bnc bench scheduler [--tasks N] [--db URL | --no-db]\n"
-            "       bnc bench ingest [--tasks N] [--metrics M] [--db URL]\n\n"
+            "       bnc bench ingest [--tasks N] [--metrics M] [--db URL]\n"
+            "       mpirun -np N bnc bench collectives [-b 8 -e 32M -f 2] [--db URL]\n\n"
+            "collectives  f32 allreduce against compressed allreduce (int8, ternary, sign,\n"
+            "           top-k) in nccl-tests' columns, plus JSON lines; see --help there\n"
             "scheduler  no-op tasks per second through the campaign scheduler (journal\n"
             "           fsync'd), without and with the database; JSON lines\n"
             "ingest     metric rows per second into PostgreSQL through the results sink,\n"
@@ -190,6 +193,8 @@ int bnc_cmd_bench(int argc, char **argv)
         return bench_scheduler(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ingest"))
         return bench_ingest(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "collectives"))
+        return bnc_cmd_bench_collectives(argc - 1, argv + 1);
     fprintf(stderr, "bnc bench: unknown benchmark '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -11,6 +11,7 @@
 
 #include "bnc_db.h"
 #include "bnc_err.h"
+#include "bnc_gpu_quant.h"
 #include "bnc_hash.h"
 #include "bnc_quantize.h"
 #include "bnc_store.h"
@@ -38,7 +39,9 @@ static void quantize_usage(FILE *f)
                "  --db URL              store the metrics in PostgreSQL (URL 'default': $BNC_DB\n"
                "                        or the private cluster of scripts/pg)\n"
                "  --campaign NAME       campaign the stored rows belong to (default quantize)\n"
-               "  --quiet               no per-tensor table and no progress\n");
+               "  --quiet               no per-tensor table and no progress\n"
+               "  --device cpu|gpu      quantize on this rank's GPU (one rank per GPU, chosen\n"
+               "                        by node-local rank; same bytes as the CPU; needs CUDA)\n");
 }
 
 /* One task per tensor (kind quantize_tensor) and its metrics in long form,
@@ -150,6 +153,57 @@ static void print_table(const bnc_model *m, const bnc_quant_plan *p, const bnc_q
     }
 }
 
+/* --device gpu: every rank opens its GPU (by node-local rank) before any
+ * output exists; one rank's failure stops all of them with its message. */
+static int gpu_open(int rank, bnc_quant_opts *o, bnc_gpu_quant **gq, bnc_err *err)
+{
+    MPI_Comm node;
+    int local = 0;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &local);
+    MPI_Comm_free(&node);
+    int rc = bnc_gpu_quant_new(rank, local, stderr, gq, err);
+    int first = rc ? rank : 1 << 30, who = first;
+    MPI_Allreduce(&first, &who, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (who != 1 << 30) {
+        MPI_Bcast(err->msg, (int)sizeof err->msg, MPI_CHAR, who, MPI_COMM_WORLD);
+        MPI_Bcast(&rc, 1, MPI_INT, who, MPI_COMM_WORLD);
+        bnc_gpu_quant_free(*gq);
+        *gq = NULL;
+        return rc ? rc : BNC_ENOTSUP;
+    }
+    bnc_gpu_quant_attach(*gq, o);
+    /* Larger slabs than the CPU's 8 MiB: fewer, longer transfers. */
+    if (!o->chunk_bytes)
+        o->chunk_bytes = (uint64_t)256 << 20;
+    return 0;
+}
+
+/* One JSON line per rank (printed by rank 0): GB/s of f32 input through the
+ * GPU and the host-to-device bandwidth measured now on the same GPU. */
+static void gpu_report(bnc_gpu_quant *gq, int rank, int size)
+{
+    bnc_gpu_quant_stats st;
+    bnc_gpu_quant_stats_get(gq, &st);
+    double h2d = 0, v[5];
+    bnc_err e;
+    bnc_gpu_quant_h2d(gq, &h2d, &e);
+    v[0] = st.f32_bytes, v[1] = st.seconds, v[2] = h2d, v[3] = (double)st.slabs_cpu,
+    v[4] = (double)st.device;
+    double *all = rank == 0 ? malloc(sizeof v * (size_t)size) : NULL;
+    MPI_Gather(v, 5, MPI_DOUBLE, all, 5, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    if (rank != 0)
+        return;
+    for (int r = 0; all && r < size; r++) {
+        double *w = all + 5 * r, gbps = w[1] > 0 ? w[0] / w[1] / 1e9 : 0;
+        printf("{\"event\":\"quantize_gpu\",\"rank\":%d,\"device\":%d,\"f32_bytes\":%.0f,"
+               "\"gpu_seconds\":%.4f,\"f32_GBps\":%.3f,\"h2d_pinned_GBps\":%.3f,"
+               "\"fraction_of_h2d\":%.3f,\"slabs_on_cpu\":%.0f}\n",
+               r, (int)w[4], w[0], w[1], gbps, w[2], w[2] > 0 ? gbps / w[2] : 0.0, w[3]);
+    }
+    free(all);
+}
+
 int bnc_cmd_quantize(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -157,8 +211,10 @@ int bnc_cmd_quantize(int argc, char **argv)
         {"override", required_argument, NULL, 'o'}, {"split-mb", required_argument, NULL, 's'},
         {"no-metrics", no_argument, NULL, 'M'},     {"db", required_argument, NULL, 'd'},
         {"campaign", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+        {"device", required_argument, NULL, 'D'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     bnc_quant_opts o = {0};
+    int gpu = 0;
     o.metrics = 1;
     o.progress = 1;
     o.version = BNC_VERSION;
@@ -221,6 +277,14 @@ int bnc_cmd_quantize(int argc, char **argv)
             quiet = 1;
             o.progress = 0;
             break;
+        case 'D':
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "gpu")) {
+                fprintf(stderr, "bnc: quantize: --device wants cpu or gpu, got '%s'\n", optarg);
+                status = 2;
+                goto out;
+            }
+            gpu = !strcmp(optarg, "gpu");
+            break;
         case 'h':
             quantize_usage(stdout);
             goto out;
@@ -250,9 +314,16 @@ int bnc_cmd_quantize(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank != 0) o.progress = 0;
     bnc_quant_plan *plan = NULL;
-    bnc_quant_result res;
+    bnc_quant_result res = {0};
     bnc_err err;
-    int rc = bnc_quantize_run(MPI_COMM_WORLD, in, outp, &o, &plan, &res, &err);
+    bnc_err_clear(&err);
+    bnc_gpu_quant *gq = NULL;
+    int rc = gpu ? gpu_open(rank, &o, &gq, &err) : 0;
+    if (!rc)
+        rc = bnc_quantize_run(MPI_COMM_WORLD, in, outp, &o, &plan, &res, &err);
+    if (!rc && gq)
+        gpu_report(gq, rank, size);
+    bnc_gpu_quant_free(gq);
     if (rc) {
         if (rank == 0) bnc_cli_fail(rc, err.msg);
         status = bnc_exit_status(rc);

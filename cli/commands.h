@@ -17,6 +17,8 @@ typedef struct bnc_command {
 int bnc_cmd_campaign(int argc, char **argv);
 int bnc_cmd_db(int argc, char **argv);
 int bnc_cmd_bench(int argc, char **argv);
+/* bnc bench collectives (cmd_bench_collectives.c). */
+int bnc_cmd_bench_collectives(int argc, char **argv);
 int bnc_cmd_analyze(int argc, char **argv);
 int bnc_cmd_report(int argc, char **argv);
 int bnc_cmd_fed(int argc, char **argv);

@@ -14,10 +14,18 @@
 #include <stdint.h>
 
 #include "bnc_err.h"
+#include "bnc_kernels.h"
 #include "bnc_model.h"
 
 #define BNC_QUANT_DEFAULT_SPLIT ((uint64_t)64 << 20)
 #define BNC_QUANT_BITNET_EPS 1e-5f
+
+/* A device quantizer put in place of the scheme table's quantize for row
+ * slabs (bnc quantize --device gpu): same arguments and the same bytes.
+ * BNC_ENOTSUP means "not on this device": the slab is done on the CPU. */
+typedef int (*bnc_quant_device_fn)(void *ctx, const bnc_scheme *s, const bnc_qparams *p,
+                                   const float *x, int64_t rows, int64_t cols, void *dst,
+                                   size_t cap, size_t *written, bnc_err *err);
 
 typedef struct bnc_quant_opts {
     const char *type;              /* f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0 or bitnet */
@@ -30,6 +38,8 @@ typedef struct bnc_quant_opts {
     int metrics;                   /* compute per-tensor error metrics (dequantize and compare) */
     int progress;                  /* rank 0 prints progress lines on stderr */
     const char *version;           /* bnc.version written to the output (NULL: "unknown") */
+    bnc_quant_device_fn device;    /* NULL: the CPU table's quantize */
+    void *device_ctx;
 } bnc_quant_opts;
 
 /* One output tensor of the plan. */

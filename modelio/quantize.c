@@ -264,7 +264,13 @@ static int do_rows(ctx *c, size_t item, int64_t r0, int64_t r1, float gamma, bnc
             src = c->w;
         }
         size_t written = 0;
-        if ((rc = s->quantize(src, nr, it->cols, &qp, c->q, c->cap_q, &written, err)))
+        rc = BNC_ENOTSUP;
+        if (c->o->device)
+            rc = c->o->device(c->o->device_ctx, s, &qp, src, nr, it->cols, c->q, c->cap_q, &written,
+                              err);
+        if (rc == BNC_ENOTSUP)
+            rc = s->quantize(src, nr, it->cols, &qp, c->q, c->cap_q, &written, err);
+        if (rc)
             return bnc_err_prefix(err, "tensor %s: ", t->name);
         if (written != qn)
             return bnc_err_set(err, BNC_EINTERNAL, "tensor %s: %s wrote %zu bytes, planned %llu",

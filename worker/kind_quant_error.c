@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnc_gpu_quant.h"
 #include "bnc_kernels.h"
 #include "bnc_metrics.h"
 #include "bnc_synth.h"
@@ -83,6 +84,34 @@ static double cost(const json_t *params, const bnc_task_ctx *ctx)
     return (double)(a.row_end - a.row_begin) * (double)a.tensor.cols;
 }
 
+/* GPU lane: quantize on the task's GPU, compare with the CPU bytes, report
+ * its throughput; a scheme without a GPU quantizer reports nothing more. */
+static int gpu_compare(const bnc_task_ctx *ctx, const qe_args *a, const float *x, int64_t rows,
+                       int64_t cols, const void *cpu, size_t written, bnc_metrics *out,
+                       bnc_err *err)
+{
+    void *g = malloc(written ? written : 1);
+    if (!g)
+        return bnc_err_set(err, BNC_ENOMEM, "out of memory for the GPU copy");
+    size_t gw = 0;
+    double sec = 0;
+    int rc = bnc_gpu_quantize_on(ctx->gpu, a->scheme, &a->qp, x, rows, cols, g, written, &gw,
+                                 &sec, err);
+    if (rc == BNC_ENOTSUP) {
+        bnc_err_clear(err);
+        free(g);
+        return 0;
+    }
+    if (!rc) {
+        bnc_metrics_add(out, "gpu_identical_bytes", gw == written && !memcmp(g, cpu, written), "");
+        bnc_metrics_add(out, "gpu_quantize_s", sec, "s");
+        bnc_metrics_add(out, "gpu_quantize_gbps", (double)(rows * cols) * 4.0 / (sec * 1e9 + 1e-30),
+                        "GB/s");
+    }
+    free(g);
+    return rc;
+}
+
 static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc_metrics *out,
                bnc_err *err)
 {
@@ -109,6 +138,9 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
     if ((rc = a.scheme->quantize(x, rows, cols, &a.qp, q, cap, &written, err)))
         goto done;
     double td = bnc_now();
+    /* On a GPU lane: the GPU quantizes too, and must give the same bytes. */
+    if (ctx->gpu >= 0 && (rc = gpu_compare(ctx, &a, x, rows, cols, q, written, out, err)))
+        goto done;
     if ((rc = a.scheme->dequantize(q, written, rows, cols, &a.qp, y, err)))
         goto done;
     double tend = bnc_now();
