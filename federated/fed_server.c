@@ -77,7 +77,7 @@ typedef struct server {
      * between rounds (joins before round 1, late updates) land in the next
      * round's row. */
     int64_t up_acc, down_acc;
-    int rej_acc;
+    int rej_acc, blk_acc;
     /* This round's accepted updates, by arrival slot; aggregated in the
      * order of the sample, so the result does not depend on arrival. */
     float *ups;
@@ -258,7 +258,7 @@ static void reject(server *s, const uint8_t *rid, size_t rid_len, int ack_round,
     }
     if (o && !o->blocked && o->round_rejects >= s->cfg->peer_max_rejects) {
         o->blocked = 1;
-        s->st.blocked++;
+        s->blk_acc++;
         slog(s,
              "peer %s blocked after %d rejected messages in round %d: its messages are "
              "dropped unread from now on",
@@ -493,13 +493,15 @@ static void zap_one(server *s)
             snprintf(status, sizeof status, "200");
             text = "OK";
         } else {
-            slog(s, "refused peer %s: CURVE key %s is not on the allow-list", addr, z85);
+            if (s->logged_round++ < LOG_PER_ROUND)
+                slog(s, "refused peer %s: CURVE key %s is not on the allow-list", addr, z85);
             s->rej_acc++;
             s->rejected_total++;
             text = "unknown key";
         }
     } else {
-        slog(s, "refused peer %s: mechanism %s, expected CURVE", addr, mech[0] ? mech : "?");
+        if (s->logged_round++ < LOG_PER_ROUND)
+            slog(s, "refused peer %s: mechanism %s, expected CURVE", addr, mech[0] ? mech : "?");
         s->rej_acc++;
         s->rejected_total++;
     }
@@ -568,9 +570,11 @@ static void monitor_one(server *s)
             conn *c = &s->conns[val % CONNS];
             const char *who = c->fd == (int)val && c->addr[0] ? c->addr : "?";
             if (s->hs_fail[0]) {
-                slog(s, "refused peer %s: %s", who, s->hs_fail);
+                if (s->logged_round++ < LOG_PER_ROUND)
+                    slog(s, "refused peer %s: %s", who, s->hs_fail);
                 s->hs_fail[0] = 0;
-            } else if (s->round > 0 && s->round <= s->cfg->rounds) {
+            } else if (s->round > 0 && s->round <= s->cfg->rounds &&
+                       s->logged_round++ < LOG_PER_ROUND) {
                 /* Frames above the hard size limit end here too. */
                 slog(s, "peer %s disconnected (it left, or sent a frame above the hard limit)",
                      who);
@@ -802,9 +806,6 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     s->st.round = s->round;
     size_t n = (size_t)s->a.nparams;
     s->nup = 0;
-    s->logged_round = 0;
-    for (int i = 0; i < OFFENDERS; i++)
-        s->off[i].round_rejects = s->off[i].round_suppressed = 0;
     s->sumw = s->loss_w = s->acc_w = 0;
 
     /* Seeded sample of m joined clients (in id order, partial shuffle). */
@@ -873,6 +874,11 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
              s->round, name, o->round_rejects + (o->blocked ? o->round_suppressed : 0),
              o->round_suppressed, o->blocked ? ", peer blocked" : "", o->last);
     }
+    for (int i = 0; i < OFFENDERS; i++)
+        s->off[i].round_rejects = s->off[i].round_suppressed = 0;
+    s->logged_round = 0;
+    s->st.blocked = s->blk_acc;
+    s->blk_acc = 0;
     s->st.uplink_bytes = s->up_acc;
     s->st.downlink_bytes = s->down_acc;
     s->st.rejected = s->rej_acc;
