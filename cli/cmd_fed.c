@@ -54,7 +54,8 @@ static void usage(FILE *f)
             "  --max-msg BYTES       reject larger client messages (model size based)\n"
             "  --checkpoint FILE     write every round; resume from it when present\n"
             "  --stop-after R        stop after round R without finishing (tests)\n"
-            "  --db URL              store fed_runs/fed_rounds in PostgreSQL\n"
+            "  --db URL              store fed_runs/fed_rounds in PostgreSQL\n");
+    fprintf(f,
             "defences (server, sim):\n"
             "  --aggregator A        mean | median | trimmed | krum | multikrum (mean)\n"
             "  --trim-frac F         trimmed mean: cut at each end (0.2)\n"
@@ -67,6 +68,13 @@ static void usage(FILE *f)
             "  --peer-max-rejects N  block a peer after N rejections in a round (20)\n"
             "  --keys DIR            CURVE: server.key + allow (server), server.pub +\n"
             "                        client-K.key (client); a client's id is bound to its key\n"
+            "  --min-fraction F      a round needs this fraction of the sampled clients (0)\n"
+            "privacy (server, sim):\n"
+            "  --dp-clip C           clip each update to L2 norm C, add Gaussian noise (0: off)\n"
+            "  --dp-noise SIGMA      noise multiplier (the sum's noise std is SIGMA * C)\n"
+            "  --dp-delta D          delta of the reported epsilon (1e-5)\n"
+            "  --dp-quantile G       adaptive clipping toward quantile G of the norms (0: fixed)\n"
+            "  --dp-clip-lr ETA      adaptive clipping step (0.2)\n"
             "attacks (sim: a seeded fraction of the clients; client: this client):\n"
             "  --attack A            none signflip scaled noise labelflip poison (none)\n"
             "  --attack-frac F       sim: fraction of clients attacking (0)\n"
@@ -134,6 +142,12 @@ enum {
     O_ATTACK,
     O_ATTACK_FRAC,
     O_ATTACK_SCALE,
+    O_DP_CLIP,
+    O_DP_NOISE,
+    O_DP_DELTA,
+    O_DP_QUANTILE,
+    O_DP_CLIP_LR,
+    O_MIN_FRACTION,
     O_HELP
 };
 
@@ -191,6 +205,12 @@ static const struct option long_opts[] = {
     {"attack", required_argument, 0, O_ATTACK},
     {"attack-frac", required_argument, 0, O_ATTACK_FRAC},
     {"attack-scale", required_argument, 0, O_ATTACK_SCALE},
+    {"dp-clip", required_argument, 0, O_DP_CLIP},
+    {"dp-noise", required_argument, 0, O_DP_NOISE},
+    {"dp-delta", required_argument, 0, O_DP_DELTA},
+    {"dp-quantile", required_argument, 0, O_DP_QUANTILE},
+    {"dp-clip-lr", required_argument, 0, O_DP_CLIP_LR},
+    {"min-fraction", required_argument, 0, O_MIN_FRACTION},
     {"help", no_argument, 0, O_HELP},
     {0, 0, 0, 0},
 };
@@ -446,6 +466,24 @@ static int parse(int argc, char **argv, fed_args *a, char *msg, size_t n)
         case O_ATTACK_SCALE:
             r = num_d(name, optarg, &c->attack_scale, msg, n);
             break;
+        case O_DP_CLIP:
+            r = num_d(name, optarg, &c->dp_clip, msg, n);
+            break;
+        case O_DP_NOISE:
+            r = num_d(name, optarg, &c->dp_noise, msg, n);
+            break;
+        case O_DP_DELTA:
+            r = num_d(name, optarg, &c->dp_delta, msg, n);
+            break;
+        case O_DP_QUANTILE:
+            r = num_d(name, optarg, &c->dp_quantile, msg, n);
+            break;
+        case O_DP_CLIP_LR:
+            r = num_d(name, optarg, &c->dp_clip_lr, msg, n);
+            break;
+        case O_MIN_FRACTION:
+            r = num_d(name, optarg, &c->min_fraction, msg, n);
+            break;
         case 'h':
         case O_HELP:
             return 1;
@@ -496,10 +534,11 @@ static int cli_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_sta
         printf("{\"run\": \"%s\", \"round\": %d, \"accuracy\": %.4f, \"loss\": %.4f, "
                "\"train_loss\": %.4f, \"uplink_bytes\": %lld, \"downlink_bytes\": %lld, "
                "\"sampled\": %d, \"finished\": %d, \"dropped\": %d, \"rejected\": %d, "
-               "\"clipped\": %d, \"skipped\": %d, \"wall_s\": %.3f}\n",
+               "\"clipped\": %d, \"skipped\": %d, \"late\": %d, \"dp_epsilon\": %.4f, "
+               "\"dp_clip\": %.4g, \"wall_s\": %.3f}\n",
                c->run, r->round, r->accuracy, r->loss, r->train_loss, (long long)r->uplink_bytes,
                (long long)r->downlink_bytes, r->sampled, r->finished, r->dropped, r->rejected,
-               r->clipped, r->skipped, r->wall_s);
+               r->clipped, r->skipped, r->late, r->dp_epsilon, r->dp_clip, r->wall_s);
         fflush(stdout);
     }
     return s->inner.round ? s->inner.round(s->inner.ctx, c, r, err) : 0;

@@ -69,6 +69,16 @@ typedef struct bnc_fed_config {
     double trim_frac;     /* trimmed mean: fraction cut at each end (0.2) */
     int krum_f;           /* Krum: attackers assumed (0: per_round / 5) */
     int krum_m;           /* Multi-Krum: updates averaged (0: per_round - krum_f) */
+    /* Differential privacy (DP-FedAvg): sampled clients clip their update to
+     * dp_clip and add N(0, (dp_noise dp_clip)^2 / per_round); the server
+     * averages with equal weights. dp_quantile > 0: adaptive clipping
+     * (Andrew et al. 2021) toward that quantile of the update norms. */
+    double dp_clip;      /* C (0: no DP) */
+    double dp_noise;     /* noise multiplier sigma */
+    double dp_delta;     /* delta of the reported epsilon (1e-5) */
+    double dp_quantile;  /* target quantile gamma (0: fixed clip) */
+    double dp_clip_lr;   /* eta of the geometric clip update (0.2) */
+    double min_fraction; /* a round needs finished >= this fraction of sampled (0: any) */
     /* Simulation only (never sent on the wire): attackers among the clients. */
     int attack;          /* BNC_FED_ATTACK_* */
     double attack_frac;  /* fraction of client ids that attack, chosen by seed */
@@ -104,10 +114,13 @@ typedef struct bnc_fed_round_stats {
     int64_t uplink_bytes;         /* bytes of client messages received during the round */
     int64_t downlink_bytes;       /* bytes of server messages sent during the round */
     int sampled, finished, dropped, rejected;
-    int clipped;      /* updates clipped to max_norm (norm_policy clip) */
-    int skipped;      /* 1: the aggregate was non-finite or above max_agg_norm: not applied */
-    int blocked;      /* peers blocked this round after too many rejections */
-    int64_t examples; /* examples behind the accepted updates (as weighted, capped) */
+    int clipped;       /* updates clipped to max_norm (norm_policy clip) */
+    int skipped;       /* 1: the aggregate was non-finite or above max_agg_norm: not applied */
+    int blocked;       /* peers blocked this round after too many rejections */
+    double dp_epsilon; /* DP: epsilon spent up to this round for dp_delta (0: no DP) */
+    double dp_clip;    /* DP: the clip norm used this round */
+    int late;          /* updates that arrived after their round's deadline */
+    int64_t examples;  /* examples behind the accepted updates (as weighted, capped) */
     double wall_s;
 } bnc_fed_round_stats;
 

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "bnc_fed.h"
+#include "bnc_fed_dp.h"
 #include "bnc_fed_robust.h"
 #include "bnc_rng.h"
 #include "bnc_time.h"
@@ -19,6 +20,8 @@ typedef struct client {
     int welcomed, done;
     double last_tx, last_rx;
     float *residual; /* error feedback, nparams, lazily allocated */
+    float *sent;     /* error feedback: the decoded update last sent, for a late one */
+    int sent_round;
 } client;
 
 typedef struct worker {
@@ -193,6 +196,10 @@ static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_er
     if (rc) return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
     for (size_t i = 0; i < n; i++)
         w->wl[i] -= w->wg[i];
+    int below = 0;
+    if (!evil && rs->clip_norm > 0)
+        below = bnc_fed_dp_clip_noise(w->wl, n, rs->clip_norm, rs->noise_std, cfg->seed,
+                                      bnc_mix64(stream, 0xd9));
     if (evil)
         bnc_fed_attack_apply(w->o->attack, w->o->attack_scale, w->wl, n, cfg->seed,
                              bnc_mix64(stream, 0xbad));
@@ -205,6 +212,14 @@ static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_er
                                 cfg->error_feedback ? c->residual : NULL, w->scratch, cfg->seed,
                                 bnc_mix64(stream, 0xc0de), w->buf, w->cap, ts, tp, err);
     if (rc) return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
+    if (cfg->error_feedback) {
+        /* What the server will decode: x + old residual - new residual. */
+        if (!c->sent && !(c->sent = malloc(n * sizeof(float))))
+            return bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
+        for (size_t i = 0; i < n; i++)
+            c->sent[i] = w->wl[i] - c->residual[i];
+        c->sent_round = (int)rs->round;
+    }
     Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
     Bnc__Fed__Update u = BNC__FED__UPDATE__INIT;
     u.round = rs->round;
@@ -215,6 +230,7 @@ static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_er
     u.train_loss = loss;
     u.train_acc = acc;
     u.compute_s = bnc_now() - t0;
+    u.below_clip = below;
     m.body_case = BNC__FED__MSG__BODY_UPDATE;
     m.update = &u;
     c->last_tx = bnc_now();
@@ -259,9 +275,19 @@ static int handle(worker *w, client *c, bnc_err *err)
         rc = on_round(w, c, m->round_start, err);
         break;
     case BNC__FED__MSG__BODY_ACK:
-        if (!m->ack->accepted)
+        if (!m->ack->accepted) {
             clog_(w, "client %d: update for round %u rejected: %s", c->id, m->ack->round,
                   m->ack->reason ? m->ack->reason : "");
+            /* A straggler with error feedback keeps what it could not send. */
+            if (c->sent && c->residual && c->sent_round == (int)m->ack->round && m->ack->reason &&
+                strstr(m->ack->reason, "not expected")) {
+                for (int64_t i = 0; i < w->a.nparams; i++)
+                    c->residual[i] += c->sent[i];
+                c->sent_round = 0;
+                clog_(w, "client %d: late update of round %u kept in the residual", c->id,
+                      m->ack->round);
+            }
+        }
         break;
     case BNC__FED__MSG__BODY_SHUTDOWN:
         c->done = 1;
@@ -375,6 +401,7 @@ done:
                 zmq_close(cs[i].sock);
             }
             free(cs[i].residual);
+            free(cs[i].sent);
         }
     free(cs);
     free(items);

@@ -37,6 +37,8 @@ void bnc_fed_config_defaults(bnc_fed_config *c)
     c->peer_max_rejects = 20;
     c->aggregator = BNC_FED_AGG_MEAN;
     c->trim_frac = 0.2;
+    c->dp_delta = 1e-5;
+    c->dp_clip_lr = 0.2;
 }
 
 static const char *const agg_names[] = {"mean", "median", "trimmed", "krum", "multikrum"};
@@ -180,6 +182,20 @@ int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err)
     if (c->uplink->vote && c->aggregator != BNC_FED_AGG_MEAN)
         return bnc_err_set(err, BNC_EINVAL, "--aggregator %s: the sign codec aggregates by vote",
                            bnc_fed_agg_name(c->aggregator));
+    if (!(c->dp_clip >= 0) || !isfinite(c->dp_clip) || !(c->dp_noise >= 0) ||
+        !isfinite(c->dp_noise))
+        return bnc_err_set(err, BNC_EINVAL, "--dp-clip and --dp-noise must be finite and >= 0");
+    if (c->dp_clip > 0 && !(c->dp_noise > 0))
+        return bnc_err_set(err, BNC_EINVAL, "--dp-clip needs --dp-noise > 0");
+    if (!(c->dp_delta > 0 && c->dp_delta < 1))
+        return bnc_err_set(err, BNC_EINVAL, "--dp-delta %g outside (0, 1)", c->dp_delta);
+    if (!(c->dp_quantile >= 0 && c->dp_quantile < 1) || !(c->dp_clip_lr > 0))
+        return bnc_err_set(err, BNC_EINVAL, "--dp-quantile in [0, 1), --dp-clip-lr > 0");
+    if (c->dp_clip > 0 && c->aggregator != BNC_FED_AGG_MEAN)
+        return bnc_err_set(err, BNC_EINVAL,
+                           "--dp-clip: the accountant assumes the mean (--aggregator mean)");
+    if (!(c->min_fraction >= 0 && c->min_fraction <= 1))
+        return bnc_err_set(err, BNC_EINVAL, "--min-fraction %g outside [0, 1]", c->min_fraction);
     if (c->attack < 0 || c->attack > BNC_FED_ATTACK_POISON)
         return bnc_err_set(err, BNC_EINVAL, "--attack: unknown kind");
     if (!(c->attack_frac >= 0 && c->attack_frac <= 1))
@@ -211,7 +227,8 @@ char *bnc_fed_config_json(const bnc_fed_config *c)
              "\"weight_decay\": %g, \"aggregator\": \"%s\", \"trim_frac\": %g, "
              "\"krum_f\": %d, \"krum_m\": %d, \"max_norm\": %g, \"norm_policy\": \"%s\", "
              "\"max_examples\": %lld, \"attack\": \"%s\", \"attack_frac\": %g, "
-             "\"attack_scale\": %g}",
+             "\"attack_scale\": %g, \"dp_clip\": %g, \"dp_noise\": %g, \"dp_delta\": %g, "
+             "\"dp_quantile\": %g, \"min_fraction\": %g}",
              c->train.batch, c->clients, c->deadline_s, c->downlink->name, c->train.epochs,
              c->error_feedback ? "true" : "false", c->cp.k_frac, (double)c->train.lr, c->model,
              (double)c->train.momentum, part, c->per_round, (double)c->train.prox_mu,
@@ -220,6 +237,7 @@ char *bnc_fed_config_json(const bnc_fed_config *c)
              c->uplink->name, (double)c->train.weight_decay, bnc_fed_agg_name(c->aggregator),
              c->trim_frac, c->krum_f, c->krum_m, c->max_norm,
              c->norm_policy == BNC_FED_NORM_CLIP ? "clip" : "reject", (long long)c->max_examples,
-             bnc_fed_attack_name(c->attack), c->attack_frac, c->attack_scale);
+             bnc_fed_attack_name(c->attack), c->attack_frac, c->attack_scale, c->dp_clip,
+             c->dp_noise, c->dp_delta, c->dp_quantile, c->min_fraction);
     return s;
 }

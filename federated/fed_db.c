@@ -85,7 +85,7 @@ static int db_run_start(void *ctx, const bnc_fed_config *c, int resumed_from, bn
 
 static int db_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stats *s, bnc_err *err)
 {
-    char v[16][40];
+    char v[19][40];
     snprintf(v[0], 40, "%d", s->round);
     snprintf(v[1], 40, "%.17g", s->accuracy);
     snprintf(v[2], 40, "%.17g", s->loss);
@@ -102,17 +102,22 @@ static int db_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stat
     snprintf(v[13], 40, "%d", s->clipped);
     snprintf(v[14], 40, "%s", s->skipped ? "true" : "false");
     snprintf(v[15], 40, "%d", s->blocked);
-    const char *p[17] = {c->run};
-    for (int i = 0; i < 16; i++)
+    snprintf(v[16], 40, "%.17g", s->dp_epsilon);
+    snprintf(v[17], 40, "%.17g", s->dp_clip);
+    snprintf(v[18], 40, "%d", s->late);
+    const char *p[20] = {c->run};
+    for (int i = 0; i < 19; i++)
         p[i + 1] = v[i];
     int has_train = s->finished > 0;
     if (!has_train) p[4] = p[5] = NULL;
+    if (c->dp_clip <= 0) p[17] = p[18] = NULL;
     int rc = exec_params(
         ctx,
         "INSERT INTO fed_rounds (run, round, accuracy, loss, train_loss, train_accuracy, "
         "uplink_bytes, downlink_bytes, clients_sampled, clients_finished, clients_dropped, "
-        "messages_rejected, examples, wall_s, updates_clipped, round_skipped, peers_blocked) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+        "messages_rejected, examples, wall_s, updates_clipped, round_skipped, peers_blocked, "
+        "dp_epsilon, dp_clip, updates_late) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
         "ON CONFLICT (run, round) DO UPDATE SET accuracy = EXCLUDED.accuracy, "
         "loss = EXCLUDED.loss, train_loss = EXCLUDED.train_loss, train_accuracy = "
         "EXCLUDED.train_accuracy, uplink_bytes = EXCLUDED.uplink_bytes, downlink_bytes = "
@@ -120,8 +125,10 @@ static int db_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stat
         "EXCLUDED.clients_finished, clients_dropped = EXCLUDED.clients_dropped, "
         "messages_rejected = EXCLUDED.messages_rejected, examples = EXCLUDED.examples, wall_s = "
         "EXCLUDED.wall_s, updates_clipped = EXCLUDED.updates_clipped, round_skipped = "
-        "EXCLUDED.round_skipped, peers_blocked = EXCLUDED.peers_blocked, recorded_at = now()",
-        17, p, err);
+        "EXCLUDED.round_skipped, peers_blocked = EXCLUDED.peers_blocked, dp_epsilon = "
+        "EXCLUDED.dp_epsilon, dp_clip = EXCLUDED.dp_clip, updates_late = EXCLUDED.updates_late, "
+        "recorded_at = now()",
+        20, p, err);
     return rc ? bnc_err_prefix(err, "fed_rounds '%s' round %d: ", c->run, s->round) : 0;
 }
 

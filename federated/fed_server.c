@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "bnc_fed.h"
+#include "bnc_fed_dp.h"
 #include "bnc_fed_robust.h"
 #include "bnc_rng.h"
 #include "bnc_time.h"
@@ -77,7 +78,7 @@ typedef struct server {
      * between rounds (joins before round 1, late updates) land in the next
      * round's row. */
     int64_t up_acc, down_acc;
-    int rej_acc, blk_acc;
+    int rej_acc, blk_acc, late_acc;
     /* This round's accepted updates, by arrival slot; aggregated in the
      * order of the sample, so the result does not depend on arrival. */
     float *ups;
@@ -93,6 +94,8 @@ typedef struct server {
     conn conns[CONNS];
     char hs_fail[160]; /* last handshake failure, printed with the peer at disconnect */
     int rounds_skipped;
+    double clip; /* DP: the current clip norm */
+    int below;   /* DP: updates at most the clip this round */
 } server;
 
 static void slog(server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -360,6 +363,7 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
         reject(s, rid, rid_len, (int)u->round, why);
         return;
     }
+    if ((int)u->round < s->round && s->round > 0) s->late_acc++;
     if ((int)u->round != s->round || !p->sampled) {
         snprintf(why, sizeof why, "update for round %u: not expected (current round %d%s)",
                  u->round, s->round, p->sampled ? "" : ", client not sampled");
@@ -415,7 +419,8 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
         p->capped_logged = 1;
         ex = cap;
     }
-    double wgt = (double)ex;
+    double wgt = s->cfg->dp_clip > 0 ? 1.0 : (double)ex; /* DP: equal weights */
+    s->below += u->below_clip;
     if (s->nup >= s->ncap) { /* cannot happen: one slot per sampled client */
         reject(s, rid, rid_len, (int)u->round, "no update slot left");
         return;
@@ -839,6 +844,11 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     rs.n_model = (size_t)s->nt;
     rs.model = tp;
     rs.deadline_s = c->deadline_s;
+    if (c->dp_clip > 0) {
+        rs.clip_norm = s->clip;
+        rs.noise_std = c->dp_noise * s->clip / sqrt(m > 0 ? (double)m : 1.0);
+    }
+    s->below = 0;
     msg.body_case = BNC__FED__MSG__BODY_ROUND_START;
     msg.round_start = &rs;
     s->pending = 0;
@@ -879,6 +889,8 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     s->logged_round = 0;
     s->st.blocked = s->blk_acc;
     s->blk_acc = 0;
+    s->st.late = s->late_acc;
+    s->late_acc = 0;
     s->st.uplink_bytes = s->up_acc;
     s->st.downlink_bytes = s->down_acc;
     s->st.rejected = s->rej_acc;
@@ -889,7 +901,14 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
             if (s->peers[i].sampled && !s->peers[i].responded)
                 slog(s, "round %d: client %d missed the deadline, dropped", s->round, i);
     }
-    if (s->nup > 0) {
+    if (s->nup > 0 && c->min_fraction > 0 && s->st.finished < c->min_fraction * s->st.sampled) {
+        slog(s,
+             "round %d: %d of %d sampled clients answered, below --min-fraction %g: round "
+             "skipped, model unchanged",
+             s->round, s->st.finished, s->st.sampled, c->min_fraction);
+        s->st.skipped = 1;
+        s->rounds_skipped++;
+    } else if (s->nup > 0) {
         if ((rc = aggregate(s, err))) return rc;
         /* The aggregate is checked before it touches the model. */
         double an = bnc_fed_l2(s->dec, n);
@@ -912,6 +931,22 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
             }
         }
         s->rounds_skipped += s->st.skipped;
+    }
+    if (c->dp_clip > 0) {
+        s->st.dp_clip = s->clip;
+        /* Every round is one step of the sampled Gaussian mechanism with
+         * q = per_round / clients (client-level DP). */
+        rc = bnc_fed_dp_epsilon((double)c->per_round / c->clients, c->dp_noise, s->round,
+                                c->dp_delta, &s->st.dp_epsilon, NULL, err);
+        if (rc) return rc;
+        if (c->dp_quantile > 0 && s->nup > 0) {
+            /* Adaptive clipping: C <- C exp(-eta (b - gamma)), b the noised
+             * fraction of updates that were under C (noise std m / 20). */
+            bnc_rng nr;
+            bnc_rng_init(&nr, bnc_mix64(c->seed, 0xc11b), (uint64_t)s->round);
+            double b = (s->below + bnc_rng_normal(&nr) * s->nup / 20.0) / s->nup;
+            s->clip *= exp(-c->dp_clip_lr * (b - c->dp_quantile));
+        }
     }
     rc = bnc_fed_evaluate(tr, s->w, c->train.qat, test, &s->st.loss, &s->st.accuracy, err);
     if (rc) return rc;
@@ -976,6 +1011,7 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
         goto done;
     }
     s.shard = s.own_shard;
+    s.clip = cfg->dp_clip;
     if (o->part && o->part->nclients == cfg->clients) {
         for (int i = 0; i < cfg->clients; i++)
             s.own_shard[i] = o->part->off[i + 1] - o->part->off[i];
