@@ -19,13 +19,16 @@ static void usage(FILE *f)
             "usage: bnc fed server --bind ENDPOINT [options]\n"
             "       bnc fed client --connect ENDPOINT --client-id K [--data DIR]\n"
             "       bnc fed sim [options] [--threads T]\n"
-            "       bnc fed train --model softmax|mlp [--epochs E] [--lr LR] [--qat]\n\n"
+            "       bnc fed train --model softmax|mlp [--epochs E] [--lr LR] [--qat]\n"
+            "       bnc fed keygen --keys DIR --clients K\n\n"
             "server  a ZeroMQ ROUTER: samples clients each round, aggregates their compressed\n"
             "        updates, evaluates on the test set, stores rounds, checkpoints\n"
             "client  a ZeroMQ DEALER: joins, trains on its shard, sends compressed updates\n"
             "sim     server and --clients clients in one process over inproc:// (a thread pool);\n"
             "        under mpirun, rank 0 serves on tcp://127.0.0.1 and other ranks run clients\n"
-            "train   centralized training on the whole training set (sanity baseline)\n\n"
+            "train   centralized training on the whole training set (sanity baseline)\n"
+            "keygen  CURVE key pairs: DIR/server.key, DIR/server.pub, DIR/client-K.key and the\n"
+            "        allow-list DIR/allow (client id -> public key)\n\n"
             "run options (server, sim):\n"
             "  --run NAME            run name (results, checkpoint); default fed-<seed>-<time>\n"
             "  --model softmax|mlp   (softmax)\n"
@@ -51,7 +54,31 @@ static void usage(FILE *f)
             "  --max-msg BYTES       reject larger client messages (model size based)\n"
             "  --checkpoint FILE     write every round; resume from it when present\n"
             "  --stop-after R        stop after round R without finishing (tests)\n"
-            "  --db URL              store fed_runs/fed_rounds in PostgreSQL\n"
+            "  --db URL              store fed_runs/fed_rounds in PostgreSQL\n");
+    fprintf(f,
+            "defences (server, sim):\n"
+            "  --aggregator A        mean | median | trimmed | krum | multikrum (mean)\n"
+            "  --trim-frac F         trimmed mean: cut at each end (0.2)\n"
+            "  --krum-f F            Krum: attackers assumed (per-round / 5)\n"
+            "  --krum-m M            Multi-Krum: updates averaged (per-round - krum-f)\n"
+            "  --max-norm B          L2 bound of one update (1000)\n"
+            "  --norm-policy P       reject | clip updates above --max-norm (reject)\n"
+            "  --max-agg-norm B      an aggregate above B skips the round (--max-norm)\n"
+            "  --max-examples N      cap of a client's weight (0: the size of its shard)\n"
+            "  --peer-max-rejects N  block a peer after N rejections in a round (20)\n"
+            "  --keys DIR            CURVE: server.key + allow (server), server.pub +\n"
+            "                        client-K.key (client); a client's id is bound to its key\n"
+            "  --min-fraction F      a round needs this fraction of the sampled clients (0)\n"
+            "privacy (server, sim):\n"
+            "  --dp-clip C           clip each update to L2 norm C, add Gaussian noise (0: off)\n"
+            "  --dp-noise SIGMA      noise multiplier (the sum's noise std is SIGMA * C)\n"
+            "  --dp-delta D          delta of the reported epsilon (1e-5)\n"
+            "  --dp-quantile G       adaptive clipping toward quantile G of the norms (0: fixed)\n"
+            "  --dp-clip-lr ETA      adaptive clipping step (0.2)\n"
+            "attacks (sim: a seeded fraction of the clients; client: this client):\n"
+            "  --attack A            none signflip scaled noise labelflip poison (none)\n"
+            "  --attack-frac F       sim: fraction of clients attacking (0)\n"
+            "  --attack-scale S      signflip 4, scaled 10, noise sigma 1, poison 3e38\n"
             "  --data DIR            Fashion-MNIST directory (/usr/share/datasets/fashion-mnist)\n"
             "  --quiet               no per-round lines on stdout\n"
             "server: --bind ENDPOINT (e.g. tcp://127.0.0.1:5555) --endpoint-file FILE\n"
@@ -101,6 +128,26 @@ enum {
     O_CRASH,
     O_SLOW,
     O_QUIET,
+    O_AGG,
+    O_TRIM,
+    O_KRUM_F,
+    O_KRUM_M,
+    O_MAX_NORM,
+    O_NORM_POLICY,
+    O_MAX_AGG_NORM,
+    O_MAX_EXAMPLES,
+    O_PEER_MAX_REJ,
+    O_KEYS,
+    O_KEY,
+    O_ATTACK,
+    O_ATTACK_FRAC,
+    O_ATTACK_SCALE,
+    O_DP_CLIP,
+    O_DP_NOISE,
+    O_DP_DELTA,
+    O_DP_QUANTILE,
+    O_DP_CLIP_LR,
+    O_MIN_FRACTION,
     O_HELP
 };
 
@@ -144,6 +191,26 @@ static const struct option long_opts[] = {
     {"crash-at-round", required_argument, 0, O_CRASH},
     {"slow", required_argument, 0, O_SLOW},
     {"quiet", no_argument, 0, O_QUIET},
+    {"aggregator", required_argument, 0, O_AGG},
+    {"trim-frac", required_argument, 0, O_TRIM},
+    {"krum-f", required_argument, 0, O_KRUM_F},
+    {"krum-m", required_argument, 0, O_KRUM_M},
+    {"max-norm", required_argument, 0, O_MAX_NORM},
+    {"norm-policy", required_argument, 0, O_NORM_POLICY},
+    {"max-agg-norm", required_argument, 0, O_MAX_AGG_NORM},
+    {"max-examples", required_argument, 0, O_MAX_EXAMPLES},
+    {"peer-max-rejects", required_argument, 0, O_PEER_MAX_REJ},
+    {"keys", required_argument, 0, O_KEYS},
+    {"key", required_argument, 0, O_KEY},
+    {"attack", required_argument, 0, O_ATTACK},
+    {"attack-frac", required_argument, 0, O_ATTACK_FRAC},
+    {"attack-scale", required_argument, 0, O_ATTACK_SCALE},
+    {"dp-clip", required_argument, 0, O_DP_CLIP},
+    {"dp-noise", required_argument, 0, O_DP_NOISE},
+    {"dp-delta", required_argument, 0, O_DP_DELTA},
+    {"dp-quantile", required_argument, 0, O_DP_QUANTILE},
+    {"dp-clip-lr", required_argument, 0, O_DP_CLIP_LR},
+    {"min-fraction", required_argument, 0, O_MIN_FRACTION},
     {"help", no_argument, 0, O_HELP},
     {0, 0, 0, 0},
 };
@@ -151,7 +218,7 @@ static const struct option long_opts[] = {
 typedef struct fed_args {
     bnc_fed_config cfg;
     int run_set;
-    const char *db, *data, *bind, *endpoint_file, *connect;
+    const char *db, *data, *bind, *endpoint_file, *connect, *keys, *key;
     int threads, client_id, crash_at, quiet;
     double heartbeat, timeout, slow;
 } fed_args;
@@ -344,6 +411,87 @@ static int parse(int argc, char **argv, fed_args *a, char *msg, size_t n)
         case O_QUIET:
             a->quiet = 1;
             break;
+        case O_AGG:
+            if ((c->aggregator = bnc_fed_agg_parse(optarg)) < 0) {
+                snprintf(msg, n, "--aggregator: '%s' (mean, median, trimmed, krum, multikrum)",
+                         optarg);
+                r = -1;
+            }
+            break;
+        case O_TRIM:
+            r = num_d(name, optarg, &c->trim_frac, msg, n);
+            break;
+        case O_KRUM_F:
+            r = num_i(name, optarg, &c->krum_f, msg, n);
+            break;
+        case O_KRUM_M:
+            r = num_i(name, optarg, &c->krum_m, msg, n);
+            break;
+        case O_MAX_NORM:
+            r = num_d(name, optarg, &c->max_norm, msg, n);
+            break;
+        case O_NORM_POLICY:
+            if (!strcmp(optarg, "reject")) {
+                c->norm_policy = BNC_FED_NORM_REJECT;
+            } else if (!strcmp(optarg, "clip")) {
+                c->norm_policy = BNC_FED_NORM_CLIP;
+            } else {
+                snprintf(msg, n, "--norm-policy: '%s' (reject or clip)", optarg);
+                r = -1;
+            }
+            break;
+        case O_MAX_AGG_NORM:
+            r = num_d(name, optarg, &c->max_agg_norm, msg, n);
+            break;
+        case O_MAX_EXAMPLES:
+            r = num_d(name, optarg, &d, msg, n);
+            if (!r && !(d >= 0 && d <= 1e9)) {
+                snprintf(msg, n, "--max-examples: '%s' outside 0..1e9", optarg);
+                r = -1;
+            }
+            c->max_examples = (int64_t)d;
+            break;
+        case O_PEER_MAX_REJ:
+            r = num_i(name, optarg, &c->peer_max_rejects, msg, n);
+            break;
+        case O_KEYS:
+            a->keys = optarg;
+            break;
+        case O_KEY:
+            a->key = optarg;
+            break;
+        case O_ATTACK:
+            if ((c->attack = bnc_fed_attack_parse(optarg)) < 0) {
+                snprintf(msg, n,
+                         "--attack: '%s' (none, signflip, scaled, noise, labelflip, poison)",
+                         optarg);
+                r = -1;
+            }
+            break;
+        case O_ATTACK_FRAC:
+            r = num_d(name, optarg, &c->attack_frac, msg, n);
+            break;
+        case O_ATTACK_SCALE:
+            r = num_d(name, optarg, &c->attack_scale, msg, n);
+            break;
+        case O_DP_CLIP:
+            r = num_d(name, optarg, &c->dp_clip, msg, n);
+            break;
+        case O_DP_NOISE:
+            r = num_d(name, optarg, &c->dp_noise, msg, n);
+            break;
+        case O_DP_DELTA:
+            r = num_d(name, optarg, &c->dp_delta, msg, n);
+            break;
+        case O_DP_QUANTILE:
+            r = num_d(name, optarg, &c->dp_quantile, msg, n);
+            break;
+        case O_DP_CLIP_LR:
+            r = num_d(name, optarg, &c->dp_clip_lr, msg, n);
+            break;
+        case O_MIN_FRACTION:
+            r = num_d(name, optarg, &c->min_fraction, msg, n);
+            break;
         case 'h':
         case O_HELP:
             return 1;
@@ -394,10 +542,11 @@ static int cli_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_sta
         printf("{\"run\": \"%s\", \"round\": %d, \"accuracy\": %.4f, \"loss\": %.4f, "
                "\"train_loss\": %.4f, \"uplink_bytes\": %lld, \"downlink_bytes\": %lld, "
                "\"sampled\": %d, \"finished\": %d, \"dropped\": %d, \"rejected\": %d, "
-               "\"wall_s\": %.3f}\n",
+               "\"clipped\": %d, \"skipped\": %d, \"late\": %d, \"dp_epsilon\": %.4f, "
+               "\"dp_clip\": %.4g, \"wall_s\": %.3f}\n",
                c->run, r->round, r->accuracy, r->loss, r->train_loss, (long long)r->uplink_bytes,
                (long long)r->downlink_bytes, r->sampled, r->finished, r->dropped, r->rejected,
-               r->wall_s);
+               r->clipped, r->skipped, r->late, r->dp_epsilon, r->dp_clip, r->wall_s);
         fflush(stdout);
     }
     return s->inner.round ? s->inner.round(s->inner.ctx, c, r, err) : 0;
@@ -414,10 +563,10 @@ static void print_summary(const bnc_fed_config *c, const bnc_fed_summary *s)
     printf("{\"run\": \"%s\", \"summary\": true, \"rounds_done\": %d, \"resumed_from\": %d, "
            "\"final_accuracy\": %.4f, \"best_accuracy\": %.4f, \"first_round_085\": %d, "
            "\"uplink_bytes\": %lld, \"downlink_bytes\": %lld, \"rejected\": %lld, "
-           "\"wall_s\": %.3f, \"rounds_per_s\": %.3f}\n",
+           "\"rounds_skipped\": %d, \"wall_s\": %.3f, \"rounds_per_s\": %.3f}\n",
            c->run, s->rounds_done, s->resumed_from, s->final_accuracy, s->best_accuracy,
            s->first_round_085, (long long)s->uplink_bytes, (long long)s->downlink_bytes,
-           (long long)s->rejected, s->wall_s,
+           (long long)s->rejected, s->rounds_skipped, s->wall_s,
            s->wall_s > 0 ? (s->rounds_done - s->resumed_from) / s->wall_s : 0.0);
     fflush(stdout);
 }
@@ -510,7 +659,7 @@ int bnc_cmd_fed(int argc, char **argv)
     }
     const char *sub = argv[1];
     if (strcmp(sub, "server") && strcmp(sub, "client") && strcmp(sub, "sim") &&
-        strcmp(sub, "train")) {
+        strcmp(sub, "train") && strcmp(sub, "keygen")) {
         fprintf(stderr, "bnc fed: unknown subcommand '%s'\n", sub);
         usage(stderr);
         return 2;
@@ -534,10 +683,36 @@ int bnc_cmd_fed(int argc, char **argv)
         rc = cmd_train(&a, &err);
         return rc ? bnc_cli_fail(rc, err.msg) : 0;
     }
+    if (!strcmp(sub, "keygen")) {
+        if (!a.keys) {
+            fprintf(stderr, "bnc fed keygen: --keys DIR is required\n");
+            return 2;
+        }
+        rc = bnc_fed_keygen(a.keys, a.cfg.clients, &err);
+        if (rc) return bnc_cli_fail(rc, err.msg);
+        printf("{\"keys\": \"%s\", \"clients\": %d}\n", a.keys, a.cfg.clients);
+        return 0;
+    }
     if (!strcmp(sub, "client")) {
         if (!a.connect || a.client_id < 0) {
             fprintf(stderr, "bnc fed client: --connect and --client-id are required\n");
             return 2;
+        }
+        bnc_fed_keypair server_kp, own_kp;
+        if (a.keys) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/server.pub", a.keys);
+            if ((rc = bnc_fed_keypair_load(path, &server_kp, &err)))
+                return bnc_cli_fail(rc, err.msg);
+            if (a.key)
+                snprintf(path, sizeof path, "%s", a.key);
+            else
+                snprintf(path, sizeof path, "%s/client-%d.key", a.keys, a.client_id);
+            if ((rc = bnc_fed_keypair_load(path, &own_kp, &err))) return bnc_cli_fail(rc, err.msg);
+            if (!own_kp.sec[0]) {
+                fprintf(stderr, "bnc fed client: %s: no secret key\n", path);
+                return 2;
+            }
         }
         client_hooks h = {a.crash_at, a.slow};
         bnc_fed_client_opts co;
@@ -548,6 +723,17 @@ int bnc_cmd_fed(int argc, char **argv)
         co.sink.log = log_stderr;
         co.on_round = client_on_round;
         co.on_round_ctx = &h;
+        if (a.keys) {
+            co.server_pub = server_kp.pub;
+            co.key = &own_kp;
+        }
+        if (a.cfg.attack != BNC_FED_ATTACK_NONE) {
+            if ((rc = bnc_fed_config_check(&a.cfg, &err))) return bnc_cli_fail(rc, err.msg);
+            co.attack = a.cfg.attack;
+            co.attack_scale = a.cfg.attack_scale;
+            fprintf(stderr, "bnc fed client %d: attacking with %s (scale %g)\n", a.client_id,
+                    bnc_fed_attack_name(co.attack), co.attack_scale);
+        }
         int id = a.client_id;
         rc = bnc_fed_clients_run(&co, &id, 1, a.timeout, &err);
         return rc ? bnc_cli_fail(rc, err.msg) : 0;
@@ -570,7 +756,15 @@ int bnc_cmd_fed(int argc, char **argv)
         so.endpoint_file = a.endpoint_file;
         so.data_dir = a.data;
         so.sink = sink;
+        bnc_fed_keys keys;
+        memset(&keys, 0, sizeof keys);
+        if (a.keys && (rc = bnc_fed_keys_load(a.keys, a.cfg.clients, &keys, &err))) {
+            bnc_fed_db_close(cs.db);
+            return bnc_cli_fail(rc, err.msg);
+        }
+        if (a.keys) so.keys = &keys;
         rc = bnc_fed_server_run(&a.cfg, &so, &sum, &err);
+        bnc_fed_keys_free(&keys);
     } else {
         /* Under mpirun the ranks share the simulation. */
         int mpi = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");

@@ -9,11 +9,34 @@
 #include <stdint.h>
 
 #include "bnc_err.h"
+#include "bnc_fed_auth.h"
 #include "bnc_fed_compress.h"
 #include "bnc_fed_data.h"
 #include "bnc_fed_model.h"
 
 enum { BNC_FED_OPT_FEDAVG = 0, BNC_FED_OPT_FEDADAM = 1, BNC_FED_OPT_FEDYOGI = 2 };
+
+/* How the server combines the round's updates (bnc_fed_robust.h). */
+enum {
+    BNC_FED_AGG_MEAN = 0,     /* example-weighted mean (FedAvg) */
+    BNC_FED_AGG_MEDIAN = 1,   /* coordinate-wise median */
+    BNC_FED_AGG_TRIMMED = 2,  /* coordinate-wise trimmed mean, trim_frac off each end */
+    BNC_FED_AGG_KRUM = 3,     /* Krum (Blanchard et al. 2017), krum_f assumed attackers */
+    BNC_FED_AGG_MULTIKRUM = 4 /* mean of the krum_m best Krum scores */
+};
+
+/* Simulated adversarial clients (sim and `bnc fed client --attack`). */
+enum {
+    BNC_FED_ATTACK_NONE = 0,
+    BNC_FED_ATTACK_SIGNFLIP = 1,  /* sends -scale * update */
+    BNC_FED_ATTACK_SCALED = 2,    /* sends scale * update */
+    BNC_FED_ATTACK_NOISE = 3,     /* sends N(0, scale^2) per coordinate */
+    BNC_FED_ATTACK_LABELFLIP = 4, /* trains on labels 9 - y */
+    BNC_FED_ATTACK_POISON = 5     /* every weight = scale (3e38), examples claimed 1e9 */
+};
+
+/* What to do with an update whose L2 norm exceeds max_norm. */
+enum { BNC_FED_NORM_REJECT = 0, BNC_FED_NORM_CLIP = 1 };
 
 typedef struct bnc_fed_config {
     char run[128];  /* run name: results key, checkpoint identity */
@@ -36,6 +59,30 @@ typedef struct bnc_fed_config {
     size_t max_msg_bytes;  /* 0: derived from the model and uplink codec */
     char checkpoint[1024]; /* "" for none; resumed from when present */
     int stop_after;        /* stop (as a crash would) after this round; 0 none */
+    /* Defences against hostile peers. */
+    int64_t max_examples; /* cap of a client's aggregation weight; 0: its partition shard */
+    double max_norm;      /* L2 bound of one decoded update (default 1000) */
+    int norm_policy;      /* BNC_FED_NORM_*: reject (default) or clip to max_norm */
+    double max_agg_norm;  /* the aggregate above this skips the round (default max_norm) */
+    int peer_max_rejects; /* rejections in one round after which a peer is blocked (20) */
+    int aggregator;       /* BNC_FED_AGG_* */
+    double trim_frac;     /* trimmed mean: fraction cut at each end (0.2) */
+    int krum_f;           /* Krum: attackers assumed (0: per_round / 5) */
+    int krum_m;           /* Multi-Krum: updates averaged (0: per_round - krum_f) */
+    /* Differential privacy (DP-FedAvg): sampled clients clip their update to
+     * dp_clip and add N(0, (dp_noise dp_clip)^2 / per_round); the server
+     * averages with equal weights. dp_quantile > 0: adaptive clipping
+     * (Andrew et al. 2021) toward that quantile of the update norms. */
+    double dp_clip;      /* C (0: no DP) */
+    double dp_noise;     /* noise multiplier sigma */
+    double dp_delta;     /* delta of the reported epsilon (1e-5) */
+    double dp_quantile;  /* target quantile gamma (0: fixed clip) */
+    double dp_clip_lr;   /* eta of the geometric clip update (0.2) */
+    double min_fraction; /* a round needs finished >= this fraction of sampled (0: any) */
+    /* Simulation only (never sent on the wire): attackers among the clients. */
+    int attack;          /* BNC_FED_ATTACK_* */
+    double attack_frac;  /* fraction of client ids that attack, chosen by seed */
+    double attack_scale; /* signflip/scaled factor, noise sigma, poison value (0: default) */
 } bnc_fed_config;
 
 /* Defaults: softmax, iid, 10 clients, 10 per round, 10 rounds, seed 1, no
@@ -46,6 +93,16 @@ void bnc_fed_config_defaults(bnc_fed_config *c);
 int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err);
 /* Canonical one-line JSON of the configuration into a malloc'd string. */
 char *bnc_fed_config_json(const bnc_fed_config *c);
+/* "mean" | "median" | "trimmed" | "krum" | "multikrum" to BNC_FED_AGG_*, -1 when unknown. */
+int bnc_fed_agg_parse(const char *s);
+const char *bnc_fed_agg_name(int agg);
+/* "none" | "signflip" | "scaled" | "noise" | "labelflip" | "poison" to BNC_FED_ATTACK_*,
+ * -1 when unknown. */
+int bnc_fed_attack_parse(const char *s);
+const char *bnc_fed_attack_name(int attack);
+/* 1 when client id is one of the attackers of c (the first round(attack_frac * clients)
+ * of a permutation drawn from the seed), else 0. */
+int bnc_fed_is_attacker(const bnc_fed_config *c, int id);
 /* "fedavg" | "fedadam" | "fedyogi" to BNC_FED_OPT_*, -1 when unknown. */
 int bnc_fed_opt_parse(const char *s);
 const char *bnc_fed_opt_name(int opt);
@@ -57,7 +114,13 @@ typedef struct bnc_fed_round_stats {
     int64_t uplink_bytes;         /* bytes of client messages received during the round */
     int64_t downlink_bytes;       /* bytes of server messages sent during the round */
     int sampled, finished, dropped, rejected;
-    int64_t examples; /* examples behind the accepted updates */
+    int clipped;       /* updates clipped to max_norm (norm_policy clip) */
+    int skipped;       /* 1: the aggregate was non-finite or above max_agg_norm: not applied */
+    int blocked;       /* peers blocked this round after too many rejections */
+    double dp_epsilon; /* DP: epsilon spent up to this round for dp_delta (0: no DP) */
+    double dp_clip;    /* DP: the clip norm used this round */
+    int late;          /* updates that arrived after their round's deadline */
+    int64_t examples;  /* examples behind the accepted updates (as weighted, capped) */
     double wall_s;
 } bnc_fed_round_stats;
 
@@ -68,6 +131,7 @@ typedef struct bnc_fed_summary {
     int first_round_085;                  /* first round with accuracy >= 0.85, 0 none */
     int64_t uplink_bytes, downlink_bytes; /* this process's rounds */
     int64_t rejected;
+    int rounds_skipped;
     double wall_s;
 } bnc_fed_summary;
 
@@ -88,7 +152,13 @@ typedef struct bnc_fed_server_opts {
     const char *endpoint_file;   /* write the bound endpoint here (NULL: no) */
     void *zmq_ctx;               /* NULL: the server makes its own */
     const bnc_fed_dataset *test; /* NULL: loaded from data_dir */
-    const char *data_dir;        /* NULL: the Debian package's directory */
+    /* The clients' shards (NULL: made from the training labels in data_dir);
+     * a client's aggregation weight is at most its shard's size. */
+    const bnc_fed_partition *part;
+    const char *data_dir; /* NULL: the Debian package's directory */
+    /* CURVE: the server's key pair and the allow-list (NULL: plain, with a
+     * warning when bind is not a loopback or inproc address). */
+    const bnc_fed_keys *keys;
     bnc_fed_sink sink;
     /* Called with the bound endpoint once the socket listens (sim uses it). */
     void (*on_listen)(void *ctx, const char *endpoint);
@@ -112,12 +182,20 @@ typedef struct bnc_fed_client_opts {
     const char *data_dir;
     const bnc_fed_partition *part; /* shared partition, used when it matches the config */
     double heartbeat_s;            /* re-send Join when idle this long (0: never) */
-    bnc_fed_sink sink;             /* only log is used */
+    /* CURVE (NULL: plain): the server's public key and this client's pair. */
+    const char *server_pub;
+    const bnc_fed_keypair *key;
+    bnc_fed_sink sink; /* only log is used */
     /* Test hook, called on each RoundStart before training: non-zero makes
      * the client stop at once without answering (as a crash would). */
     int (*on_round)(void *ctx, int client_id, int round);
     void *on_round_ctx;
     atomic_int *stop; /* NULL, or set non-zero to stop the clients */
+    /* Adversarial behaviour (tests, simulations): attack is BNC_FED_ATTACK_*;
+     * attacker[id] non-zero marks the ids that attack (NULL: every id run). */
+    int attack;
+    double attack_scale;
+    const uint8_t *attacker;
 } bnc_fed_client_opts;
 
 /* Runs clients ids[0..n) in the calling thread until the server sends

@@ -8,6 +8,8 @@
 #include <zmq.h>
 
 #include "bnc_fed.h"
+#include "bnc_fed_dp.h"
+#include "bnc_fed_robust.h"
 #include "bnc_rng.h"
 #include "bnc_time.h"
 #include "fed_wire.h"
@@ -18,6 +20,8 @@ typedef struct client {
     int welcomed, done;
     double last_tx, last_rx;
     float *residual; /* error feedback, nparams, lazily allocated */
+    float *sent;     /* error feedback: the decoded update last sent, for a late one */
+    int sent_round;
 } client;
 
 typedef struct worker {
@@ -32,6 +36,7 @@ typedef struct worker {
     size_t cap;
     bnc_fed_dataset own_train;
     const bnc_fed_dataset *train;
+    bnc_fed_dataset flipped; /* label-flip attackers: x shared with train, y = 9 - y */
     bnc_fed_partition own_part;
     const bnc_fed_partition *part;
 } worker;
@@ -57,6 +62,8 @@ static void worker_release(worker *w)
     free(w->scratch);
     free(w->buf);
     bnc_fed_dataset_free(&w->own_train);
+    free(w->flipped.y);
+    memset(&w->flipped, 0, sizeof w->flipped);
     bnc_fed_partition_free(&w->own_part);
     w->tr = NULL;
     w->wg = w->wl = w->scratch = NULL;
@@ -124,6 +131,28 @@ static int send_join(worker *w, client *c, bnc_err *err)
     return bnc_fed_send(c->sock, NULL, 0, &m, NULL, err);
 }
 
+static int is_attacker(const worker *w, const client *c)
+{
+    return w->o->attack != BNC_FED_ATTACK_NONE && (!w->o->attacker || w->o->attacker[c->id]);
+}
+
+/* The training set with every label y replaced by 9 - y (made once). */
+static const bnc_fed_dataset *flipped_train(worker *w, bnc_err *err)
+{
+    if (!w->flipped.y) {
+        w->flipped = *w->train;
+        w->flipped.y = malloc((size_t)w->train->n);
+        if (!w->flipped.y) {
+            memset(&w->flipped, 0, sizeof w->flipped);
+            bnc_err_set(err, BNC_ENOMEM, "client: out of memory");
+            return NULL;
+        }
+        for (int64_t i = 0; i < w->train->n; i++)
+            w->flipped.y[i] = (uint8_t)(BNC_FED_NCLASSES - 1 - w->train->y[i]);
+    }
+    return &w->flipped;
+}
+
 static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_err *err)
 {
     if (!w->have_cfg) {
@@ -138,18 +167,42 @@ static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_er
     double t0 = bnc_now();
     int rc =
         bnc_fed_tensors_decode(&w->a, cfg->downlink, &cfg->cp, rs->model, rs->n_model, w->wg, err);
-    if (rc) return bnc_err_prefix(err, "client %d: round %u model: ", c->id, rs->round);
+    if (rc) {
+        /* A bad model from the network: say so and sit the round out. */
+        clog_(w, "client %d: round %u: model refused, no update sent: %s", c->id, rs->round,
+              err->msg);
+        bnc_err_clear(err);
+        return 0;
+    }
+    int evil = is_attacker(w, c);
+    const bnc_fed_dataset *train = w->train;
+    if (evil && w->o->attack == BNC_FED_ATTACK_LABELFLIP && !(train = flipped_train(w, err)))
+        return BNC_ENOMEM;
     size_t n = (size_t)w->a.nparams;
     memcpy(w->wl, w->wg, n * sizeof(float));
     const int64_t *idx = w->part->idx + w->part->off[c->id];
     int64_t cnt = w->part->off[c->id + 1] - w->part->off[c->id];
     double loss = 0, acc = 0;
     uint64_t stream = bnc_mix64((uint64_t)rs->round, (uint64_t)c->id);
-    rc = bnc_fed_train(w->tr, w->wl, cfg->train.prox_mu > 0 ? w->wg : NULL, w->train, idx, cnt,
+    rc = bnc_fed_train(w->tr, w->wl, cfg->train.prox_mu > 0 ? w->wg : NULL, train, idx, cnt,
                        &cfg->train, cfg->seed, stream, &loss, &acc, err);
+    if (rc == BNC_ERANGE) {
+        /* Diverged (a poisoned global model): withhold the update, stay in the run. */
+        clog_(w, "client %d: round %u: training diverged, no update sent: %s", c->id, rs->round,
+              err->msg);
+        bnc_err_clear(err);
+        return 0;
+    }
     if (rc) return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
     for (size_t i = 0; i < n; i++)
         w->wl[i] -= w->wg[i];
+    int below = 0;
+    if (!evil && rs->clip_norm > 0)
+        below = bnc_fed_dp_clip_noise(w->wl, n, rs->clip_norm, rs->noise_std, cfg->seed,
+                                      bnc_mix64(stream, 0xd9));
+    if (evil)
+        bnc_fed_attack_apply(w->o->attack, w->o->attack_scale, w->wl, n, cfg->seed,
+                             bnc_mix64(stream, 0xbad));
     if (cfg->error_feedback && !c->residual) {
         c->residual = calloc(n, sizeof(float));
         if (!c->residual) return bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
@@ -159,16 +212,25 @@ static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_er
                                 cfg->error_feedback ? c->residual : NULL, w->scratch, cfg->seed,
                                 bnc_mix64(stream, 0xc0de), w->buf, w->cap, ts, tp, err);
     if (rc) return bnc_err_prefix(err, "client %d: round %u: ", c->id, rs->round);
+    if (cfg->error_feedback) {
+        /* What the server will decode: x + old residual - new residual. */
+        if (!c->sent && !(c->sent = malloc(n * sizeof(float))))
+            return bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
+        for (size_t i = 0; i < n; i++)
+            c->sent[i] = w->wl[i] - c->residual[i];
+        c->sent_round = (int)rs->round;
+    }
     Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
     Bnc__Fed__Update u = BNC__FED__UPDATE__INIT;
     u.round = rs->round;
     u.client_id = (uint32_t)c->id;
-    u.examples = (uint64_t)cnt;
+    u.examples = evil && w->o->attack == BNC_FED_ATTACK_POISON ? 1000000000ull : (uint64_t)cnt;
     u.n_delta = (size_t)w->nt;
     u.delta = tp;
     u.train_loss = loss;
     u.train_acc = acc;
     u.compute_s = bnc_now() - t0;
+    u.below_clip = below;
     m.body_case = BNC__FED__MSG__BODY_UPDATE;
     m.update = &u;
     c->last_tx = bnc_now();
@@ -213,9 +275,19 @@ static int handle(worker *w, client *c, bnc_err *err)
         rc = on_round(w, c, m->round_start, err);
         break;
     case BNC__FED__MSG__BODY_ACK:
-        if (!m->ack->accepted)
+        if (!m->ack->accepted) {
             clog_(w, "client %d: update for round %u rejected: %s", c->id, m->ack->round,
                   m->ack->reason ? m->ack->reason : "");
+            /* A straggler with error feedback keeps what it could not send. */
+            if (c->sent && c->residual && c->sent_round == (int)m->ack->round && m->ack->reason &&
+                strstr(m->ack->reason, "not expected")) {
+                for (int64_t i = 0; i < w->a.nparams; i++)
+                    c->residual[i] += c->sent[i];
+                c->sent_round = 0;
+                clog_(w, "client %d: late update of round %u kept in the residual", c->id,
+                      m->ack->round);
+            }
+        }
         break;
     case BNC__FED__MSG__BODY_SHUTDOWN:
         c->done = 1;
@@ -245,8 +317,7 @@ int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, dou
     }
     /* Load the data before joining, so a round never waits on it. */
     if (!w.train) {
-        if ((rc = bnc_fed_mnist_load(o->data_dir, &w.own_train, NULL, err)))
-            goto done;
+        if ((rc = bnc_fed_mnist_load(o->data_dir, &w.own_train, NULL, err))) goto done;
         w.train = &w.own_train;
     }
     double now = bnc_now();
@@ -265,6 +336,7 @@ int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, dou
         int linger = 1000;
         zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, rid, (size_t)len);
         zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+        if (o->key && (rc = bnc_fed_curve_client(c->sock, o->server_pub, o->key, err))) goto done;
         if (zmq_connect(c->sock, o->connect) != 0) {
             rc = bnc_err_set(err, BNC_ENET, "client %d: connect %s: %s", c->id, o->connect,
                              zmq_strerror(zmq_errno()));
@@ -329,6 +401,7 @@ done:
                 zmq_close(cs[i].sock);
             }
             free(cs[i].residual);
+            free(cs[i].sent);
         }
     free(cs);
     free(items);

@@ -6,6 +6,7 @@
 
 #include "bnc_fed.h"
 #include "bnc_kernels.h"
+#include "bnc_rng.h"
 
 void bnc_fed_config_defaults(bnc_fed_config *c)
 {
@@ -31,6 +32,57 @@ void bnc_fed_config_defaults(bnc_fed_config *c)
     c->tau = 1e-3f;
     c->deadline_s = 60;
     c->join_timeout_s = 60;
+    c->max_norm = 1000;
+    c->norm_policy = BNC_FED_NORM_REJECT;
+    c->peer_max_rejects = 20;
+    c->aggregator = BNC_FED_AGG_MEAN;
+    c->trim_frac = 0.2;
+    c->dp_delta = 1e-5;
+    c->dp_clip_lr = 0.2;
+}
+
+static const char *const agg_names[] = {"mean", "median", "trimmed", "krum", "multikrum"};
+static const char *const attack_names[] = {"none",  "signflip",  "scaled",
+                                           "noise", "labelflip", "poison"};
+
+int bnc_fed_agg_parse(const char *s)
+{
+    for (int i = 0; i < (int)(sizeof agg_names / sizeof agg_names[0]); i++)
+        if (strcmp(s, agg_names[i]) == 0) return i;
+    if (strcmp(s, "fedavg") == 0) return BNC_FED_AGG_MEAN;
+    return -1;
+}
+
+const char *bnc_fed_agg_name(int agg)
+{
+    return agg >= 0 && agg <= BNC_FED_AGG_MULTIKRUM ? agg_names[agg] : "?";
+}
+
+int bnc_fed_attack_parse(const char *s)
+{
+    for (int i = 0; i < (int)(sizeof attack_names / sizeof attack_names[0]); i++)
+        if (strcmp(s, attack_names[i]) == 0) return i;
+    return -1;
+}
+
+const char *bnc_fed_attack_name(int attack)
+{
+    return attack >= 0 && attack <= BNC_FED_ATTACK_POISON ? attack_names[attack] : "?";
+}
+
+int bnc_fed_is_attacker(const bnc_fed_config *c, int id)
+{
+    if (c->attack == BNC_FED_ATTACK_NONE || id < 0 || id >= c->clients) return 0;
+    int na = (int)lround(c->attack_frac * c->clients);
+    if (na <= 0) return 0;
+    /* Rank of id in a seeded order: attackers are the na smallest keys. */
+    uint64_t key = bnc_mix64(bnc_mix64(c->seed, 0xa77ac4), (uint64_t)id);
+    int below = 0;
+    for (int j = 0; j < c->clients; j++) {
+        uint64_t kj = bnc_mix64(bnc_mix64(c->seed, 0xa77ac4), (uint64_t)j);
+        below += kj < key || (kj == key && j < id);
+    }
+    return below < na;
 }
 
 int bnc_fed_opt_parse(const char *s)
@@ -101,6 +153,61 @@ int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err)
         return bnc_err_set(err, BNC_EINVAL, "--min-clients %d outside 1..%d", c->min_clients,
                            c->clients);
     if (c->stop_after < 0) return bnc_err_set(err, BNC_EINVAL, "--stop-after must be >= 0");
+    if (c->max_examples < 0 || c->max_examples > 1000000000)
+        return bnc_err_set(err, BNC_EINVAL, "--max-examples %lld outside 0..1e9",
+                           (long long)c->max_examples);
+    if (!(c->max_norm > 0) || !isfinite(c->max_norm))
+        return bnc_err_set(err, BNC_EINVAL, "--max-norm must be a finite number > 0");
+    if (c->max_agg_norm == 0) c->max_agg_norm = c->max_norm;
+    if (!(c->max_agg_norm > 0) || !isfinite(c->max_agg_norm))
+        return bnc_err_set(err, BNC_EINVAL, "--max-agg-norm must be a finite number > 0");
+    if (c->norm_policy != BNC_FED_NORM_REJECT && c->norm_policy != BNC_FED_NORM_CLIP)
+        return bnc_err_set(err, BNC_EINVAL, "--norm-policy: expected reject or clip");
+    if (c->peer_max_rejects < 1)
+        return bnc_err_set(err, BNC_EINVAL, "--peer-max-rejects must be >= 1");
+    if (c->aggregator < 0 || c->aggregator > BNC_FED_AGG_MULTIKRUM)
+        return bnc_err_set(err, BNC_EINVAL,
+                           "--aggregator: expected mean, median, trimmed, krum or multikrum");
+    if (!(c->trim_frac >= 0 && c->trim_frac < 0.5))
+        return bnc_err_set(err, BNC_EINVAL, "--trim-frac %g outside [0, 0.5)", c->trim_frac);
+    if (c->krum_f == 0) c->krum_f = c->per_round / 5;
+    if (c->krum_f < 0 || (c->aggregator >= BNC_FED_AGG_KRUM && 2 * c->krum_f + 2 >= c->per_round &&
+                          c->per_round > 2))
+        return bnc_err_set(err, BNC_EINVAL,
+                           "--krum-f %d: Krum needs per-round > 2 f + 2 (per-round %d)", c->krum_f,
+                           c->per_round);
+    if (c->krum_m == 0) c->krum_m = c->per_round - c->krum_f;
+    if (c->krum_m < 1 || c->krum_m > c->per_round)
+        return bnc_err_set(err, BNC_EINVAL, "--krum-m %d outside 1..%d", c->krum_m, c->per_round);
+    if (c->uplink->vote && c->aggregator != BNC_FED_AGG_MEAN)
+        return bnc_err_set(err, BNC_EINVAL, "--aggregator %s: the sign codec aggregates by vote",
+                           bnc_fed_agg_name(c->aggregator));
+    if (!(c->dp_clip >= 0) || !isfinite(c->dp_clip) || !(c->dp_noise >= 0) ||
+        !isfinite(c->dp_noise))
+        return bnc_err_set(err, BNC_EINVAL, "--dp-clip and --dp-noise must be finite and >= 0");
+    if (c->dp_clip > 0 && !(c->dp_noise > 0))
+        return bnc_err_set(err, BNC_EINVAL, "--dp-clip needs --dp-noise > 0");
+    if (!(c->dp_delta > 0 && c->dp_delta < 1))
+        return bnc_err_set(err, BNC_EINVAL, "--dp-delta %g outside (0, 1)", c->dp_delta);
+    if (!(c->dp_quantile >= 0 && c->dp_quantile < 1) || !(c->dp_clip_lr > 0))
+        return bnc_err_set(err, BNC_EINVAL, "--dp-quantile in [0, 1), --dp-clip-lr > 0");
+    if (c->dp_clip > 0 && c->aggregator != BNC_FED_AGG_MEAN)
+        return bnc_err_set(err, BNC_EINVAL,
+                           "--dp-clip: the accountant assumes the mean (--aggregator mean)");
+    if (!(c->min_fraction >= 0 && c->min_fraction <= 1))
+        return bnc_err_set(err, BNC_EINVAL, "--min-fraction %g outside [0, 1]", c->min_fraction);
+    if (c->attack < 0 || c->attack > BNC_FED_ATTACK_POISON)
+        return bnc_err_set(err, BNC_EINVAL, "--attack: unknown kind");
+    if (!(c->attack_frac >= 0 && c->attack_frac <= 1))
+        return bnc_err_set(err, BNC_EINVAL, "--attack-frac %g outside [0, 1]", c->attack_frac);
+    if (c->attack_scale == 0)
+        c->attack_scale = c->attack == BNC_FED_ATTACK_SIGNFLIP ? 4
+                          : c->attack == BNC_FED_ATTACK_SCALED ? 10
+                          : c->attack == BNC_FED_ATTACK_NOISE  ? 1
+                          : c->attack == BNC_FED_ATTACK_POISON ? 3e38
+                                                               : 1;
+    if (!isfinite(c->attack_scale))
+        return bnc_err_set(err, BNC_EINVAL, "--attack-scale must be finite");
     return 0;
 }
 
@@ -117,12 +224,20 @@ char *bnc_fed_config_json(const bnc_fed_config *c)
              "\"model\": \"%s\", \"momentum\": %g, \"partition\": \"%s\", \"per_round\": %d, "
              "\"prox_mu\": %g, \"qat\": %s, \"qsgd_levels\": %d, \"rounds\": %d, "
              "\"seed\": %llu, \"server_lr\": %g, \"server_opt\": \"%s\", \"uplink\": \"%s\", "
-             "\"weight_decay\": %g}",
+             "\"weight_decay\": %g, \"aggregator\": \"%s\", \"trim_frac\": %g, "
+             "\"krum_f\": %d, \"krum_m\": %d, \"max_norm\": %g, \"norm_policy\": \"%s\", "
+             "\"max_examples\": %lld, \"attack\": \"%s\", \"attack_frac\": %g, "
+             "\"attack_scale\": %g, \"dp_clip\": %g, \"dp_noise\": %g, \"dp_delta\": %g, "
+             "\"dp_quantile\": %g, \"min_fraction\": %g}",
              c->train.batch, c->clients, c->deadline_s, c->downlink->name, c->train.epochs,
              c->error_feedback ? "true" : "false", c->cp.k_frac, (double)c->train.lr, c->model,
              (double)c->train.momentum, part, c->per_round, (double)c->train.prox_mu,
              c->train.qat ? "true" : "false", c->cp.qsgd_levels, c->rounds,
              (unsigned long long)c->seed, (double)c->server_lr, bnc_fed_opt_name(c->server_opt),
-             c->uplink->name, (double)c->train.weight_decay);
+             c->uplink->name, (double)c->train.weight_decay, bnc_fed_agg_name(c->aggregator),
+             c->trim_frac, c->krum_f, c->krum_m, c->max_norm,
+             c->norm_policy == BNC_FED_NORM_CLIP ? "clip" : "reject", (long long)c->max_examples,
+             bnc_fed_attack_name(c->attack), c->attack_frac, c->attack_scale, c->dp_clip,
+             c->dp_noise, c->dp_delta, c->dp_quantile, c->min_fraction);
     return s;
 }

@@ -41,16 +41,17 @@ static int exec_params(bnc_fed_db *db, const char *sql, int n, const char *const
 
 static int db_run_start(void *ctx, const bnc_fed_config *c, int resumed_from, bnc_err *err)
 {
-    char part[64], clients[16], per[16], rounds[16], seed[32], ef[8];
+    char part[64], clients[16], per[16], rounds[16], seed[32], ef[8], afrac[32];
     bnc_fed_partition_format(&c->partition, part, sizeof part);
     snprintf(clients, sizeof clients, "%d", c->clients);
     snprintf(per, sizeof per, "%d", c->per_round);
     snprintf(rounds, sizeof rounds, "%d", c->rounds);
     snprintf(seed, sizeof seed, "%lld", (long long)c->seed);
     snprintf(ef, sizeof ef, "%s", c->error_feedback ? "true" : "false");
+    snprintf(afrac, sizeof afrac, "%.17g", c->attack == BNC_FED_ATTACK_NONE ? 0 : c->attack_frac);
     char *json = bnc_fed_config_json(c);
     if (!json) return bnc_err_set(err, BNC_ENOMEM, "db: out of memory");
-    const char *p[12] = {c->run,
+    const char *p[15] = {c->run,
                          json,
                          c->model,
                          part,
@@ -61,25 +62,30 @@ static int db_run_start(void *ctx, const bnc_fed_config *c, int resumed_from, bn
                          clients,
                          per,
                          rounds,
-                         seed};
+                         seed,
+                         bnc_fed_agg_name(c->aggregator),
+                         bnc_fed_attack_name(c->attack),
+                         afrac};
     const char *sql =
         resumed_from
             ? "INSERT INTO fed_runs (name, config, model, partition, uplink, downlink, "
-              "error_feedback, server_opt, clients, per_round, rounds, seed) VALUES "
-              "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (name) DO UPDATE "
+              "error_feedback, server_opt, clients, per_round, rounds, seed, aggregator, attack, "
+              "attack_frac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+              "$15) ON CONFLICT (name) DO UPDATE "
               "SET resumes = fed_runs.resumes + 1, status = 'running', finished_at = NULL"
             : "INSERT INTO fed_runs (name, config, model, partition, uplink, downlink, "
-              "error_feedback, server_opt, clients, per_round, rounds, seed) VALUES "
-              "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (name) DO UPDATE "
+              "error_feedback, server_opt, clients, per_round, rounds, seed, aggregator, attack, "
+              "attack_frac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+              "$15) ON CONFLICT (name) DO UPDATE "
               "SET config = EXCLUDED.config, status = 'running', finished_at = NULL";
-    int rc = exec_params(ctx, sql, 12, p, err);
+    int rc = exec_params(ctx, sql, 15, p, err);
     free(json);
     return rc ? bnc_err_prefix(err, "fed_runs '%s': ", c->run) : 0;
 }
 
 static int db_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stats *s, bnc_err *err)
 {
-    char v[14][40];
+    char v[19][40];
     snprintf(v[0], 40, "%d", s->round);
     snprintf(v[1], 40, "%.17g", s->accuracy);
     snprintf(v[2], 40, "%.17g", s->loss);
@@ -93,24 +99,36 @@ static int db_round(void *ctx, const bnc_fed_config *c, const bnc_fed_round_stat
     snprintf(v[10], 40, "%d", s->rejected);
     snprintf(v[11], 40, "%lld", (long long)s->examples);
     snprintf(v[12], 40, "%.9g", s->wall_s);
-    const char *p[14] = {c->run};
-    for (int i = 0; i < 13; i++)
+    snprintf(v[13], 40, "%d", s->clipped);
+    snprintf(v[14], 40, "%s", s->skipped ? "true" : "false");
+    snprintf(v[15], 40, "%d", s->blocked);
+    snprintf(v[16], 40, "%.17g", s->dp_epsilon);
+    snprintf(v[17], 40, "%.17g", s->dp_clip);
+    snprintf(v[18], 40, "%d", s->late);
+    const char *p[20] = {c->run};
+    for (int i = 0; i < 19; i++)
         p[i + 1] = v[i];
     int has_train = s->finished > 0;
     if (!has_train) p[4] = p[5] = NULL;
+    if (c->dp_clip <= 0) p[17] = p[18] = NULL;
     int rc = exec_params(
         ctx,
         "INSERT INTO fed_rounds (run, round, accuracy, loss, train_loss, train_accuracy, "
         "uplink_bytes, downlink_bytes, clients_sampled, clients_finished, clients_dropped, "
-        "messages_rejected, examples, wall_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-        "$11, $12, $13, $14) ON CONFLICT (run, round) DO UPDATE SET accuracy = EXCLUDED.accuracy, "
+        "messages_rejected, examples, wall_s, updates_clipped, round_skipped, peers_blocked, "
+        "dp_epsilon, dp_clip, updates_late) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
+        "ON CONFLICT (run, round) DO UPDATE SET accuracy = EXCLUDED.accuracy, "
         "loss = EXCLUDED.loss, train_loss = EXCLUDED.train_loss, train_accuracy = "
         "EXCLUDED.train_accuracy, uplink_bytes = EXCLUDED.uplink_bytes, downlink_bytes = "
         "EXCLUDED.downlink_bytes, clients_sampled = EXCLUDED.clients_sampled, clients_finished = "
         "EXCLUDED.clients_finished, clients_dropped = EXCLUDED.clients_dropped, "
         "messages_rejected = EXCLUDED.messages_rejected, examples = EXCLUDED.examples, wall_s = "
-        "EXCLUDED.wall_s, recorded_at = now()",
-        14, p, err);
+        "EXCLUDED.wall_s, updates_clipped = EXCLUDED.updates_clipped, round_skipped = "
+        "EXCLUDED.round_skipped, peers_blocked = EXCLUDED.peers_blocked, dp_epsilon = "
+        "EXCLUDED.dp_epsilon, dp_clip = EXCLUDED.dp_clip, updates_late = EXCLUDED.updates_late, "
+        "recorded_at = now()",
+        20, p, err);
     return rc ? bnc_err_prefix(err, "fed_rounds '%s' round %d: ", c->run, s->round) : 0;
 }
 

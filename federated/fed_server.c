@@ -1,8 +1,11 @@
 /* The federated server: a ZeroMQ ROUTER that samples clients, sends the
  * model, aggregates the updates that arrive before the deadline, applies a
  * server optimizer, evaluates, reports and checkpoints every round. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,8 @@
 #include <zmq.h>
 
 #include "bnc_fed.h"
+#include "bnc_fed_dp.h"
+#include "bnc_fed_robust.h"
 #include "bnc_rng.h"
 #include "bnc_time.h"
 #include "fed_wire.h"
@@ -24,7 +29,33 @@ typedef struct peer {
     size_t rid_len;
     int joined;
     int sampled, responded; /* this round */
+    int slot;               /* index of its update this round */
+    int capped_logged;
 } peer;
+
+/* Peers (by routing id) whose messages were rejected: counted per round,
+ * logged in full a few times, then summarised; blocked after
+ * cfg->peer_max_rejects rejections in one round. */
+#define OFFENDERS 256
+#define LOG_PER_PEER 5   /* full log lines per peer and round */
+#define LOG_PER_ROUND 50 /* full rejection lines per round, all peers */
+typedef struct offender {
+    uint8_t rid[256];
+    size_t rid_len;
+    int used;
+    int round_rejects, round_suppressed;
+    int64_t total;
+    int blocked;
+    char last[160];
+} offender;
+
+/* Remote addresses of accepted TCP connections, by file descriptor, so the
+ * monitor can name a peer whose handshake failed. */
+#define CONNS 64
+typedef struct conn {
+    int fd;
+    char addr[64];
+} conn;
 
 typedef struct server {
     const bnc_fed_config *cfg;
@@ -47,7 +78,24 @@ typedef struct server {
      * between rounds (joins before round 1, late updates) land in the next
      * round's row. */
     int64_t up_acc, down_acc;
-    int rej_acc;
+    int rej_acc, blk_acc, late_acc;
+    /* This round's accepted updates, by arrival slot; aggregated in the
+     * order of the sample, so the result does not depend on arrival. */
+    float *ups;
+    double *upw;
+    int *upid;
+    int nup, ncap;
+    float *wprev;
+    const int64_t *shard; /* examples of each client's shard (weight cap) */
+    int64_t *own_shard;
+    offender *off;
+    int logged_round;
+    void *zap, *mon;
+    conn conns[CONNS];
+    char hs_fail[160]; /* last handshake failure, printed with the peer at disconnect */
+    int rounds_skipped;
+    double clip; /* DP: the current clip norm */
+    int below;   /* DP: updates at most the clip this round */
 } server;
 
 static void slog(server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -167,13 +215,70 @@ static int ckpt_load(server *s, int *round, bnc_err *err)
 
 /* ---- messages ---------------------------------------------------------------- */
 
+static offender *find_offender(server *s, const uint8_t *rid, size_t rid_len, int add)
+{
+    offender *free_slot = NULL;
+    for (int i = 0; i < OFFENDERS; i++) {
+        offender *o = &s->off[i];
+        if (!o->used) {
+            if (!free_slot) free_slot = o;
+            continue;
+        }
+        if (o->rid_len == rid_len && memcmp(o->rid, rid, rid_len) == 0) return o;
+    }
+    if (!add) return NULL;
+    if (!free_slot) { /* full: reuse the slot of the least active peer not blocked */
+        for (int i = 0; i < OFFENDERS; i++)
+            if (!s->off[i].blocked && (!free_slot || s->off[i].total < free_slot->total))
+                free_slot = &s->off[i];
+        if (!free_slot) return NULL;
+    }
+    memset(free_slot, 0, sizeof *free_slot);
+    free_slot->used = 1;
+    memcpy(free_slot->rid, rid, rid_len);
+    free_slot->rid_len = rid_len;
+    return free_slot;
+}
+
 static void reject(server *s, const uint8_t *rid, size_t rid_len, int ack_round, const char *why)
 {
     char name[600];
     peer_name(rid, rid_len, name, sizeof name);
-    slog(s, "rejected message from peer %s (round %d): %s", name, s->round, why);
     s->rej_acc++;
     s->rejected_total++;
+    offender *o = find_offender(s, rid, rid_len, 1);
+    int full = s->logged_round < LOG_PER_ROUND && (!o || o->round_rejects < LOG_PER_PEER);
+    if (o) {
+        o->round_rejects++;
+        o->total++;
+        snprintf(o->last, sizeof o->last, "%s", why);
+    }
+    if (full) {
+        s->logged_round++;
+        slog(s, "rejected message from peer %s (round %d): %s", name, s->round, why);
+    } else if (o) {
+        o->round_suppressed++;
+    }
+    if (o && !o->blocked && o->round_rejects >= s->cfg->peer_max_rejects) {
+        o->blocked = 1;
+        s->blk_acc++;
+        slog(s,
+             "peer %s blocked after %d rejected messages in round %d: its messages are "
+             "dropped unread from now on",
+             name, o->round_rejects, s->round);
+        for (int i = 0; i < s->cfg->clients; i++) {
+            peer *p = &s->peers[i];
+            if (p->joined && p->rid_len == rid_len && memcmp(p->rid, rid, rid_len) == 0) {
+                p->joined = 0;
+                if (p->sampled && !p->responded) {
+                    p->responded = 1;
+                    s->pending--;
+                }
+                slog(s, "client %d removed from the run with its blocked peer %s", i, name);
+            }
+        }
+        return;
+    }
     if (ack_round >= 0) {
         Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
         Bnc__Fed__Ack ack = BNC__FED__ACK__INIT;
@@ -199,7 +304,21 @@ static void send_welcome(server *s, const uint8_t *rid, size_t rid_len)
     bnc_fed_send(s->sock, rid, rid_len, &m, &s->down_acc, NULL);
 }
 
-static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fed__Join *j)
+/* With CURVE, a claimed client id must be the one the peer's key is
+ * bound to (key_id, from the ZAP handler's User-Id). */
+static int key_mismatch(server *s, const uint8_t *rid, size_t rid_len, int ack_round,
+                        uint32_t claimed, int key_id)
+{
+    if (!s->o->keys || key_id == (int)claimed) return 0;
+    char why[160];
+    snprintf(why, sizeof why, "claims client id %u but its CURVE key is bound to client %d",
+             claimed, key_id);
+    reject(s, rid, rid_len, ack_round, why);
+    return 1;
+}
+
+static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fed__Join *j,
+                    int key_id)
 {
     if (j->client_id >= (uint32_t)s->cfg->clients) {
         char why[128];
@@ -208,6 +327,7 @@ static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fe
         reject(s, rid, rid_len, -1, why);
         return;
     }
+    if (key_mismatch(s, rid, rid_len, -1, j->client_id, key_id)) return;
     peer *p = &s->peers[j->client_id];
     int same = p->joined && p->rid_len == rid_len && memcmp(p->rid, rid, rid_len) == 0;
     if (same) return; /* heartbeat */
@@ -226,7 +346,8 @@ static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fe
     send_welcome(s, rid, rid_len);
 }
 
-static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fed__Update *u)
+static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fed__Update *u,
+                      int key_id)
 {
     char why[BNC_ERR_MSG_MAX + 64];
     if (u->client_id >= (uint32_t)s->cfg->clients) {
@@ -234,6 +355,7 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
         reject(s, rid, rid_len, (int)u->round, why);
         return;
     }
+    if (key_mismatch(s, rid, rid_len, (int)u->round, u->client_id, key_id)) return;
     peer *p = &s->peers[u->client_id];
     if (!p->joined || p->rid_len != rid_len || memcmp(p->rid, rid, rid_len) != 0) {
         snprintf(why, sizeof why, "update for client %u from a peer that did not join as it",
@@ -241,6 +363,7 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
         reject(s, rid, rid_len, (int)u->round, why);
         return;
     }
+    if ((int)u->round < s->round && s->round > 0) s->late_acc++;
     if ((int)u->round != s->round || !p->sampled) {
         snprintf(why, sizeof why, "update for round %u: not expected (current round %d%s)",
                  u->round, s->round, p->sampled ? "" : ", client not sampled");
@@ -251,6 +374,10 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
         reject(s, rid, rid_len, (int)u->round, "second update in one round");
         return;
     }
+    /* From here a rejection is this client's answer for the round: it is
+     * not waited for any longer (counted as dropped). */
+    p->responded = 1;
+    s->pending--;
     if (u->examples == 0 || u->examples > 1000000000ull || !isfinite(u->train_loss) ||
         !isfinite(u->train_acc)) {
         snprintf(why, sizeof why, "update: %llu examples, loss %g", (unsigned long long)u->examples,
@@ -266,23 +393,47 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
         reject(s, rid, rid_len, (int)u->round, why);
         return;
     }
-    double wgt = (double)u->examples;
     size_t n = (size_t)s->a.nparams;
-    if (s->cfg->uplink->vote) {
-        for (size_t i = 0; i < n; i++) {
-            s->acc[i] += s->dec[i] > 0 ? 1.0 : (s->dec[i] < 0 ? -1.0 : 0.0);
-            s->mag[i] += wgt * fabs((double)s->dec[i]);
-        }
-    } else {
-        for (size_t i = 0; i < n; i++)
-            s->acc[i] += wgt * (double)s->dec[i];
+    double nrm = bnc_fed_l2(s->dec, n);
+    if (!(nrm <= s->cfg->max_norm) &&
+        (s->cfg->norm_policy == BNC_FED_NORM_REJECT || !isfinite(nrm))) {
+        snprintf(why, sizeof why, "update norm %.4g above --max-norm %g", nrm, s->cfg->max_norm);
+        reject(s, rid, rid_len, (int)u->round, why);
+        return;
     }
+    if (!(nrm <= s->cfg->max_norm)) {
+        float k = (float)(s->cfg->max_norm / nrm);
+        for (size_t i = 0; i < n; i++)
+            s->dec[i] *= k;
+        s->st.clipped++;
+    }
+    /* The aggregation weight: the examples claimed, at most the shard the
+     * partition gave this client (or --max-examples). */
+    int64_t cap = s->cfg->max_examples > 0 ? s->cfg->max_examples : s->shard[u->client_id];
+    int64_t ex = (int64_t)u->examples;
+    if (ex > cap) {
+        if (!p->capped_logged)
+            slog(s, "client %u claims %lld examples; weighted as %lld (%s)", u->client_id,
+                 (long long)ex, (long long)cap,
+                 s->cfg->max_examples > 0 ? "--max-examples" : "its shard's size");
+        p->capped_logged = 1;
+        ex = cap;
+    }
+    double wgt = s->cfg->dp_clip > 0 ? 1.0 : (double)ex; /* DP: equal weights */
+    s->below += u->below_clip;
+    if (s->nup >= s->ncap) { /* cannot happen: one slot per sampled client */
+        reject(s, rid, rid_len, (int)u->round, "no update slot left");
+        return;
+    }
+    int slot = s->nup++;
+    memcpy(s->ups + (size_t)slot * n, s->dec, n * sizeof(float));
+    s->upw[slot] = wgt;
+    s->upid[slot] = (int)u->client_id;
+    p->slot = slot;
     s->sumw += wgt;
     s->loss_w += wgt * u->train_loss;
     s->acc_w += wgt * u->train_acc;
-    s->st.examples += (int64_t)u->examples;
-    p->responded = 1;
-    s->pending--;
+    s->st.examples += ex;
     s->st.finished++;
     Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
     Bnc__Fed__Ack ack = BNC__FED__ACK__INIT;
@@ -293,16 +444,181 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
     bnc_fed_send(s->sock, rid, rid_len, &m, &s->down_acc, NULL);
 }
 
+/* ---- ZAP (CURVE allow-list) and the socket monitor ------------------------- */
+
+/* Receives all frames of one message into f (at most nf kept); returns the
+ * count of frames, -1 on error. */
+static int recv_frames(void *sock, zmq_msg_t *f, int nf)
+{
+    int k = 0, more = 1;
+    while (more) {
+        zmq_msg_t tmp;
+        zmq_msg_init(&tmp);
+        if (zmq_msg_recv(&tmp, sock, 0) < 0) {
+            zmq_msg_close(&tmp);
+            for (int i = 0; i < k && i < nf; i++)
+                zmq_msg_close(&f[i]);
+            return -1;
+        }
+        more = zmq_msg_more(&tmp);
+        if (k < nf)
+            f[k] = tmp;
+        else
+            zmq_msg_close(&tmp);
+        k++;
+    }
+    return k;
+}
+
+/* Answers one ZAP request: 200 with the client id as User-Id when the CURVE
+ * key is on the allow-list, 400 (and a log line naming the address) else. */
+static void zap_one(server *s)
+{
+    zmq_msg_t f[8];
+    int k = recv_frames(s->zap, f, 8);
+    if (k < 0) return;
+    int kept = k < 8 ? k : 8;
+    char reqid[64] = "", addr[64] = "?", mech[16] = "", user[16] = "", status[4] = "400";
+    const char *text = "refused";
+    if (kept >= 6) {
+        snprintf(reqid, sizeof reqid, "%.*s", (int)zmq_msg_size(&f[1]),
+                 (const char *)zmq_msg_data(&f[1]));
+        snprintf(addr, sizeof addr, "%.*s", (int)zmq_msg_size(&f[3]),
+                 (const char *)zmq_msg_data(&f[3]));
+        snprintf(mech, sizeof mech, "%.*s", (int)zmq_msg_size(&f[5]),
+                 (const char *)zmq_msg_data(&f[5]));
+    }
+    if (kept == 7 && !strcmp(mech, "CURVE") && zmq_msg_size(&f[6]) == 32) {
+        const uint8_t *key = zmq_msg_data(&f[6]);
+        int id = bnc_fed_keys_lookup(s->o->keys, key);
+        char z85[41];
+        zmq_z85_encode(z85, key, 32);
+        if (id >= 0) {
+            snprintf(user, sizeof user, "%d", id);
+            snprintf(status, sizeof status, "200");
+            text = "OK";
+        } else {
+            if (s->logged_round++ < LOG_PER_ROUND)
+                slog(s, "refused peer %s: CURVE key %s is not on the allow-list", addr, z85);
+            s->rej_acc++;
+            s->rejected_total++;
+            text = "unknown key";
+        }
+    } else {
+        if (s->logged_round++ < LOG_PER_ROUND)
+            slog(s, "refused peer %s: mechanism %s, expected CURVE", addr, mech[0] ? mech : "?");
+        s->rej_acc++;
+        s->rejected_total++;
+    }
+    size_t rl = kept >= 2 ? zmq_msg_size(&f[1]) : 0;
+    const void *rd = kept >= 2 ? zmq_msg_data(&f[1]) : reqid;
+    zmq_send(s->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(s->zap, rd, rl, ZMQ_SNDMORE);
+    zmq_send(s->zap, status, 3, ZMQ_SNDMORE);
+    zmq_send(s->zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(s->zap, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(s->zap, "", 0, 0);
+    for (int i = 0; i < kept; i++)
+        zmq_msg_close(&f[i]);
+}
+
+static const char *hs_reason(int event, int value)
+{
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) return "authentication refused";
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) return "handshake failed";
+    switch (value) {
+    case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return "security mechanism mismatch (a peer without CURVE keys, or keys against a plain "
+               "server)";
+    case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
+        return "CURVE cryptographic error (wrong server key?)";
+    default:
+        return "ZMTP protocol error";
+    }
+}
+
+/* Handles one monitor event: remembers the remote address of accepted
+ * connections, logs failed handshakes and disconnects that follow them. */
+static void monitor_one(server *s)
+{
+    zmq_msg_t f[2];
+    int k = recv_frames(s->mon, f, 2);
+    if (k < 0) return;
+    if (k >= 1 && zmq_msg_size(&f[0]) == 6) {
+        const uint8_t *d = zmq_msg_data(&f[0]);
+        uint16_t ev;
+        uint32_t val;
+        memcpy(&ev, d, 2);
+        memcpy(&val, d + 2, 4);
+        if (ev == ZMQ_EVENT_ACCEPTED) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            conn *c = &s->conns[val % CONNS];
+            c->fd = (int)val;
+            snprintf(c->addr, sizeof c->addr, "fd %u", val);
+            if (getpeername((int)val, (struct sockaddr *)&ss, &sl) == 0 &&
+                ss.ss_family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+                char ip[INET_ADDRSTRLEN];
+                inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+                snprintf(c->addr, sizeof c->addr, "%s:%u", ip, ntohs(in->sin_port));
+            }
+        } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            snprintf(s->hs_fail, sizeof s->hs_fail, "%s", hs_reason(ev, (int)val));
+            if (ev != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) { /* ZAP already counted AUTH */
+                s->rej_acc++;
+                s->rejected_total++;
+            }
+        } else if (ev == ZMQ_EVENT_DISCONNECTED) {
+            conn *c = &s->conns[val % CONNS];
+            const char *who = c->fd == (int)val && c->addr[0] ? c->addr : "?";
+            if (s->hs_fail[0]) {
+                if (s->logged_round++ < LOG_PER_ROUND)
+                    slog(s, "refused peer %s: %s", who, s->hs_fail);
+                s->hs_fail[0] = 0;
+            } else if (s->round > 0 && s->round <= s->cfg->rounds &&
+                       s->logged_round++ < LOG_PER_ROUND) {
+                /* Frames above the hard size limit end here too. */
+                slog(s, "peer %s disconnected (it left, or sent a frame above the hard limit)",
+                     who);
+            }
+            c->addr[0] = 0;
+        }
+    }
+    for (int i = 0; i < k && i < 2; i++)
+        zmq_msg_close(&f[i]);
+}
+
+static int blocked_rid(server *s, const uint8_t *rid, size_t rid_len)
+{
+    offender *o = find_offender(s, rid, rid_len, 0);
+    return o && o->blocked;
+}
+
 /* Receives and handles one message, waiting at most timeout_ms. */
 static int serve_one(server *s, long timeout_ms, bnc_err *err)
 {
-    zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
-    int r = zmq_poll(&it, 1, timeout_ms);
+    zmq_pollitem_t its[3] = {{s->sock, 0, ZMQ_POLLIN, 0}};
+    int ni = 1, izap = -1, imon = -1;
+    if (s->zap) {
+        its[ni] = (zmq_pollitem_t){s->zap, 0, ZMQ_POLLIN, 0};
+        izap = ni++;
+    }
+    if (s->mon) {
+        its[ni] = (zmq_pollitem_t){s->mon, 0, ZMQ_POLLIN, 0};
+        imon = ni++;
+    }
+    int r = zmq_poll(its, ni, timeout_ms);
     if (r < 0)
         return zmq_errno() == EINTR
                    ? 0
                    : bnc_err_set(err, BNC_ENET, "zmq_poll: %s", zmq_strerror(zmq_errno()));
     if (r == 0) return 0;
+    if (izap >= 0 && (its[izap].revents & ZMQ_POLLIN)) zap_one(s);
+    if (imon >= 0 && (its[imon].revents & ZMQ_POLLIN)) monitor_one(s);
+    if (!(its[0].revents & ZMQ_POLLIN)) return 0;
     zmq_msg_t parts[3];
     int np = 0, more = 1;
     size_t extra_bytes = 0;
@@ -331,7 +647,18 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
         s->up_acc += (int64_t)zmq_msg_size(&parts[i]);
     s->up_acc += (int64_t)extra_bytes;
     char why[160];
-    if (np != 2) {
+    int key_id = -1;
+    if (np >= 2 && s->o->keys) {
+        const char *uid = zmq_msg_gets(&parts[1], "User-Id");
+        key_id = uid && *uid ? atoi(uid) : -1;
+    }
+    if (blocked_rid(s, rid, rid_len)) {
+        s->rej_acc++; /* counted, not read, not logged */
+        s->rejected_total++;
+        offender *o = find_offender(s, rid, rid_len, 0);
+        o->total++;
+        o->round_suppressed++;
+    } else if (np != 2) {
         snprintf(why, sizeof why, "%d frames, expected one", np - 1);
         reject(s, rid, rid_len, -1, why);
     } else if (zmq_msg_size(&parts[1]) > s->max_msg) {
@@ -348,10 +675,10 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
         } else {
             switch (m->body_case) {
             case BNC__FED__MSG__BODY_JOIN:
-                on_join(s, rid, rid_len, m->join);
+                on_join(s, rid, rid_len, m->join, key_id);
                 break;
             case BNC__FED__MSG__BODY_UPDATE:
-                on_update(s, rid, rid_len, m->update);
+                on_update(s, rid, rid_len, m->update, key_id);
                 break;
             case BNC__FED__MSG__BODY_LEAVE:
                 if (m->leave->client_id < (uint32_t)s->cfg->clients) {
@@ -390,24 +717,71 @@ static int joined_count(const server *s)
 
 /* ---- the round ---------------------------------------------------------------- */
 
+/* Combines this round's updates into s->dec, in client-id order (the
+ * result does not depend on arrival order). */
+static int aggregate(server *s, bnc_err *err)
+{
+    const bnc_fed_config *c = s->cfg;
+    size_t n = (size_t)s->a.nparams;
+    int k = s->nup;
+    int *ord = malloc((size_t)k * sizeof *ord);
+    const float **u = malloc((size_t)k * sizeof *u);
+    if (!ord || !u) {
+        free(ord);
+        free(u);
+        return bnc_err_set(err, BNC_ENOMEM, "server: out of memory");
+    }
+    for (int i = 0; i < k; i++)
+        ord[i] = i;
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && s->upid[ord[j]] < s->upid[ord[j - 1]]; j--) {
+            int t = ord[j];
+            ord[j] = ord[j - 1];
+            ord[j - 1] = t;
+        }
+    for (int i = 0; i < k; i++)
+        u[i] = s->ups + (size_t)ord[i] * n;
+    int rc = 0;
+    if (c->aggregator != BNC_FED_AGG_MEAN) {
+        rc = bnc_fed_robust_aggregate(c->aggregator, u, k, n, c->trim_frac, c->krum_f, c->krum_m,
+                                      s->dec, NULL, err);
+    } else if (c->uplink->vote) {
+        /* Majority vote per coordinate, scaled by the mean magnitude. */
+        memset(s->acc, 0, n * sizeof(double));
+        memset(s->mag, 0, n * sizeof(double));
+        for (int j = 0; j < k; j++) {
+            double wgt = s->upw[ord[j]];
+            for (size_t i = 0; i < n; i++) {
+                s->acc[i] += u[j][i] > 0 ? 1.0 : (u[j][i] < 0 ? -1.0 : 0.0);
+                s->mag[i] += wgt * fabs((double)u[j][i]);
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            float mag = (float)(s->mag[i] / s->sumw);
+            s->dec[i] = s->acc[i] > 0 ? mag : (s->acc[i] < 0 ? -mag : 0.0f);
+        }
+    } else {
+        memset(s->acc, 0, n * sizeof(double));
+        for (int j = 0; j < k; j++) {
+            double wgt = s->upw[ord[j]];
+            for (size_t i = 0; i < n; i++)
+                s->acc[i] += wgt * (double)u[j][i];
+        }
+        double inv = 1.0 / s->sumw;
+        for (size_t i = 0; i < n; i++)
+            s->dec[i] = (float)(s->acc[i] * inv);
+    }
+    free(ord);
+    free(u);
+    return rc;
+}
+
+/* Applies s->dec with the server optimizer. */
 static void apply_update(server *s)
 {
     const bnc_fed_config *c = s->cfg;
     size_t n = (size_t)s->a.nparams;
-    if (s->sumw <= 0) return;
-    /* d = the aggregated update (pseudo-gradient, pointing downhill). */
     float *d = s->dec;
-    if (c->uplink->vote) {
-        /* Majority vote per coordinate, scaled by the mean magnitude. */
-        for (size_t i = 0; i < n; i++) {
-            float mag = (float)(s->mag[i] / s->sumw);
-            d[i] = s->acc[i] > 0 ? mag : (s->acc[i] < 0 ? -mag : 0.0f);
-        }
-    } else {
-        double inv = 1.0 / s->sumw;
-        for (size_t i = 0; i < n; i++)
-            d[i] = (float)(s->acc[i] * inv);
-    }
     if (c->server_opt == BNC_FED_OPT_FEDAVG) {
         for (size_t i = 0; i < n; i++)
             s->w[i] += c->server_lr * d[i];
@@ -436,8 +810,7 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     memset(&s->st, 0, sizeof s->st);
     s->st.round = s->round;
     size_t n = (size_t)s->a.nparams;
-    memset(s->acc, 0, n * sizeof(double));
-    if (c->uplink->vote) memset(s->mag, 0, n * sizeof(double));
+    s->nup = 0;
     s->sumw = s->loss_w = s->acc_w = 0;
 
     /* Seeded sample of m joined clients (in id order, partial shuffle). */
@@ -471,6 +844,11 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     rs.n_model = (size_t)s->nt;
     rs.model = tp;
     rs.deadline_s = c->deadline_s;
+    if (c->dp_clip > 0) {
+        rs.clip_norm = s->clip;
+        rs.noise_std = c->dp_noise * s->clip / sqrt(m > 0 ? (double)m : 1.0);
+    }
+    s->below = 0;
     msg.body_case = BNC__FED__MSG__BODY_ROUND_START;
     msg.round_start = &rs;
     s->pending = 0;
@@ -496,6 +874,23 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
         if (rc) return rc;
     }
     s->st.dropped = s->st.sampled - s->st.finished;
+    /* Peers whose rejections were not all logged: one summary line each. */
+    for (int i = 0; i < OFFENDERS; i++) {
+        offender *o = &s->off[i];
+        if (!o->used || !o->round_suppressed) continue;
+        char name[600];
+        peer_name(o->rid, o->rid_len, name, sizeof name);
+        slog(s, "round %d: peer %s: %d messages rejected (%d not logged one by one%s), last: %s",
+             s->round, name, o->round_rejects + (o->blocked ? o->round_suppressed : 0),
+             o->round_suppressed, o->blocked ? ", peer blocked" : "", o->last);
+    }
+    for (int i = 0; i < OFFENDERS; i++)
+        s->off[i].round_rejects = s->off[i].round_suppressed = 0;
+    s->logged_round = 0;
+    s->st.blocked = s->blk_acc;
+    s->blk_acc = 0;
+    s->st.late = s->late_acc;
+    s->late_acc = 0;
     s->st.uplink_bytes = s->up_acc;
     s->st.downlink_bytes = s->down_acc;
     s->st.rejected = s->rej_acc;
@@ -506,7 +901,53 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
             if (s->peers[i].sampled && !s->peers[i].responded)
                 slog(s, "round %d: client %d missed the deadline, dropped", s->round, i);
     }
-    apply_update(s);
+    if (s->nup > 0 && c->min_fraction > 0 && s->st.finished < c->min_fraction * s->st.sampled) {
+        slog(s,
+             "round %d: %d of %d sampled clients answered, below --min-fraction %g: round "
+             "skipped, model unchanged",
+             s->round, s->st.finished, s->st.sampled, c->min_fraction);
+        s->st.skipped = 1;
+        s->rounds_skipped++;
+    } else if (s->nup > 0) {
+        if ((rc = aggregate(s, err))) return rc;
+        /* The aggregate is checked before it touches the model. */
+        double an = bnc_fed_l2(s->dec, n);
+        if (!(an <= c->max_agg_norm)) {
+            slog(s,
+                 "round %d: aggregate of %d updates has norm %.4g (limit %g): round skipped, "
+                 "model unchanged",
+                 s->round, s->nup, an, c->max_agg_norm);
+            s->st.skipped = 1;
+        } else {
+            memcpy(s->wprev, s->w, n * sizeof(float));
+            apply_update(s);
+            if (bnc_fed_check_finite(s->w, (int64_t)n, NULL) != 0) {
+                slog(s,
+                     "round %d: the server optimizer made the model non-finite: round "
+                     "skipped, model restored",
+                     s->round);
+                memcpy(s->w, s->wprev, n * sizeof(float));
+                s->st.skipped = 1;
+            }
+        }
+        s->rounds_skipped += s->st.skipped;
+    }
+    if (c->dp_clip > 0) {
+        s->st.dp_clip = s->clip;
+        /* Every round is one step of the sampled Gaussian mechanism with
+         * q = per_round / clients (client-level DP). */
+        rc = bnc_fed_dp_epsilon((double)c->per_round / c->clients, c->dp_noise, s->round,
+                                c->dp_delta, &s->st.dp_epsilon, NULL, err);
+        if (rc) return rc;
+        if (c->dp_quantile > 0 && s->nup > 0) {
+            /* Adaptive clipping: C <- C exp(-eta (b - gamma)), b the noised
+             * fraction of updates that were under C (noise std m / 20). */
+            bnc_rng nr;
+            bnc_rng_init(&nr, bnc_mix64(c->seed, 0xc11b), (uint64_t)s->round);
+            double b = (s->below + bnc_rng_normal(&nr) * s->nup / 20.0) / s->nup;
+            s->clip *= exp(-c->dp_clip_lr * (b - c->dp_quantile));
+        }
+    }
     rc = bnc_fed_evaluate(tr, s->w, c->train.qat, test, &s->st.loss, &s->st.accuracy, err);
     if (rc) return rc;
     if (s->sumw > 0) {
@@ -557,10 +998,37 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
     s.mag = calloc(n, sizeof(double));
     s.dec = calloc(n, sizeof(float));
     s.peers = calloc((size_t)cfg->clients, sizeof *s.peers);
+    s.ncap = cfg->per_round;
+    s.ups = malloc((size_t)s.ncap * n * sizeof(float));
+    s.upw = calloc((size_t)s.ncap, sizeof *s.upw);
+    s.upid = calloc((size_t)s.ncap, sizeof *s.upid);
+    s.wprev = malloc(n * sizeof(float));
+    s.off = calloc(OFFENDERS, sizeof *s.off);
+    s.own_shard = calloc((size_t)cfg->clients, sizeof *s.own_shard);
     if (!ctx || !tr || !buf || !scratch || !s.w || !s.m || !s.v || !s.acc || !s.mag || !s.dec ||
-        !s.peers) {
+        !s.peers || !s.ups || !s.upw || !s.upid || !s.wprev || !s.off || !s.own_shard) {
         rc = bnc_err_set(err, BNC_ENOMEM, "server: out of memory");
         goto done;
+    }
+    s.shard = s.own_shard;
+    s.clip = cfg->dp_clip;
+    if (o->part && o->part->nclients == cfg->clients) {
+        for (int i = 0; i < cfg->clients; i++)
+            s.own_shard[i] = o->part->off[i + 1] - o->part->off[i];
+    } else if (cfg->max_examples == 0) {
+        /* The shards the clients will build from the same configuration. */
+        bnc_fed_dataset train = {0};
+        bnc_fed_partition part = {0};
+        rc = bnc_fed_mnist_load(o->data_dir, &train, NULL, err);
+        if (!rc)
+            rc = bnc_fed_partition_make(train.y, train.n, BNC_FED_NCLASSES, cfg->clients,
+                                        &cfg->partition, cfg->seed, &part, err);
+        if (!rc)
+            for (int i = 0; i < cfg->clients; i++)
+                s.own_shard[i] = part.off[i + 1] - part.off[i];
+        bnc_fed_partition_free(&part);
+        bnc_fed_dataset_free(&train);
+        if (rc) goto done;
     }
     if (!test) {
         rc = bnc_fed_mnist_load(o->data_dir, NULL, &own_test, err);
@@ -590,11 +1058,51 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
         goto done;
     }
     int one = 1, linger = 2000;
+    /* Frames up to the hard limit reach serve_one, which logs and counts
+     * those above max_msg with the peer's id; above it ZeroMQ drops the
+     * connection, which the monitor logs. */
     int64_t hard = (int64_t)(4 * s.max_msg + (1u << 20));
+    if (hard < (64 << 20)) hard = 64 << 20;
     zmq_setsockopt(s.sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    zmq_setsockopt(s.sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    /* With keys a routing id stays with the connection that took it first:
+     * a peer claiming a connected client's id is ignored, not handed it. */
+    if (!o->keys) zmq_setsockopt(s.sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     zmq_setsockopt(s.sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s.sock, ZMQ_MAXMSGSIZE, &hard, sizeof hard);
+    if (o->keys) {
+        s.zap = zmq_socket(ctx, ZMQ_REP);
+        if (!s.zap || zmq_bind(s.zap, "inproc://zeromq.zap.01") != 0) {
+            rc = bnc_err_set(err, BNC_ENET, "ZAP handler: %s", zmq_strerror(zmq_errno()));
+            goto done;
+        }
+        if (zmq_setsockopt(s.sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+            zmq_setsockopt(s.sock, ZMQ_CURVE_SECRETKEY, o->keys->server.sec, 40) != 0 ||
+            zmq_setsockopt(s.sock, ZMQ_ZAP_DOMAIN, BNC_FED_ZAP_DOMAIN,
+                           strlen(BNC_FED_ZAP_DOMAIN)) != 0) {
+            rc = bnc_err_set(err, BNC_ENET, "CURVE server: %s", zmq_strerror(zmq_errno()));
+            goto done;
+        }
+    } else if (strncmp(o->bind, "inproc://", 9) && strncmp(o->bind, "tcp://127.", 10) &&
+               strncmp(o->bind, "tcp://localhost:", 16) && strncmp(o->bind, "ipc://", 6)) {
+        slog(&s,
+             "WARNING: %s is not a loopback address and no --keys were given: any peer "
+             "that reaches it can join as any client id, and updates travel in clear",
+             o->bind);
+    }
+    if (strncmp(o->bind, "inproc://", 9)) {
+        char mon[128];
+        snprintf(mon, sizeof mon, "inproc://bnc-fed-mon-%p", (void *)&s);
+        if (zmq_socket_monitor(
+                s.sock, mon,
+                ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+            s.mon = zmq_socket(ctx, ZMQ_PAIR);
+            if (s.mon && zmq_connect(s.mon, mon) != 0) {
+                zmq_close(s.mon);
+                s.mon = NULL;
+            }
+        }
+    }
     if (zmq_bind(s.sock, o->bind) != 0) {
         rc = bnc_err_set(err, BNC_ENET, "bind %s: %s", o->bind, zmq_strerror(zmq_errno()));
         goto done;
@@ -651,9 +1159,15 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
 finish:
     broadcast_shutdown(&s, "run complete");
     out->rejected = s.rejected_total;
+    out->rounds_skipped = s.rounds_skipped;
     out->wall_s = bnc_now() - t_start;
     if (o->sink.run_end) rc = o->sink.run_end(o->sink.ctx, cfg, out, err);
 done:
+    if (s.mon) {
+        zmq_socket_monitor(s.sock, NULL, 0);
+        zmq_close(s.mon);
+    }
+    if (s.zap) zmq_close(s.zap);
     if (s.sock) zmq_close(s.sock);
     if (!o->zmq_ctx && ctx) zmq_ctx_term(ctx);
     bnc_fed_dataset_free(&own_test);
@@ -667,5 +1181,11 @@ done:
     free(s.mag);
     free(s.dec);
     free(s.peers);
+    free(s.ups);
+    free(s.upw);
+    free(s.upid);
+    free(s.wprev);
+    free(s.off);
+    free(s.own_shard);
     return rc;
 }

@@ -176,6 +176,7 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
         srv.so.bind = bind;
         srv.so.zmq_ctx = zctx;
         srv.so.test = &test;
+        if (has_clients) srv.so.part = &part;
         srv.so.sink = o->sink;
         srv.so.on_listen = on_listen;
         srv.so.on_listen_ctx = &srv;
@@ -211,8 +212,17 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
             co.sink.ctx = o->sink.ctx;
             co.heartbeat_s = size > 1 ? 2.0 : 0;
             co.stop = &stop;
+            co.attack = cfg->attack;
+            co.attack_scale = cfg->attack_scale;
+            uint8_t *evil = calloc((size_t)cfg->clients, 1);
+            if (evil)
+                for (int k = 0; k < cfg->clients; k++)
+                    evil[k] = (uint8_t)bnc_fed_is_attacker(cfg, k);
+            co.attacker = evil;
             double timeout = cfg->join_timeout_s + 4 * cfg->deadline_s;
-            rc = run_clients(&co, ids, n, threads, timeout, err);
+            rc = evil ? run_clients(&co, ids, n, threads, timeout, err)
+                      : bnc_err_set(err, BNC_ENOMEM, "sim: out of memory");
+            free(evil);
             free(ids);
             if (rc) atomic_store(&stop, 1);
         }

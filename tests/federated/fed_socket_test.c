@@ -72,6 +72,9 @@ static pid_t spawn(char *const argv[], const char *log)
 
 static const char *deadline = "10";
 
+static const char *nclients_arg = "4";
+static const char *const *server_extra; /* more server arguments, NULL-terminated */
+
 static pid_t start_server(const char *bind, int rounds, const char *extra1, const char *extra2)
 {
     char r[16];
@@ -90,9 +93,9 @@ static pid_t start_server(const char *bind, int rounds, const char *extra1, cons
     argv[k++] = "--model";
     argv[k++] = "softmax";
     argv[k++] = "--clients";
-    argv[k++] = "4";
+    argv[k++] = (char *)nclients_arg;
     argv[k++] = "--per-round";
-    argv[k++] = "4";
+    argv[k++] = (char *)nclients_arg;
     argv[k++] = "--rounds";
     argv[k++] = r;
     argv[k++] = "--deadline";
@@ -108,6 +111,8 @@ static pid_t start_server(const char *bind, int rounds, const char *extra1, cons
     argv[k++] = "--quiet";
     if (extra1) argv[k++] = (char *)extra1;
     if (extra2) argv[k++] = (char *)extra2;
+    for (int i = 0; server_extra && server_extra[i] && k < 46; i++)
+        argv[k++] = (char *)server_extra[i];
     argv[k] = NULL;
     unlink(epfile);
     pid_t pid = spawn(argv, "server.log");
@@ -135,6 +140,8 @@ static pid_t start_server(const char *bind, int rounds, const char *extra1, cons
     exit(1);
 }
 
+static const char *client_keys; /* --keys DIR for every client, or NULL */
+
 static pid_t start_client(int id, const char *extra1, const char *extra2)
 {
     char cid[16], log[32];
@@ -155,6 +162,10 @@ static pid_t start_client(int id, const char *extra1, const char *extra2)
     argv[k++] = "90";
     if (extra1) argv[k++] = (char *)extra1;
     if (extra2) argv[k++] = (char *)extra2;
+    if (client_keys) {
+        argv[k++] = "--keys";
+        argv[k++] = (char *)client_keys;
+    }
     argv[k] = NULL;
     return spawn(argv, log);
 }
@@ -274,6 +285,157 @@ static void send_update(void *s, uint32_t client, uint32_t round)
     zmq_send(s, buf, n, 0);
 }
 
+static int log_count(const char *log, const char *needle)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, log);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* A softmax update (W0 784x10, b0 10) of codec none, raw little-endian f32,
+ * crafted per round: 1 wrong dimensions, 2 a NaN, 3 an Inf, 4 a truncated
+ * payload, 5+ 3e38 everywhere. */
+static void send_crafted(void *s, uint32_t client, uint32_t round)
+{
+    static float w[7841], b[10];
+    for (int i = 0; i < 7841; i++)
+        w[i] = 1e-3f;
+    for (int i = 0; i < 10; i++)
+        b[i] = 1e-3f;
+    Bnc__Fed__Tensor t0 = BNC__FED__TENSOR__INIT, t1 = BNC__FED__TENSOR__INIT;
+    Bnc__Fed__Tensor *tp[2] = {&t0, &t1};
+    t0.index = 0;
+    t0.codec = 0;
+    t0.n = 7840;
+    t0.data.data = (uint8_t *)w;
+    t0.data.len = 7840 * 4;
+    t1.index = 1;
+    t1.codec = 0;
+    t1.n = 10;
+    t1.data.data = (uint8_t *)b;
+    t1.data.len = 40;
+    switch (round) {
+    case 1:
+        t0.n = 7841;
+        t0.data.len = 7841 * 4;
+        break;
+    case 2:
+        w[17] = __builtin_nanf("");
+        break;
+    case 3:
+        b[3] = __builtin_inff();
+        break;
+    case 4:
+        t0.data.len -= 3;
+        break;
+    default:
+        for (int i = 0; i < 7840; i++)
+            w[i] = 3e38f;
+    }
+    Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
+    Bnc__Fed__Update u = BNC__FED__UPDATE__INIT;
+    u.round = round;
+    u.client_id = client;
+    u.examples = 1000000000ull;
+    u.n_delta = 2;
+    u.delta = tp;
+    m.body_case = BNC__FED__MSG__BODY_UPDATE;
+    m.update = &u;
+    size_t n = bnc__fed__msg__get_packed_size(&m);
+    uint8_t *buf = malloc(n);
+    bnc__fed__msg__pack(&m, buf);
+    zmq_send(s, buf, n, 0);
+    free(buf);
+}
+
+static void send_join(void *s, uint32_t client)
+{
+    Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
+    Bnc__Fed__Join j = BNC__FED__JOIN__INIT;
+    j.client_id = client;
+    j.version = "bnc-fed-1";
+    m.body_case = BNC__FED__MSG__BODY_JOIN;
+    m.join = &j;
+    uint8_t buf[64];
+    size_t n = bnc__fed__msg__pack(&m, buf);
+    zmq_send(s, buf, n, 0);
+}
+
+/* Drives a hand-made client on s as client id `client` until the server
+ * process exits: answers every RoundStart with send_crafted. */
+static int drive_crafted(void *s, uint32_t client, pid_t srv, int *status)
+{
+    int rounds = 0;
+    send_join(s, client);
+    for (;;) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 100) > 0) {
+            zmq_msg_t msg;
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, s, 0) >= 0) {
+                Bnc__Fed__Msg *m =
+                    bnc__fed__msg__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+                if (m && m->body_case == BNC__FED__MSG__BODY_ROUND_START) {
+                    send_crafted(s, client, m->round_start->round);
+                    rounds++;
+                }
+                if (m) bnc__fed__msg__free_unpacked(m, NULL);
+            }
+            zmq_msg_close(&msg);
+        }
+        if (waitpid(srv, status, WNOHANG) == srv) return rounds;
+    }
+}
+
+/* The global weights of a checkpoint (after its header: magic, 4 words,
+ * run name, parameter count). */
+static float *ckpt_weights(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f, "%s", path);
+    float *w = malloc(n * sizeof *w);
+    CHECK(fseek(f, 8 + 16 + 128 + 8, SEEK_SET) == 0 && fread(w, sizeof *w, n, f) == n, "%s: short",
+          path);
+    fclose(f);
+    return w;
+}
+
+/* The Z85 key on the line starting with `what` ("public" or "secret") of a
+ * key file written by bnc fed keygen. */
+static void key_of(const char *path, const char *what, char out[41])
+{
+    FILE *f = fopen(path, "r");
+    CHECK(f, "%s", path);
+    char line[128];
+    out[0] = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, what, strlen(what))) snprintf(out, 41, "%s", line + strlen(what) + 1);
+    fclose(f);
+    CHECK(strlen(out) == 40, "%s: no %s key", path, what);
+}
+
+/* One round's accuracy as stored (text, compared exactly between runs). */
+static void stored_accuracy(const char *name, int R, char acc[][32])
+{
+    const char *p[1] = {name};
+    PGresult *r;
+    bnc_err e;
+    CHECK(bnc_db_query(db, "SELECT accuracy::text FROM fed_rounds WHERE run = $1 ORDER BY round", 1,
+                       p, &r, &e) == 0,
+          "%s", e.msg);
+    CHECK(PQntuples(r) == R, "%s: %d rounds", name, PQntuples(r));
+    for (int i = 0; i < R; i++)
+        snprintf(acc[i], 32, "%s", PQgetvalue(r, i, 0));
+    PQclear(r);
+}
+
 static void start_clients(pid_t *cl, const char *extra1, const char *extra2)
 {
     for (int i = 0; i < NCLIENTS; i++)
@@ -300,6 +462,7 @@ int main(int argc, char **argv)
     }
     bnc_path = argv[1];
     const char *sc = argv[2];
+    setenv("OPENBLAS_NUM_THREADS", "1", 1); /* the same floating-point order in every run */
     snprintf(dir, sizeof dir, "/tmp/bnc-fedsock-%s-XXXXXX", sc);
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     snprintf(run, sizeof run, "fedtest-%s-%ld-%ld", sc, (long)getpid(), (long)time(NULL));
@@ -419,6 +582,205 @@ int main(int argc, char **argv)
         int resumes = load_rounds(rows, R);
         CHECK(resumes == 1, "resumes %d", resumes);
         CHECK(log_has("server.log", "resuming after round"), "log resume");
+    } else if (!strcmp(sc, "poison")) {
+        /* Issue 17 item 10: client 3 sends 3e38 in every weight and claims
+         * 1e9 examples, every round. Its update is refused each round, the
+         * round completes with the other three, every round is done. */
+        int R = 4;
+        pid_t srv = start_server("tcp://127.0.0.1:*", R, NULL, NULL);
+        start_clients(cl, "--attack", "poison");
+        int st = wait_for(srv, 90);
+        CHECK(st == 0, "server status %d", st);
+        finish_clients(cl, cst);
+        for (int i = 0; i < NCLIENTS; i++)
+            CHECK(cst[i] == 0, "client %d status %d", i, cst[i]);
+        load_rounds(rows, R); /* every round stored, accuracy > 0.5 */
+        for (int i = 0; i < R; i++) {
+            CHECK(rows[i].finished == NCLIENTS - 1 && rows[i].dropped == 1 && rows[i].rejected == 1,
+                  "round %d: finished %d dropped %d rejected %d", i + 1, rows[i].finished,
+                  rows[i].dropped, rows[i].rejected);
+            CHECK(rows[i].acc > 0.75, "round %d accuracy %g", i + 1, rows[i].acc);
+        }
+        CHECK(log_count("server.log", "rejected message from peer client-3") == R, "log");
+        CHECK(log_has("server.log", "update norm 2.658e+40 above --max-norm 1000"), "log norm");
+        for (int i = 0; i < NCLIENTS - 1; i++) {
+            char lg[32];
+            snprintf(lg, sizeof lg, "client-%d.log", i);
+            CHECK(!log_has(lg, "diverged") && !log_has(lg, "refused"), "client %d diverged", i);
+        }
+        CHECK(!log_has("server.log", "non-finite"), "server saw a non-finite model");
+    } else if (!strcmp(sc, "flood")) {
+        /* Bad network input: a 5th, hand-made client (id 4) answers round
+         * 1..4 with wrong dimensions, a NaN, an Inf, a truncated payload,
+         * round 5 with 3e38 everywhere claiming 1e9 examples; a peer sends
+         * 2 MB and 10 MB frames; another floods 10,000 garbage messages. */
+        int R = 5;
+        nclients_arg = "5";
+        pid_t srv = start_server("tcp://127.0.0.1:*", R, NULL, NULL);
+        start_clients(cl, NULL, NULL);
+        void *ctx = zmq_ctx_new();
+        void *evil = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(evil, ZMQ_ROUTING_ID, "crafted-4", 9);
+        CHECK(zmq_connect(evil, ep) == 0, "connect");
+        void *big = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(big, ZMQ_ROUTING_ID, "big-sender", 10);
+        CHECK(zmq_connect(big, ep) == 0, "connect");
+        void *fl = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(fl, ZMQ_ROUTING_ID, "flooder", 7);
+        int hwm = 0;
+        zmq_setsockopt(fl, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        CHECK(zmq_connect(fl, ep) == 0, "connect");
+        size_t sizes[2] = {2000000, 10000000};
+        for (int i = 0; i < 2; i++) {
+            char *b = calloc(sizes[i], 1);
+            zmq_send(big, b, sizes[i], 0);
+            free(b);
+        }
+        for (int i = 0; i < 10000; i++) {
+            char g[32];
+            int len = snprintf(g, sizeof g, "\xff\x01garbage %d", i);
+            zmq_send(fl, g, (size_t)len, 0);
+        }
+        int st = 0;
+        int answered = drive_crafted(evil, 4, srv, &st);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server status %d", st);
+        CHECK(answered == R, "crafted client saw %d rounds", answered);
+        zmq_close(evil);
+        zmq_close(big);
+        zmq_close(fl);
+        zmq_ctx_term(ctx);
+        finish_clients(cl, cst);
+        for (int i = 0; i < NCLIENTS; i++)
+            CHECK(cst[i] == 0, "client %d status %d", i, cst[i]);
+        row r5[8];
+        const char *p[1] = {run};
+        PGresult *r;
+        CHECK(bnc_db_query(db,
+                           "SELECT round, clients_finished, clients_dropped, messages_rejected, "
+                           "accuracy, peers_blocked FROM fed_rounds WHERE run = $1 ORDER BY round",
+                           1, p, &r, &e) == 0,
+              "%s", e.msg);
+        CHECK(PQntuples(r) == R, "%d rounds stored", PQntuples(r));
+        int rej = 0, blocked = 0;
+        for (int i = 0; i < R; i++) {
+            r5[i].finished = atoi(PQgetvalue(r, i, 1));
+            r5[i].dropped = atoi(PQgetvalue(r, i, 2));
+            rej += atoi(PQgetvalue(r, i, 3));
+            r5[i].acc = atof(PQgetvalue(r, i, 4));
+            blocked += atoi(PQgetvalue(r, i, 5));
+            CHECK(r5[i].finished == NCLIENTS && r5[i].dropped == 1,
+                  "round %d: finished %d dropped %d", i + 1, r5[i].finished, r5[i].dropped);
+            CHECK(r5[i].acc > 0.75 && r5[i].acc <= 1, "round %d accuracy %g", i + 1, r5[i].acc);
+        }
+        PQclear(r);
+        /* 5 crafted updates + 2 big frames + 10,000 garbage messages. */
+        CHECK(rej == 5 + 2 + 10000, "%d rejections stored, expected 10007", rej);
+        CHECK(blocked == 1, "%d peers blocked, expected 1 (the flooder)", blocked);
+        CHECK(log_has("server.log", "tensor 0: 7841 values, expected 7840"), "log dims");
+        CHECK(log_has("server.log", "NaN") || log_has("server.log", "nan"), "log NaN");
+        CHECK(log_has("server.log", "inf"), "log Inf");
+        CHECK(log_has("server.log", "31357 bytes for 1x7840"), "log truncated");
+        CHECK(log_has("server.log", "update norm 2.656e+40"), "log poison");
+        CHECK(log_has("server.log", "oversized message of 2000000 bytes"), "log 2 MB");
+        CHECK(log_has("server.log", "oversized message of 10000000 bytes"), "log 10 MB");
+        CHECK(log_has("server.log", "peer flooder blocked after 20 rejected messages"), "block");
+        int lines = log_count("server.log", "rejected message from peer flooder");
+        CHECK(lines == 5, "%d rejection lines for the flooder, expected 5 then a summary", lines);
+        CHECK(log_has("server.log", "peer flooder: "), "summary line");
+    } else if (!strcmp(sc, "auth")) {
+        /* CURVE: clients 0-3 hold keys from bnc fed keygen. Three intruders:
+         * no keys (plain), a key not on the allow-list, and client 3's key
+         * claiming client 0's id. They are refused with a log line, the four
+         * clients finish every round, and the model equals the one of the
+         * same run without intruders, bit for bit. */
+        int R = 3;
+        char keys[300], kpath[400], spub[41], pub[41], sec[41];
+        snprintf(keys, sizeof keys, "%s/keys", dir);
+        char *kg[] = {(char *)bnc_path, "fed", "keygen", "--keys", keys, "--clients", "4", NULL};
+        int st = wait_for(spawn(kg, "keygen.log"), 30);
+        CHECK(st == 0, "keygen status %d", st);
+        snprintf(kpath, sizeof kpath, "%s/server.pub", keys);
+        key_of(kpath, "public", spub);
+        client_keys = keys;
+        const char *kx[] = {"--keys", keys, NULL};
+        server_extra = kx;
+        char acc[2][8][32];
+        float *w[2];
+        char runs[2][128];
+        for (int pass = 0; pass < 2; pass++) {
+            snprintf(run, sizeof run, "fedtest-auth%d-%ld-%ld", pass, (long)getpid(),
+                     (long)time(NULL));
+            snprintf(runs[pass], sizeof runs[pass], "%s", run);
+            snprintf(ckpt, sizeof ckpt, "%s/ckpt%d", dir, pass);
+            pid_t srv = start_server("tcp://127.0.0.1:*", R, NULL, NULL);
+            start_clients(cl, NULL, NULL);
+            void *ctx = NULL, *in[3] = {NULL, NULL, NULL};
+            if (pass == 0) {
+                ctx = zmq_ctx_new();
+                int linger = 0;
+                for (int i = 0; i < 3; i++) {
+                    in[i] = zmq_socket(ctx, ZMQ_DEALER);
+                    zmq_setsockopt(in[i], ZMQ_LINGER, &linger, sizeof linger);
+                }
+                zmq_setsockopt(in[0], ZMQ_ROUTING_ID, "keyless", 7);
+                zmq_setsockopt(in[1], ZMQ_ROUTING_ID, "unknown-key", 11);
+                zmq_setsockopt(in[2], ZMQ_ROUTING_ID, "stolen-id", 9);
+                CHECK(zmq_curve_keypair(pub, sec) == 0, "keypair");
+                zmq_setsockopt(in[1], ZMQ_CURVE_SERVERKEY, spub, 40);
+                zmq_setsockopt(in[1], ZMQ_CURVE_PUBLICKEY, pub, 40);
+                zmq_setsockopt(in[1], ZMQ_CURVE_SECRETKEY, sec, 40);
+                snprintf(kpath, sizeof kpath, "%s/client-3.key", keys);
+                key_of(kpath, "public", pub);
+                key_of(kpath, "secret", sec);
+                zmq_setsockopt(in[2], ZMQ_CURVE_SERVERKEY, spub, 40);
+                zmq_setsockopt(in[2], ZMQ_CURVE_PUBLICKEY, pub, 40);
+                zmq_setsockopt(in[2], ZMQ_CURVE_SECRETKEY, sec, 40);
+                for (int i = 0; i < 3; i++) {
+                    CHECK(zmq_connect(in[i], ep) == 0, "connect");
+                    send_join(in[i], 0);
+                }
+                wait_rounds(1, 60);
+                send_update(in[2], 0, 2);
+                send_crafted(in[2], 0, 5);
+                usleep(300000);
+                for (int i = 0; i < 3; i++)
+                    zmq_close(in[i]);
+                zmq_ctx_term(ctx);
+            }
+            st = wait_for(srv, 90);
+            CHECK(st == 0, "server status %d (pass %d)", st, pass);
+            finish_clients(cl, cst);
+            for (int i = 0; i < NCLIENTS; i++)
+                CHECK(cst[i] == 0, "client %d status %d", i, cst[i]);
+            load_rounds(rows, R);
+            for (int i = 0; i < R; i++)
+                CHECK(rows[i].finished == NCLIENTS, "pass %d round %d: %d finished", pass, i + 1,
+                      rows[i].finished);
+            stored_accuracy(run, R, acc[pass]);
+            w[pass] = ckpt_weights(ckpt, 7850);
+            if (pass == 0) {
+                CHECK(log_has("server.log", "security mechanism mismatch"), "log keyless");
+                CHECK(log_has("server.log", "is not on the allow-list"), "log unknown key");
+                CHECK(log_has("server.log", "refused peer 127.0.0.1"), "log names the address");
+                CHECK(log_has("server.log", "rejected message from peer stolen-id"), "log stolen");
+                CHECK(log_has("server.log",
+                              "claims client id 0 but its CURVE key is bound to client 3"),
+                      "log stolen id");
+                CHECK(!log_has("server.log", "joined as peer stolen-id"), "stolen id joined");
+                char lg[400], kept[400];
+                snprintf(lg, sizeof lg, "%s/server.log", dir);
+                snprintf(kept, sizeof kept, "%s/server-pass0.log", dir);
+                CHECK(rename(lg, kept) == 0, "rename %s", lg); /* pass 1 starts a fresh log */
+            }
+        }
+        for (int i = 0; i < R; i++)
+            CHECK(!strcmp(acc[0][i], acc[1][i]), "round %d accuracy %s with intruders, %s without",
+                  i + 1, acc[0][i], acc[1][i]);
+        CHECK(memcmp(w[0], w[1], 7850 * sizeof(float)) == 0,
+              "the model with intruders differs from the model without");
+        free(w[0]);
+        free(w[1]);
+        printf("runs %s and %s: equal models\n", runs[0], runs[1]);
     } else {
         fprintf(stderr, "unknown scenario %s\n", sc);
         return 2;
