@@ -118,6 +118,25 @@ int bnc_llm_from_f32(const bnc_llm_config *cfg, const bnc_llm_f32 *w, bnc_llm_mo
  * metadata plus its tokenizer (byte-level when m->tok is NULL). */
 int bnc_llm_write_gguf(const bnc_llm_model *m, const char *path, bnc_err *err);
 
+/* Weight quantization in memory (the ppl_eval kind, `bnc eval --quant`):
+ * every weight matrix takes `scheme` (a kernels scheme with a GEMV) unless
+ * an override matches its GGUF name first (fnmatch; "keep" keeps it) or the
+ * default keep-policy holds it: the embedding table, the output head, norms
+ * and matrices whose row length the scheme's block does not divide. */
+typedef struct bnc_llm_quant_opts {
+    const char *scheme;
+    bnc_qparams qp;
+    size_t n_overrides;
+    const char *const *ov_pattern;
+    const char *const *ov_scheme; /* a scheme name or "keep" */
+} bnc_llm_quant_opts;
+
+/* *out shares src's kept weights and tokenizer (src must outlive it) and
+ * owns the quantized ones. *n_quant (may be NULL) gets the number of
+ * matrices quantized. BNC_EINVAL for an unknown scheme or one without GEMV. */
+int bnc_llm_quantize(const bnc_llm_model *src, const bnc_llm_quant_opts *o, bnc_llm_model **out,
+                     int64_t *n_quant, bnc_err *err);
+
 /* ---- forward pass ----------------------------------------------------- */
 
 /* Per-sequence working state: KV cache for n_ctx positions and scratch for
@@ -168,10 +187,6 @@ typedef struct bnc_llm_ppl_opts {
     /* Called after each chunk with its index and the running estimate. */
     void (*progress)(void *arg, int64_t chunk, double ppl);
     void *progress_arg;
-    /* When set, the f32 log-softmax of every scored position is written
-     * here (chunks * (ctx - ctx/2) * vocab floats, allocated by the caller)
-     * for a later KLD run. */
-    float *save_logp;
 } bnc_llm_ppl_opts;
 
 typedef struct bnc_llm_ppl_result {
@@ -187,5 +202,26 @@ typedef struct bnc_llm_ppl_result {
 int bnc_llm_ppl(const bnc_llm_model *m, const int32_t *tokens, int64_t n,
                 const bnc_llm_ppl_opts *o, bnc_pool *pool, bnc_llm_ppl_result *res,
                 bnc_err *err);
+
+/* KL divergence of quant's next-token distribution from base's on the same
+ * chunks (llama-perplexity --kl-divergence): both models run in the same
+ * call, chunk by chunk. The two models must share the vocabulary. */
+typedef struct bnc_llm_kld_result {
+    bnc_llm_ppl_result base, quant;
+    double kld, kld_err, kld_max;
+    double kld_pct[8];         /* 99.9, 99, 95, 90, 50, 10, 5, 1 percentiles */
+    double ln_ratio, ln_ratio_err; /* ln(PPL(Q)/PPL(base)), paired */
+    double rms_dp, rms_dp_err;     /* RMS of p_Q(token) - p_base(token) */
+    double same_top, same_top_err; /* fraction where the argmax agrees */
+    int64_t scored;
+} bnc_llm_kld_result;
+
+int bnc_llm_kld(const bnc_llm_model *base, const bnc_llm_model *quant, const int32_t *tokens,
+                int64_t n, const bnc_llm_ppl_opts *o, bnc_pool *pool, bnc_llm_kld_result *res,
+                bnc_err *err);
+
+/* Weight bytes one generated token reads (every linear layer and the
+ * output head; one embedding row). */
+double bnc_llm_bytes_per_token(const bnc_llm_model *m);
 
 #endif
