@@ -60,6 +60,8 @@ int bnc_llm_state_new(const bnc_llm_model *m, int64_t n_ctx, bnc_pool *pool,
     s->pool = pool;
     s->nthreads = pool ? bnc_pool_threads(pool) : 1;
     s->n_ctx = n_ctx;
+    const char *sg = getenv("BNC_LLM_SGEMM");
+    s->scr.sgemm = sg && strcmp(sg, "1") == 0;
     size_t kv = (size_t)(c->n_kv_heads * c->head_dim);
     size_t cache = (size_t)c->n_layers * (size_t)n_ctx * kv;
     size_t B = SLICE, d = (size_t)c->dim, f = (size_t)c->ff;

@@ -2,7 +2,8 @@
  * weights go through the scheme table's int8-activation GEMV (activations
  * quantized per token, BitNet's absmax: W1.58A8 for ternary weights, the
  * same per-token int8 for q8_0/q4_0, where llama.cpp uses q8_0 blocks); f32
- * weights through OpenBLAS sgemm, split by output rows over the pool. */
+ * weights through fixed-order dot products (or OpenBLAS sgemm on request),
+ * split by output rows over the pool. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,25 +54,55 @@ int llm_linear_bind(bnc_llm_linear *L, bnc_err *err)
     return 0;
 }
 
-/* ---- f32: sgemm over a fixed split of the output rows ------------------- */
+/* ---- f32 ------------------------------------------------------------------
+ * Our own fixed-order dot products (16 partial sums, then a fixed tree),
+ * rows split over the pool: every output depends only on its token's
+ * activations and its weight row, so results are bitwise the same for any
+ * batch and thread count. OpenBLAS's sgemm is faster for long prompts but
+ * its rounding depends on the batch (small-matrix and edge kernels) and on
+ * the row split; it is used when the state asks for it (BNC_LLM_SGEMM=1). */
 
-typedef struct sgemm_job {
+typedef struct f32_job {
     const float *w, *x;
     float *y;
     int64_t n, rows, cols;
-} sgemm_job;
+    int sgemm;
+} f32_job;
 
-static void sgemm_part(void *arg, int tid, int nthreads)
+static float dot16(const float *a, const float *b, int64_t n)
 {
-    const sgemm_job *j = arg;
+    float acc[16] = {0};
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++)
+            acc[k] += a[j + k] * b[j + k];
+    for (; j < n; j++)
+        acc[j % 16] += a[j] * b[j];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++)
+            acc[k] += acc[k + w];
+    return acc[0];
+}
+
+static void f32_part(void *arg, int tid, int nthreads)
+{
+    const f32_job *j = arg;
     /* Row blocks of 16 so each thread's share starts on a kernel boundary. */
     int64_t blocks = (j->rows + 15) / 16;
     int64_t b0 = blocks * tid / nthreads, b1 = blocks * (tid + 1) / nthreads;
     int64_t r0 = b0 * 16, r1 = b1 * 16 < j->rows ? b1 * 16 : j->rows;
     if (r1 <= r0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->n, (int)(r1 - r0), (int)j->cols,
-                1.0f, j->x, (int)j->cols, j->w + r0 * j->cols, (int)j->cols, 0.0f, j->y + r0,
-                (int)j->rows);
+    if (j->sgemm) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->n, (int)(r1 - r0),
+                    (int)j->cols, 1.0f, j->x, (int)j->cols, j->w + r0 * j->cols, (int)j->cols,
+                    0.0f, j->y + r0, (int)j->rows);
+        return;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        const float *w = j->w + r * j->cols;
+        for (int64_t t = 0; t < j->n; t++)
+            j->y[t * j->rows + r] = dot16(j->x + t * j->cols, w, j->cols);
+    }
 }
 
 static const float *f32_weights(const bnc_llm_linear *L)
@@ -86,8 +117,8 @@ int llm_linear(const bnc_llm_linear *L, const float *x, int64_t n, float *y, llm
         return bnc_err_set(err, BNC_EINVAL, "%s: batch %lld out of 1..64", L->name,
                            (long long)n);
     if (!L->scheme) {
-        sgemm_job j = {f32_weights(L), x, y, n, L->rows, L->cols};
-        bnc_pool_run(pool, sgemm_part, &j);
+        f32_job j = {f32_weights(L), x, y, n, L->rows, L->cols, s->sgemm};
+        bnc_pool_run(pool, f32_part, &j);
         return 0;
     }
     bnc_act *a = NULL;

@@ -25,12 +25,14 @@ int llm_own(bnc_llm_model *m, void *p, bnc_err *err);
 typedef struct llm_scratch {
     bnc_act *act[4];
     int64_t act_cols[4];
+    int sgemm; /* f32 through OpenBLAS sgemm (faster prompts, not bit-reproducible) */
 } llm_scratch;
 void llm_scratch_free(llm_scratch *s);
 
 /* y (n x L->rows) = x (n x L->cols) W^T for n <= 64 tokens: the one place
  * in llm/ that calls the kernels (bnc_gemv for quantized types after
- * per-token int8 absmax quantization of x, cblas_sgemm for f32). */
+ * per-token int8 absmax quantization of x; f32: fixed-order dot products or
+ * cblas_sgemm when s->sgemm). */
 int llm_linear(const bnc_llm_linear *L, const float *x, int64_t n, float *y, llm_scratch *s,
                bnc_pool *pool, bnc_err *err);
 
