@@ -95,6 +95,15 @@ int bnc_tr_loss_grad(const bnc_tr_layout *L, const float *w, const int32_t *x, c
 int bnc_tr_loss_grad_d(const bnc_tr_layout *L, const double *w, const int32_t *x, const int32_t *y,
                        int64_t T, double *grad, double *loss_sum, bnc_tr_wsd *ws, bnc_err *err);
 
+/* The gradient a training step uses: under QAT (cfg.quant) the forward
+ * pass runs on the ternarized copy of master (written into wq, n_params
+ * floats of scratch) and the gradient with respect to those weights is
+ * returned for the master weights (straight-through estimator); otherwise
+ * bnc_tr_loss_grad on master. */
+int bnc_tr_step_grad(const bnc_tr_layout *L, const float *master, float *wq, const int32_t *x,
+                     const int32_t *y, int64_t T, float *grad, double *loss_sum, bnc_tr_ws *ws,
+                     bnc_err *err);
+
 /* The BitNet b1.58 weight quantizer applied to every linear tensor of
  * master into out (other tensors copied): gamma = mean|W| (rounded to fp16,
  * the scale a tq2_0 block stores), W_q = gamma * clip(round(W / gamma), -1, 1). */

@@ -210,11 +210,25 @@ static void gc_encode(int gc, const float *v, size_t n, uint8_t *out, float *dec
     memset(codes, 0, gc_payload(gc, n) - nb * 4);
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * GC_BLOCK, hi = lo + GC_BLOCK < n ? lo + GC_BLOCK : n;
-        float s = 0;
+        float s = 0, thr = 0;
         if (gc == BNC_TR_GC_INT8) {
             for (size_t i = lo; i < hi; i++)
                 s = fmaxf(s, fabsf(v[i]));
             s /= 127.0f;
+        } else if (gc == BNC_TR_GC_TERNARY) {
+            /* ternary weight networks' rule: threshold 0.7 mean|v|, scale the mean
+             * magnitude above it (the least-squares scale for that support) */
+            double a = 0, above = 0;
+            size_t k = 0;
+            for (size_t i = lo; i < hi; i++)
+                a += fabs((double)v[i]);
+            thr = (float)(0.7 * a / (double)(hi - lo));
+            for (size_t i = lo; i < hi; i++)
+                if (fabsf(v[i]) > thr) {
+                    above += fabs((double)v[i]);
+                    k++;
+                }
+            s = k ? (float)(above / (double)k) : 0.0f;
         } else {
             double a = 0;
             for (size_t i = lo; i < hi; i++)
@@ -223,13 +237,14 @@ static void gc_encode(int gc, const float *v, size_t n, uint8_t *out, float *dec
         }
         memcpy(out + b * 4, &s, 4);
         float is = s > 0 ? 1.0f / s : 0.0f;
+        if (s == 0) thr = INFINITY;
         for (size_t i = lo; i < hi; i++) {
             if (gc == BNC_TR_GC_INT8) {
                 float q = fminf(127.0f, fmaxf(-127.0f, roundf(v[i] * is)));
                 codes[i] = (uint8_t)(int8_t)q;
                 dec[i] = q * s;
             } else if (gc == BNC_TR_GC_TERNARY) {
-                float q = fminf(1.0f, fmaxf(-1.0f, roundf(v[i] * is)));
+                float q = fabsf(v[i]) > thr ? (v[i] > 0 ? 1.0f : -1.0f) : 0.0f;
                 codes[i / 4] |= (uint8_t)((int)(q + 1.0f) << (2 * (i % 4)));
                 dec[i] = q * s;
             } else {
@@ -315,6 +330,8 @@ int bnc_train_run(const bnc_train_opts *o, MPI_Comm comm, bnc_train_result *res,
     double *losses = NULL;
     int *cnt = NULL, *dsp = NULL;
     run_ctx db = {0};
+    bnc_tr_state prev = {0}; /* the state before the last update (NaN recovery) */
+    int have_prev = 0;
     int rc = 0;
     char run_name[256];
     snprintf(run_name, sizeof run_name, "%s",
@@ -396,6 +413,11 @@ int bnc_train_run(const bnc_train_opts *o, MPI_Comm comm, bnc_train_result *res,
         cnt = malloc((size_t)size * sizeof *cnt);
         dsp = malloc((size_t)size * sizeof *dsp);
         if (L.cfg.quant) wq = malloc(n * sizeof *wq);
+        prev.w = malloc(n * sizeof(float));
+        prev.m = malloc(n * sizeof(float));
+        prev.v = malloc(n * sizeof(float));
+        if (!prev.w || !prev.m || !prev.v)
+            rc = bnc_err_set(err, BNC_ENOMEM, "train: out of memory");
         if (!gs || !g || !acc || !x || !y || !losses || !cnt || !dsp || (L.cfg.quant && !wq))
             rc = bnc_err_set(err, BNC_ENOMEM, "train: out of memory");
     }
@@ -438,17 +460,12 @@ int bnc_train_run(const bnc_train_opts *o, MPI_Comm comm, bnc_train_result *res,
 
     for (int64_t s = st.step; s < last; s++) {
         double t0 = bnc_now();
-        const float *wuse = st.w;
-        if (L.cfg.quant) {
-            bnc_tr_quantize_weights(&L, st.w, wq);
-            wuse = wq;
-        }
         memset(acc, 0, n * sizeof *acc);
         int bad = 0;
         for (int64_t i = lo; i < hi && !rc; i++) {
             sample_seq(&tr, o->seed, s, i, B, T, x, y);
             memset(gs, 0, n * sizeof *gs);
-            rc = bnc_tr_loss_grad(&L, wuse, x, y, T, gs, &losses[i], ws, err);
+            rc = bnc_tr_step_grad(&L, st.w, wq, x, y, T, gs, &losses[i], ws, err);
             for (size_t j = 0; j < n && !rc; j++) {
                 float v = gs[j];
                 if (!(fabsf(v) < (float)FIX_LIMIT)) { /* NaN, Inf or too large */
@@ -467,29 +484,41 @@ int bnc_train_run(const bnc_train_opts *o, MPI_Comm comm, bnc_train_result *res,
         double loss = lsum / (double)(B * T);
         (void)bad;
         if (!isfinite(loss)) {
+            /* W_s gave a non-finite loss: the last good state is W_{s-1}, the one
+             * before the previous update (kept in prev), when this run made one */
             res->stopped_nan = 1;
-            free(st.ef);
-            st.ef = NULL;
-            st.ef_ranks = 0;
-            int src = rank == 0 ? bnc_tr_save(o->out_path, &L, o, &st, tr.sha256, err) : 0;
+            int src = 0;
+            if (have_prev && rank == 0) {
+                bnc_tr_state ps = {.w = prev.w, .m = prev.m, .v = prev.v, .step = prev.step};
+                src = bnc_tr_save(o->out_path, &L, o, &ps, tr.sha256, err);
+            }
             src = agree(comm, src, err);
-            if (src) {
+            const char *what = isnan(loss) ? "NaN" : "infinite";
+            if (src)
                 bnc_err_prefix(err,
                                "step %lld: loss is %s; stopped, and saving the last good "
                                "state failed: ",
-                               (long long)(s + 1), isnan(loss) ? "NaN" : "infinite");
-            } else {
+                               (long long)(s + 1), what);
+            else if (have_prev)
                 bnc_err_set(err, BNC_ERANGE,
-                            "step %lld: loss is %s (a gradient overflowed or a weight diverged); "
-                            "stopped before the update: the last good checkpoint (step %lld) is "
-                            "%s",
-                            (long long)(s + 1), isnan(loss) ? "NaN" : "not finite", (long long)s,
-                            o->out_path);
-            }
+                            "step %lld: loss is %s (a weight diverged or a gradient overflowed); "
+                            "stopped before the update; the last good checkpoint (step %lld, the "
+                            "last weights with a finite loss) is %s",
+                            (long long)(s + 1), what, (long long)prev.step, o->out_path);
+            else
+                bnc_err_set(err, BNC_ERANGE,
+                            "step %lld: loss is %s at the first step of this run; stopped; %s "
+                            "was left as it was",
+                            (long long)(s + 1), what, o->out_path);
             rc = err ? err->code : BNC_ERANGE;
-            res->steps_done = s;
+            res->steps_done = have_prev ? prev.step : s;
             goto out;
         }
+        memcpy(prev.w, st.w, n * sizeof(float));
+        memcpy(prev.m, st.m, n * sizeof(float));
+        memcpy(prev.v, st.v, n * sizeof(float));
+        prev.step = s;
+        have_prev = 1;
         /* exchange */
         const double inv = 1.0 / ((double)(B * T) * FIX_SCALE);
         if (!o->grad_compress) {
@@ -643,6 +672,7 @@ out:
     free(cnt);
     free(dsp);
     bnc_tr_state_free(&st);
+    bnc_tr_state_free(&prev);
     bnc_tr_corpus_free(&tr);
     bnc_tr_corpus_free(&va);
     bnc_tr_corpus_free(&te);

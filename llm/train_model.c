@@ -62,6 +62,18 @@ int bnc_tr_loss_grad_d(const bnc_tr_layout *L, const double *w, const int32_t *x
     return trd_loss_grad(L, w, x, y, T, grad, loss_sum, ws, err);
 }
 
+int bnc_tr_step_grad(const bnc_tr_layout *L, const float *master, float *wq, const int32_t *x,
+                     const int32_t *y, int64_t T, float *grad, double *loss_sum, bnc_tr_ws *ws,
+                     bnc_err *err)
+{
+    const float *w = master;
+    if (L->cfg.quant != BNC_TR_QUANT_NONE) {
+        bnc_tr_quantize_weights(L, master, wq);
+        w = wq;
+    }
+    return trf_loss_grad(L, w, x, y, T, grad, loss_sum, ws, err);
+}
+
 void bnc_tr_act_quant(float *x, int64_t n)
 {
     trf_act_quant_rows(x, 1, n);
