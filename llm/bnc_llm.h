@@ -95,6 +95,14 @@ typedef struct bnc_llm_model {
 int bnc_llm_load(const char *path, void *cache, bnc_llm_model **out, bnc_err *err);
 void bnc_llm_free(bnc_llm_model *m);
 
+/* The same from a model already opened by modelio (a bnc_model *, taken
+ * over: freed with the result, also on failure); name names it in messages;
+ * config_json: a HF config.json path or NULL (a safetensors checkpoint
+ * without one gets its sizes from the shapes, with 64-wide heads as
+ * `bnc model synth` writes). */
+int bnc_llm_from_model(void *model, const char *name, const char *config_json,
+                       bnc_llm_model **out, bnc_err *err);
+
 /* f32 weights owned by the caller (`bnc train`), in llama.cpp's layout and
  * Q/K order. Per layer: attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up,
  * w_down (+ attn_sub_norm, ffn_sub_norm for BitNet); output may be NULL

@@ -2,7 +2,7 @@
  * weights go through the scheme table's int8-activation GEMV (activations
  * quantized per token, BitNet's absmax: W1.58A8 for ternary weights, the
  * same per-token int8 for q8_0/q4_0, where llama.cpp uses q8_0 blocks); f32
- * weights through fixed-order dot products (or OpenBLAS sgemm on request),
+ * weights through OpenBLAS sdot per output (or sgemm on request),
  * split by output rows over the pool. */
 #include <cblas.h>
 #include <stdlib.h>
@@ -55,10 +55,10 @@ int llm_linear_bind(bnc_llm_linear *L, bnc_err *err)
 }
 
 /* ---- f32 ------------------------------------------------------------------
- * Our own fixed-order dot products (16 partial sums, then a fixed tree),
- * rows split over the pool: every output depends only on its token's
- * activations and its weight row, so results are bitwise the same for any
- * batch and thread count. OpenBLAS's sgemm is faster for long prompts but
+ * One OpenBLAS sdot per (token, row) on one BLAS thread, rows split over
+ * the pool: every output depends only on its token's activations and its
+ * weight row (the same call, the same summation order), so results are
+ * bitwise the same for any batch and thread count. OpenBLAS's sgemm is faster for long prompts but
  * its rounding depends on the batch (small-matrix and edge kernels) and on
  * the row split; it is used when the state asks for it (BNC_LLM_SGEMM=1). */
 
@@ -68,21 +68,6 @@ typedef struct f32_job {
     int64_t n, rows, cols;
     int sgemm;
 } f32_job;
-
-static float dot16(const float *a, const float *b, int64_t n)
-{
-    float acc[16] = {0};
-    int64_t j = 0;
-    for (; j + 16 <= n; j += 16)
-        for (int k = 0; k < 16; k++)
-            acc[k] += a[j + k] * b[j + k];
-    for (; j < n; j++)
-        acc[j % 16] += a[j] * b[j];
-    for (int w = 8; w >= 1; w /= 2)
-        for (int k = 0; k < w; k++)
-            acc[k] += acc[k + w];
-    return acc[0];
-}
 
 static void f32_part(void *arg, int tid, int nthreads)
 {
@@ -101,7 +86,7 @@ static void f32_part(void *arg, int tid, int nthreads)
     for (int64_t r = r0; r < r1; r++) {
         const float *w = j->w + r * j->cols;
         for (int64_t t = 0; t < j->n; t++)
-            j->y[t * j->rows + r] = dot16(j->x + t * j->cols, w, j->cols);
+            j->y[t * j->rows + r] = cblas_sdot((int)j->cols, j->x + t * j->cols, 1, w, 1);
     }
 }
 

@@ -601,3 +601,9 @@ int bnc_llm_from_f32(const bnc_llm_config *cfg, const bnc_llm_f32 *w, bnc_llm_mo
     *out = m;
     return 0;
 }
+
+int bnc_llm_from_model(void *model, const char *name, const char *config_json,
+                       bnc_llm_model **out, bnc_err *err)
+{
+    return llm_load_opened(model, name, config_json, out, err);
+}
