@@ -18,6 +18,7 @@ static const bnc_command commands[] = {
     {"quantize", "quantize a model to GGUF, in parallel under mpirun", bnc_cmd_quantize},
     {"eval", "model quality: perplexity and KL divergence (llama-perplexity style)", bnc_cmd_eval},
     {"generate", "generate text with a (quantized) llama/BitNet model", bnc_cmd_generate},
+    {"train", "train a byte-level llama / BitNet b1.58 model, data parallel under mpirun", bnc_cmd_train},
 };
 
 static void usage(FILE *f)

