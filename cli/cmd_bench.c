@@ -11,13 +11,15 @@
 #include "bnc_db.h"
 #include "kinds_all.h"
 #include "commands.h"
+#include "llm_cli.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: bnc bench kernels [--quick] [options]\n"
             "       mpirun -np 3 bnc bench scheduler [--tasks N] [--db URL | --no-db]\n"
-            "       bnc bench ingest [--tasks N] [--metrics M] [--db URL]\n\n"
+            "       bnc bench ingest [--tasks N] [--metrics M] [--db URL]\n"
+            "       bnc bench llm MODEL [-p 512] [-n 128] [-o md|csv|json|jsonl] (see --help)\n\n"
             "scheduler  no-op tasks per second through the campaign scheduler (journal\n"
             "           fsync'd), without and with the database; JSON lines\n"
             "ingest     metric rows per second into PostgreSQL through the results sink,\n"
@@ -190,6 +192,8 @@ int bnc_cmd_bench(int argc, char **argv)
         return bench_scheduler(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ingest"))
         return bench_ingest(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "llm"))
+        return bnc_cli_bench_llm(argc - 1, argv + 1);
     fprintf(stderr, "bnc bench: unknown benchmark '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -18,4 +18,7 @@ int bnc_cli_read_text(const char *path, char **out, size_t *n, bnc_err *err);
 /* Parses a count option in [lo, hi]; prints and returns 0 on failure. */
 int bnc_cli_count(const char *opt, const char *s, long long lo, long long hi, long long *out);
 
+/* bnc bench llm (argv[0] is "llm"). */
+int bnc_cli_bench_llm(int argc, char **argv);
+
 #endif
