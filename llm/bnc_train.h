@@ -95,6 +95,17 @@ int bnc_tr_loss_grad(const bnc_tr_layout *L, const float *w, const int32_t *x, c
 int bnc_tr_loss_grad_d(const bnc_tr_layout *L, const double *w, const int32_t *x, const int32_t *y,
                        int64_t T, double *grad, double *loss_sum, bnc_tr_wsd *ws, bnc_err *err);
 
+/* The inputs of a layer's linear layers in the last forward pass run on ws
+ * (T x dim, or T x ff for BNC_TR_IN_FFN_DOWN; row t is position t): what
+ * GPTQ and AWQ calibrate on. NULL for a bad layer or kind. */
+enum {
+    BNC_TR_IN_ATTN = 0,     /* attn_q, attn_k, attn_v (after attn_norm) */
+    BNC_TR_IN_ATTN_OUT = 1, /* attn_output (after attn_sub_norm in BitNet) */
+    BNC_TR_IN_FFN = 2,      /* ffn_gate, ffn_up (after ffn_norm) */
+    BNC_TR_IN_FFN_DOWN = 3, /* ffn_down (after ffn_sub_norm in BitNet) */
+};
+const float *bnc_tr_ws_input(const bnc_tr_ws *ws, int64_t layer, int which);
+
 /* The gradient a training step uses: under QAT (cfg.quant) the forward
  * pass runs on the ternarized copy of master (written into wq, n_params
  * floats of scratch) and the gradient with respect to those weights is

@@ -74,6 +74,18 @@ int bnc_tr_step_grad(const bnc_tr_layout *L, const float *master, float *wq, con
     return trf_loss_grad(L, w, x, y, T, grad, loss_sum, ws, err);
 }
 
+const float *bnc_tr_ws_input(const bnc_tr_ws *ws, int64_t layer, int which)
+{
+    if (!ws || layer < 0 || layer >= ws->L.cfg.n_layers) return NULL;
+    switch (which) {
+    case BNC_TR_IN_ATTN: return ws->a_q[layer];
+    case BNC_TR_IN_ATTN_OUT: return ws->o_q[layer];
+    case BNC_TR_IN_FFN: return ws->b_q[layer];
+    case BNC_TR_IN_FFN_DOWN: return ws->m_q[layer];
+    default: return NULL;
+    }
+}
+
 void bnc_tr_act_quant(float *x, int64_t n)
 {
     trf_act_quant_rows(x, 1, n);
