@@ -175,13 +175,18 @@ int bnc_llm_forward(bnc_llm_state *s, const int32_t *tokens, int64_t n, float *l
  * 257) when the model has none. Never NULL for a loaded model. */
 const bnc_llm_tok *bnc_llm_tokenizer(const bnc_llm_model *m);
 /* Encodes text[0..len) into *ids (malloc'd, caller frees), with BOS first
- * when add_bos. The GGUF "llama" (SentencePiece, byte fallback) and "gpt2"
- * (byte-level BPE) vocabularies tokenize as llama.cpp does. */
+ * when add_bos and the vocabulary adds one (tokenizer.ggml.add_bos_token;
+ * default: llama yes, gpt2 no). The GGUF "llama" (SentencePiece, byte
+ * fallback) and "gpt2" (byte-level BPE) vocabularies tokenize as llama.cpp
+ * does (gpt2: GPT-2's pre-tokenizer pattern with non-ASCII bytes counted as
+ * letters). */
 int bnc_llm_tokenize(const bnc_llm_tok *t, const char *text, size_t len, int add_bos,
                      int32_t **ids, size_t *n, bnc_err *err);
 /* Appends the text of token id to buf (cap bytes, NUL-terminated);
  * returns the bytes written (truncated when cap is small). */
 size_t bnc_llm_detokenize(const bnc_llm_tok *t, int32_t id, char *buf, size_t cap);
+/* BOS when the vocabulary adds one, else -1 (perplexity chunks then keep
+ * their first token, as llama-perplexity). */
 int32_t bnc_llm_tok_bos(const bnc_llm_tok *t);
 int32_t bnc_llm_tok_eos(const bnc_llm_tok *t);
 int64_t bnc_llm_tok_vocab(const bnc_llm_tok *t);

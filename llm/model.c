@@ -396,6 +396,12 @@ static int load_tensors(loader *L, bnc_err *err)
                            (long long)c->vocab);
     int rc = load_linear(L, "token_embd.weight", c->vocab, c->dim, 0, &m->w.tok_embd, 0, err);
     if (rc) return rc;
+    /* Nine tensors per layer at least: a hostile block_count fails here,
+     * before anything is allocated for it. */
+    if (c->n_layers > (int64_t)(L->mo->n_tensors / 9))
+        return bnc_err_set(err, BNC_EFORMAT,
+                           "%s: block_count: %lld layers, but the file holds only %zu tensors",
+                           L->fname, (long long)c->n_layers, L->mo->n_tensors);
     m->w.layers = calloc((size_t)c->n_layers, sizeof *m->w.layers);
     if (!m->w.layers) return bnc_err_set(err, BNC_ENOMEM, "llm: out of memory");
     int64_t kv = c->n_kv_heads * c->head_dim;

@@ -33,6 +33,7 @@ struct bnc_llm_tok {
     uint32_t *merge_len;
     strmap mmap;
     int add_space_prefix;
+    int add_bos; /* tokenizer.ggml.add_bos_token (llama: 1, gpt2: 0 by default) */
 };
 
 static uint32_t hash_bytes(const char *s, size_t n)
@@ -102,14 +103,14 @@ void llm_tok_free(bnc_llm_tok *t)
 }
 
 static const bnc_llm_tok byte_tok = {.kind = TOK_BYTES, .n = 258, .bos = 256, .eos = 257,
-                                     .unk = -1};
+                                     .unk = -1, .add_bos = 1};
 
 const bnc_llm_tok *llm_tok_bytes(void)
 {
     return &byte_tok;
 }
 
-int32_t bnc_llm_tok_bos(const bnc_llm_tok *t) { return t->bos; }
+int32_t bnc_llm_tok_bos(const bnc_llm_tok *t) { return t->add_bos ? t->bos : -1; }
 int32_t bnc_llm_tok_eos(const bnc_llm_tok *t) { return t->eos; }
 int64_t bnc_llm_tok_vocab(const bnc_llm_tok *t) { return t->n; }
 
@@ -255,6 +256,13 @@ int llm_tok_from_gguf(const bnc_gguf *g, const char *fname, bnc_llm_tok **out, b
     const bnc_gguf_value *sp = bnc_gguf_get(g, "tokenizer.ggml.add_space_prefix");
     t->add_space_prefix = kind == TOK_SPM ? (sp && sp->type == BNC_GGUF_BOOL ? (int)sp->v.u : 1)
                                           : 0;
+    const bnc_gguf_value *ab = bnc_gguf_get(g, "tokenizer.ggml.add_bos_token");
+    t->add_bos = ab && ab->type == BNC_GGUF_BOOL ? (int)ab->v.u : kind == TOK_SPM;
+    if (t->add_bos && t->bos < 0) {
+        rc = bnc_err_set(err, BNC_EFORMAT, "%s: tokenizer.ggml.bos_token_id: missing (BOS is "
+                         "added)", fname);
+        goto fail;
+    }
     for (int b = 0; b < 256; b++) {
         char buf[8];
         size_t bl;
@@ -561,7 +569,7 @@ int bnc_llm_tokenize(const bnc_llm_tok *t, const char *text, size_t len, int add
 {
     ids o = {0};
     int rc = 0;
-    if (add_bos && t->bos >= 0 && push(&o, t->bos)) rc = -1;
+    if (add_bos && t->add_bos && t->bos >= 0 && push(&o, t->bos)) rc = -1;
     if (!rc && t->kind == TOK_BYTES) {
         for (size_t i = 0; i < len && !rc; i++)
             rc = push(&o, (int32_t)(uint8_t)text[i]);
@@ -691,6 +699,11 @@ int llm_tok_to_gguf(const bnc_llm_tok *t, bnc_gguf *g, bnc_err *err)
     if (!rc && t->eos >= 0) {
         bnc_gguf_value e = bnc_gguf_v_u32((uint32_t)t->eos);
         rc = bnc_gguf_set(g, "tokenizer.ggml.eos_token_id", &e, err);
+    }
+    if (!rc) {
+        bnc_gguf_value b = {.type = BNC_GGUF_BOOL};
+        b.v.u = (uint64_t)t->add_bos;
+        rc = bnc_gguf_set(g, "tokenizer.ggml.add_bos_token", &b, err);
     }
     return rc;
 }

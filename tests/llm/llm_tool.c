@@ -7,18 +7,48 @@
  *
  * Tokens: t[i] = (i * 7919 + 13) mod vocab. --mode chunk: one forward call;
  * kv: one token per call through the KV cache; split: calls of 5 tokens.
- * --write-gguf writes the (quantized) model as GGUF before running. */
+ * --write-gguf writes the (quantized) model as GGUF before running.
+ *   llm_tool --tiny VARIANT PATH   writes a tiny model (tiny.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bnc_gemv.h"
 #include "bnc_llm.h"
+#include "tiny.h"
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--tiny") == 0) {
+        /* llm_tool --tiny VARIANT PATH: a tiny GGUF (tests/llm/tiny.h) */
+        bnc_err e = {0};
+        if (tiny_write(argv[3], argv[2], &e)) {
+            fprintf(stderr, "llm_tool: %s\n", e.msg);
+            return 1;
+        }
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "--tokenize") == 0) {
+        /* llm_tool --tokenize MODEL TEXT: the ids, comma-separated */
+        bnc_err e = {0};
+        bnc_llm_model *m;
+        int32_t *ids;
+        size_t n;
+        if (bnc_llm_load(argv[2], NULL, &m, &e) ||
+            bnc_llm_tokenize(bnc_llm_tokenizer(m), argv[3], strlen(argv[3]), 1, &ids, &n, &e)) {
+            fprintf(stderr, "llm_tool: %s\n", e.msg);
+            return 1;
+        }
+        for (size_t i = 0; i < n; i++)
+            printf("%s%d", i ? "," : "", ids[i]);
+        printf("\n");
+        free(ids);
+        bnc_llm_free(m);
+        return 0;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: llm_tool MODEL OUT.bin [options]\n");
+        fprintf(stderr, "usage: llm_tool MODEL OUT.bin [options] | --tiny VARIANT PATH | "
+                        "--tokenize MODEL TEXT\n");
         return 2;
     }
     int64_t n = 16;

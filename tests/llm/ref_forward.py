@@ -325,5 +325,83 @@ for arch in ["llama", "bitnet"]:
           % (arch, e))
     check(np.array_equal(a, b), "%s HF safetensors == the GGUF converted from it (bitwise)" % arch)
 
+# llama-perplexity's protocol and the KLD statistics, recomputed here from the
+# reference logits on the ids our tokenizer gives (llm_tool --tokenize).
+TEXT = os.path.join(WORK, "text.txt")
+with open("/usr/share/common-licenses/GPL-3", "rb") as f:
+    open(TEXT, "wb").write(f.read(6000))
+g = os.path.join(WORK, "llama-1.gguf")
+qg = os.path.join(WORK, "llama-1-q8_0.gguf")
+kv, W = read_gguf(g)
+_, Wq = read_gguf(qg)
+cfg = cfg_of(kv)
+ids = [int(x) for x in subprocess.run([TOOL, "--tokenize", g, open(TEXT).read()],
+                                      capture_output=True, text=True, check=True).stdout.split(",")]
+CTX, CH = 32, 3
+quantized = {k for k in Wq if k.startswith("blk.") and Wq[k].shape[0] > 1}
+nll, nll2, cnt = 0.0, 0.0, 0
+kl, dlt, dp, same = [], [], [], 0
+for c in range(CH):
+    t = ids[c * CTX:(c + 1) * CTX]
+    t[0] = kv["tokenizer.ggml.bos_token_id"]
+    lb = forward(cfg, W, t)
+    lq = forward(cfg, Wq, t, quantized=quantized)
+    for j in range(CTX // 2, CTX - 1):
+        pb = lb[j] - lb[j].max()
+        pb = pb - np.log(np.exp(pb).sum())
+        pq = lq[j] - lq[j].max()
+        pq = pq - np.log(np.exp(pq).sum())
+        v = -pb[t[j + 1]]
+        nll += v
+        nll2 += v * v
+        cnt += 1
+        kl.append(float((np.exp(pb) * (pb - pq)).sum()))
+        dlt.append(float(pb[t[j + 1]] - pq[t[j + 1]]))
+        dp.append(float(np.exp(pq[t[j + 1]]) - np.exp(pb[t[j + 1]])))
+        same += int(np.argmax(pb) == np.argmax(pq))
+mean = nll / cnt
+ppl = np.exp(mean)
+err = np.sqrt((nll2 / cnt - mean * mean) / (cnt - 1)) * ppl
+r = subprocess.run([BNC, "eval", "ppl", g, "--text", TEXT, "--ctx", str(CTX), "--chunks",
+                    str(CH), "--threads", "1"], capture_output=True, text=True, check=True)
+lines = r.stdout.strip().split("\n")
+js = json.loads(lines[-1])
+check(abs(js["ppl"] - ppl) <= 1e-5 * ppl and abs(js["ppl_err"] - err) <= 1e-4 * err,
+      "eval ppl: PPL %.6f +/- %.6f, NumPy %.6f +/- %.6f" % (js["ppl"], js["ppl_err"], ppl, err))
+check(js["tokens_scored"] == cnt == CH * (CTX - CTX // 2 - 1), "eval ppl: %d tokens scored"
+      % cnt)
+check(lines[1].startswith("[1]") and lines[1].count("[") == CH and
+      lines[2].startswith("Final estimate: PPL = %.4f +/- %.5f" % (js["ppl"], js["ppl_err"])),
+      "eval ppl: [i]ppl line and 'Final estimate' line")
+r = subprocess.run([BNC, "eval", "kld", g, qg, "--text", TEXT, "--ctx", str(CTX), "--chunks",
+                    str(CH), "--threads", "1", "--json"], capture_output=True, text=True,
+                   check=True)
+js = json.loads(r.stdout.strip().split("\n")[-1])
+kl = np.array(kl)
+n = len(kl)
+kerr = np.sqrt(((kl ** 2).mean() - kl.mean() ** 2) / (n - 1))
+dlt = np.array(dlt)
+lerr = np.sqrt(((dlt ** 2).mean() - dlt.mean() ** 2) / (n - 1))
+rdp = np.sqrt((np.array(dp) ** 2).mean())
+close = lambda a, b, tol: abs(a - b) <= tol * max(abs(b), 1e-12)
+check(close(js["kld"], kl.mean(), 1e-2) and close(js["kld_err"], kerr, 2e-2),
+      "eval kld: KLD %.6g +/- %.6g, NumPy %.6g +/- %.6g" % (js["kld"], js["kld_err"], kl.mean(),
+                                                           kerr))
+# ln ratio and delta-p are differences of nearly equal numbers: the rare int8
+# code flips (see above) move them by a few % of their size, so they are held
+# to a tenth of their own uncertainty (ln ratio) or 15% (RMS delta-p), and to
+# exact consistency with the two perplexities printed.
+check(abs(js["ln_ppl_ratio"] - np.log(js["ppl_quant"] / js["ppl_base"])) <= 1e-5 and
+      abs(js["ln_ppl_ratio"] - dlt.mean()) <= 0.1 * lerr and close(js["ln_ppl_ratio_err"], lerr, 5e-2),
+      "eval kld: ln(PPL(Q)/PPL(base)) %.6g +/- %.6g, NumPy %.6g +/- %.6g" %
+      (js["ln_ppl_ratio"], js["ln_ppl_ratio_err"], dlt.mean(), lerr))
+check(close(js["kld_median"], float(np.percentile(kl, 50)), 2e-2) and
+      close(js["kld_p99"], float(np.percentile(kl, 99)), 2e-2),
+      "eval kld: median %.6g and 99%% %.6g as NumPy's percentiles" % (js["kld_median"],
+                                                                      js["kld_p99"]))
+check(close(js["rms_dp"], rdp, 0.15) and abs(js["same_top"] - same / n) <= 1.5 / n,
+      "eval kld: RMS dp %.6g (NumPy %.6g), same top %.4f (NumPy %.4f)" %
+      (js["rms_dp"], rdp, js["same_top"], same / n))
+
 print("%d failure(s)" % len(FAIL))
 sys.exit(1 if FAIL else 0)
