@@ -11,6 +11,7 @@
 #include "bnc_db.h"
 #include "kinds_all.h"
 #include "commands.h"
+#include "llm_cli.h"
 
 static void usage(FILE *f)
 {
@@ -18,6 +19,7 @@ static void usage(FILE *f)
             "usage: bnc bench kernels [--quick] [options]\n"
             "       mpirun -np 3 bnc bench scheduler [--tasks N] [--db URL | --no-db]\n"
             "       bnc bench ingest [--tasks N] [--metrics M] [--db URL]\n"
+            "       bnc bench llm MODEL [-p 512] [-n 128] [-o md|csv|json|jsonl] (see --help)\n"
             "       mpirun -np N bnc bench collectives [-b 8 -e 32M -f 2] [--db URL]\n\n"
             "collectives  f32 allreduce against compressed allreduce (int8, ternary, sign,\n"
             "           top-k) in nccl-tests' columns, plus JSON lines; see --help there\n"
@@ -195,6 +197,8 @@ int bnc_cmd_bench(int argc, char **argv)
         return bench_ingest(argc - 1, argv + 1);
     if (!strcmp(argv[1], "collectives"))
         return bnc_cmd_bench_collectives(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "llm"))
+        return bnc_cli_bench_llm(argc - 1, argv + 1);
     fprintf(stderr, "bnc bench: unknown benchmark '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -58,6 +58,8 @@ static int cmd_synth(int argc, char **argv)
                                          {"vocab", required_argument, NULL, 'v'},
                                          {"kv-dim", required_argument, NULL, 'k'},
                                          {"shards", required_argument, NULL, 'n'},
+                                         {"arch", required_argument, NULL, 'a'},
+                                         {"byte-vocab", no_argument, NULL, 'b'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     bnc_synth_opts o = {0};
@@ -71,6 +73,16 @@ static int cmd_synth(int argc, char **argv)
             return 0;
         }
         if (c == '?') return 2;
+        if (c == 'b') {
+            o.byte_vocab = 1;
+            continue;
+        }
+        if (c == 'a') {
+            if (strcmp(optarg, "llama") == 0) o.arch = BNC_SYNTH_LLAMA;
+            else if (strcmp(optarg, "bitnet") == 0) o.arch = BNC_SYNTH_BITNET;
+            else return bnc_cli_fail(BNC_EINVAL, "model synth: --arch must be llama or bitnet");
+            continue;
+        }
         if (c == 't') {
             const bnc_gguf_type_info *ti = bnc_gguf_type_by_name(optarg);
             if (!ti || (ti->id != 0 && ti->id != 1 && ti->id != 30))

@@ -24,6 +24,9 @@ int bnc_cmd_report(int argc, char **argv);
 int bnc_cmd_fed(int argc, char **argv);
 int bnc_cmd_model(int argc, char **argv);
 int bnc_cmd_quantize(int argc, char **argv);
+int bnc_cmd_eval(int argc, char **argv);
+int bnc_cmd_generate(int argc, char **argv);
+int bnc_cmd_train(int argc, char **argv);
 
 /* Prints "bnc: <msg>" to stderr and returns the exit status for code. */
 int bnc_cli_fail(int code, const char *msg);

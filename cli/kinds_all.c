@@ -12,6 +12,7 @@ static const bnc_task_kind *const all_kinds[] = {
     &bnc_kind_layer_sensitivity,
     &bnc_kind_mixed_precision,
     &bnc_kind_gemv_bench,
+    &bnc_kind_ppl_eval,
     &bnc_kind_fed_sim,
     NULL,
 };

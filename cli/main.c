@@ -17,6 +17,9 @@ static const bnc_command commands[] = {
     {"fed", "federated learning with compressed updates: server, client, sim", bnc_cmd_fed},
     {"model", "write synthetic models, describe safetensors and GGUF files", bnc_cmd_model},
     {"quantize", "quantize a model to GGUF, in parallel under mpirun", bnc_cmd_quantize},
+    {"eval", "model quality: perplexity and KL divergence (llama-perplexity style)", bnc_cmd_eval},
+    {"generate", "generate text with a (quantized) llama/BitNet model", bnc_cmd_generate},
+    {"train", "train a byte-level llama / BitNet b1.58 model, data parallel under mpirun", bnc_cmd_train},
 };
 
 static void usage(FILE *f)

@@ -18,7 +18,14 @@ typedef struct bnc_synth_opts {
     int64_t dim, layers, ff, vocab, kv_dim; /* 0: derived from params */
     int shards; /* safetensors: > 1 writes path as an index JSON plus this many
                    shard files beside it (model-0000k-of-0000n.safetensors) */
+    int arch;   /* BNC_SYNTH_LLAMA (0) or BNC_SYNTH_BITNET: BitNet b1.58 layout (arch
+                   "bitnet", attn_sub_norm and ffn_sub_norm in every layer) */
+    int byte_vocab; /* GGUF: a SentencePiece vocabulary that can tokenize any text
+                       (<0xNN> byte tokens, then ASCII characters, bigrams and short
+                       words) instead of placeholder tokens; needs vocab >= 259 */
 } bnc_synth_opts;
+
+enum { BNC_SYNTH_LLAMA = 0, BNC_SYNTH_BITNET = 1 };
 
 typedef struct bnc_synth_shape {
     int64_t dim, layers, ff, vocab, kv_dim;

@@ -60,6 +60,10 @@ int bnc_synth_shape_for(const bnc_synth_opts *o, bnc_synth_shape *out, bnc_err *
         }
         s.params = count_params(s.dim, s.layers, s.ff, s.vocab, s.kv_dim);
         s.n_tensors = 9 * s.layers + 3;
+        if (o->arch == BNC_SYNTH_BITNET) {
+            s.n_tensors += 2 * s.layers; /* the two sub-norms */
+            s.params += s.layers * (s.dim + s.ff);
+        }
         int64_t diff = o->dim ? 0 : llabs(s.params - o->params);
         if (best_diff < 0 || diff < best_diff) {
             best = s;
@@ -100,7 +104,7 @@ static void add(stensor *t, size_t *n, const char *g, const char *h, int64_t row
     s->reads_residual = residual;
 }
 
-static stensor *tensor_list(const bnc_synth_shape *s, size_t *n)
+static stensor *tensor_list(const bnc_synth_shape *s, int arch, size_t *n)
 {
     stensor *t = calloc((size_t)s->n_tensors, sizeof *t);
     if (!t) return NULL;
@@ -121,6 +125,10 @@ static stensor *tensor_list(const bnc_synth_shape *s, size_t *n)
         ADD("ffn_gate", "mlp.gate_proj", s->ff, s->dim, K_MATRIX, 1);
         ADD("ffn_up", "mlp.up_proj", s->ff, s->dim, K_MATRIX, 1);
         ADD("ffn_down", "mlp.down_proj", s->dim, s->ff, K_MATRIX, 0);
+        if (arch == BNC_SYNTH_BITNET) {
+            ADD("attn_sub_norm", "self_attn.attn_sub_norm", 1, s->dim, K_NORM, 0);
+            ADD("ffn_sub_norm", "mlp.ffn_sub_norm", 1, s->ff, K_NORM, 0);
+        }
 #undef ADD
     }
     add(t, n, "output_norm.weight", "model.norm.weight", 1, s->dim, K_NORM, 0);
@@ -272,6 +280,48 @@ static int set_kv(bnc_gguf *g, const char *key, bnc_gguf_value v, bnc_err *err)
     return bnc_gguf_set(g, key, &v, err);
 }
 
+/* A SentencePiece vocabulary that tokenizes any text: <0xNN> byte tokens
+ * (type 6), then "▁" and printable ASCII characters, then frequent English
+ * bigrams and short words (with and without "▁"), scored so that longer,
+ * earlier pieces win; the rest keep their placeholders. Pieces are written
+ * into text (16 bytes each). */
+static void byte_vocab(char *text, float *sc, int32_t *ty, size_t nv)
+{
+    static const char *const extra[] = {
+        "th", "he", "in", "er", "an", "re", "on", "at", "en", "nd", "ti", "es", "or", "te", "of",
+        "ed", "is", "it", "al", "ar", "st", "to", "nt", "ng", "se", "ha", "as", "ou", "io", "le",
+        "ve", "co", "me", "de", "hi", "ri", "ro", "ic", "ne", "ea", "ra", "ce", "the", "and",
+        "ing", "ion", "tion", "ent", "for", "that", "with", "this", "you", "not", "are", "any",
+        "or", "of", "to", "in", "is", "it", "be", "by", "on", "as", "an", "at", "the", "and",
+        "that", "this", "for", "with", "you", "not", "are", "any", "all", "may", "shall",
+        "License", "work", "which", "such", "under", "other", "from", "software", "program"};
+    size_t id = 3;
+    for (int b = 0; b < 256 && id < nv; b++, id++) {
+        snprintf(text + 16 * id, 16, "<0x%02X>", b);
+        ty[id] = 6;
+        sc[id] = 0;
+    }
+    float score = -1000.0f;
+    for (int c = 32; c < 127 && id < nv; c++, id++) {
+        char *p = text + 16 * id;
+        if (c == ' ') snprintf(p, 16, "\xE2\x96\x81");
+        else snprintf(p, 16, "%c", c);
+        ty[id] = 1;
+        sc[id] = score--;
+    }
+    size_t ne = sizeof extra / sizeof extra[0];
+    for (size_t k = 0; k < 2 * ne && id < nv; k++) {
+        const char *w = extra[k % ne];
+        char *p = text + 16 * id;
+        if (k < ne) snprintf(p, 16, "%s", w);
+        else snprintf(p, 16, "\xE2\x96\x81%.12s", w);
+        /* a repeated piece keeps its first id (llama.cpp maps text to the first) */
+        ty[id] = 1;
+        sc[id] = (float)strlen(w) - 0.001f * (float)k;
+        id++;
+    }
+}
+
 static int gguf_metadata(bnc_gguf *g, const bnc_synth_opts *o, const bnc_synth_shape *s,
                          bnc_err *err)
 {
@@ -279,20 +329,32 @@ static int gguf_metadata(bnc_gguf *g, const bnc_synth_opts *o, const bnc_synth_s
     snprintf(name, sizeof name, "bnc-synth-%lldM", (long long)(s->params / 1000000));
     int rc = 0;
     int ft = o->type == 1 ? 1 : (o->type == 30 ? 32 : 0); /* llama_ftype */
-    if ((rc = set_kv(g, "general.architecture", bnc_gguf_v_str("llama"), err)) ||
+    const char *an = o->arch == BNC_SYNTH_BITNET ? "bitnet" : "llama";
+    char k[12][64];
+    static const char *const sfx[] = {"context_length",
+                                      "embedding_length",
+                                      "block_count",
+                                      "feed_forward_length",
+                                      "attention.head_count",
+                                      "attention.head_count_kv",
+                                      "rope.freq_base",
+                                      "attention.layer_norm_rms_epsilon",
+                                      "vocab_size"};
+    for (int i = 0; i < 9; i++)
+        snprintf(k[i], sizeof k[i], "%s.%s", an, sfx[i]);
+    if ((rc = set_kv(g, "general.architecture", bnc_gguf_v_str(an), err)) ||
         (rc = set_kv(g, "general.name", bnc_gguf_v_str(name), err)) ||
         (rc = set_kv(g, "general.file_type", bnc_gguf_v_u32((uint32_t)ft), err)) ||
-        (rc = set_kv(g, "llama.context_length", bnc_gguf_v_u32(2048), err)) ||
-        (rc = set_kv(g, "llama.embedding_length", bnc_gguf_v_u32((uint32_t)s->dim), err)) ||
-        (rc = set_kv(g, "llama.block_count", bnc_gguf_v_u32((uint32_t)s->layers), err)) ||
-        (rc = set_kv(g, "llama.feed_forward_length", bnc_gguf_v_u32((uint32_t)s->ff), err)) ||
-        (rc = set_kv(g, "llama.attention.head_count", bnc_gguf_v_u32((uint32_t)(s->dim / 64)),
+        (rc = set_kv(g, k[0], bnc_gguf_v_u32(2048), err)) ||
+        (rc = set_kv(g, k[1], bnc_gguf_v_u32((uint32_t)s->dim), err)) ||
+        (rc = set_kv(g, k[2], bnc_gguf_v_u32((uint32_t)s->layers), err)) ||
+        (rc = set_kv(g, k[3], bnc_gguf_v_u32((uint32_t)s->ff), err)) ||
+        (rc = set_kv(g, k[4], bnc_gguf_v_u32((uint32_t)(s->dim / 64)), err)) ||
+        (rc = set_kv(g, k[5], bnc_gguf_v_u32((uint32_t)(s->kv_dim / 64 ? s->kv_dim / 64 : 1)),
                      err)) ||
-        (rc = set_kv(g, "llama.attention.head_count_kv",
-                     bnc_gguf_v_u32((uint32_t)(s->kv_dim / 64 ? s->kv_dim / 64 : 1)), err)) ||
-        (rc = set_kv(g, "llama.rope.freq_base", bnc_gguf_v_f32(10000.0f), err)) ||
-        (rc = set_kv(g, "llama.attention.layer_norm_rms_epsilon", bnc_gguf_v_f32(1e-5f), err)) ||
-        (rc = set_kv(g, "llama.vocab_size", bnc_gguf_v_u32((uint32_t)s->vocab), err)) ||
+        (rc = set_kv(g, k[6], bnc_gguf_v_f32(10000.0f), err)) ||
+        (rc = set_kv(g, k[7], bnc_gguf_v_f32(1e-5f), err)) ||
+        (rc = set_kv(g, k[8], bnc_gguf_v_u32((uint32_t)s->vocab), err)) ||
         (rc = set_kv(g, "bnc.synth.seed", bnc_gguf_v_u64(o->seed), err)) ||
         (rc = set_kv(g, "bnc.synth.params", bnc_gguf_v_u64((uint64_t)s->params), err)) ||
         (rc = set_kv(g, "tokenizer.ggml.model", bnc_gguf_v_str("llama"), err)))
@@ -317,10 +379,12 @@ static int gguf_metadata(bnc_gguf *g, const bnc_synth_opts *o, const bnc_synth_s
             snprintf(p, 16, "%s", i == 0 ? "<unk>" : (i == 1 ? "<s>" : "</s>"));
         else
             snprintf(p, 16, "<t%zu>", i);
-        items[i] = bnc_gguf_v_str(p);
         sc[i] = -(float)i;
         ty[i] = i < 3 ? 3 : 1;
     }
+    if (o->byte_vocab) byte_vocab(text, sc, ty, nv);
+    for (size_t i = 0; i < nv; i++)
+        items[i] = bnc_gguf_v_str(text + 16 * i);
     toks.v.arr.n = scores.v.arr.n = tt.v.arr.n = nv;
     toks.v.arr.data = items;
     scores.v.arr.data = sc;
@@ -517,7 +581,7 @@ int bnc_synth_write(const char *path, const bnc_synth_opts *o, bnc_err *err)
     int rc = bnc_synth_shape_for(o, &s, err);
     if (rc) return rc;
     size_t n = 0;
-    stensor *ts = tensor_list(&s, &n);
+    stensor *ts = tensor_list(&s, o->arch, &n);
     uint32_t *types = calloc(n ? n : 1, sizeof *types);
     if (!ts || !types) {
         free(ts);

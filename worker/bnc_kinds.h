@@ -9,5 +9,6 @@ extern const bnc_task_kind bnc_kind_noop;        /* nothing: measures the schedu
 extern const bnc_task_kind bnc_kind_layer_sensitivity; /* a model's per-tensor error, one scheme */
 extern const bnc_task_kind bnc_kind_mixed_precision;   /* a scheme per tensor under a bit budget */
 extern const bnc_task_kind bnc_kind_gemv_bench;        /* GEMV throughput against read bandwidth */
+extern const bnc_task_kind bnc_kind_ppl_eval; /* a quantized transformer's perplexity and KLD */
 
 #endif

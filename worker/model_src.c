@@ -14,8 +14,9 @@
 #include "bnc_version.h"
 #include "kinds.h"
 
-static const char *const synth_keys[] = {"params", "seed",  "dtype",  "dim",    "layers",
-                                         "ff",     "vocab", "kv_dim", "format", NULL};
+static const char *const synth_keys[] = {"params", "seed",   "dtype",  "dim",
+                                         "layers", "ff",     "vocab",  "kv_dim",
+                                         "format", "arch",   "byte_vocab", NULL};
 
 /* A count: an integer, an integral number, or a string with a k/M/G suffix
  * ("10M", "1.5k"). */
@@ -66,7 +67,7 @@ static int synth_opts(const json_t *syn, bnc_synth_opts *o, bnc_err *err)
         if (!known)
             return bnc_err_set(err, BNC_EINVAL,
                                "unknown synth key '%s' (expected: params, seed, dtype, dim, "
-                               "layers, ff, vocab, kv_dim, format)",
+                               "layers, ff, vocab, kv_dim, format, arch, byte_vocab)",
                                k);
         if (!strcmp(k, "dtype")) {
             const char *s = json_is_string(v) ? json_string_value(v) : "";
@@ -78,6 +79,18 @@ static int synth_opts(const json_t *syn, bnc_synth_opts *o, bnc_err *err)
                 o->type = 30;
             else
                 return bnc_err_set(err, BNC_EINVAL, "synth key 'dtype' must be f32, f16 or bf16");
+        } else if (!strcmp(k, "arch")) {
+            const char *s = json_is_string(v) ? json_string_value(v) : "";
+            if (!strcmp(s, "llama"))
+                o->arch = BNC_SYNTH_LLAMA;
+            else if (!strcmp(s, "bitnet"))
+                o->arch = BNC_SYNTH_BITNET;
+            else
+                return bnc_err_set(err, BNC_EINVAL, "synth key 'arch' must be llama or bitnet");
+        } else if (!strcmp(k, "byte_vocab")) {
+            if (!json_is_boolean(v))
+                return bnc_err_set(err, BNC_EINVAL, "synth key 'byte_vocab' must be true or false");
+            o->byte_vocab = json_is_true(v);
         } else if (!strcmp(k, "format")) {
             const char *s = json_is_string(v) ? json_string_value(v) : "";
             if (!strcmp(s, "safetensors"))
@@ -194,6 +207,11 @@ static int synth_path(const json_t *syn, char *path, size_t n, bnc_err *err)
              (long long)o.params, (unsigned long long)o.seed, o.format, (unsigned)o.type,
              (long long)o.dim, (long long)o.layers, (long long)o.ff, (long long)o.vocab,
              (long long)o.kv_dim, BNC_VERSION, BNC_GIT_REV);
+    /* Options added later join the key only when set, so older keys stay. */
+    if (o.arch || o.byte_vocab) {
+        size_t kl = strlen(key);
+        snprintf(key + kl, sizeof key - kl, " arch=%d byte_vocab=%d", o.arch, o.byte_vocab);
+    }
     bnc_hash128_hex(key, strlen(key), hex);
     const char *tmp = getenv("TMPDIR");
     char dir[1024];
