@@ -1,4 +1,4 @@
-/* Training runs in PostgreSQL: train_runs, train_steps (006_train.sql). */
+/* Training runs in PostgreSQL: train_runs, train_steps (007_train.sql). */
 #include "train_db.h"
 
 #include <jansson.h>
