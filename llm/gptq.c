@@ -3,26 +3,44 @@
  * double precision; scales are rounded to fp16 as the blocks store them. */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bnc_fp16.h"
-#include "bnc_ggml.h"
+#include "bnc_kernels.h"
 #include "bnc_ptq.h"
 
 enum { K_Q4 = 1, K_Q8 = 2, K_TQ2 = 3, K_BITNET = 4 };
 
-static const bnc_ptq_scheme schemes[] = {
-    {"q4_0", K_Q4, 32, BNC_GGML_Q4_0, 18, 32},
-    {"q8_0", K_Q8, 32, BNC_GGML_Q8_0, 34, 32},
-    {"tq2_0", K_TQ2, 256, BNC_GGML_TQ2_0, 66, 256},
-    {"bitnet", K_BITNET, 0, BNC_GGML_TQ2_0, 66, 256},
+/* Name, kind and scale group here; the container's ggml id and block
+ * geometry come from the kernels' scheme table (the one place they live),
+ * filled once. bitnet is absmean ternary packed as tq2_0. */
+static bnc_ptq_scheme schemes[] = {
+    {"q4_0", K_Q4, 32, 0, 0, 0},
+    {"q8_0", K_Q8, 32, 0, 0, 0},
+    {"tq2_0", K_TQ2, 256, 0, 0, 0},
+    {"bitnet", K_BITNET, 0, 0, 0, 0},
 };
+static pthread_once_t schemes_once = PTHREAD_ONCE_INIT;
+
+static void schemes_fill(void)
+{
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        const bnc_scheme *k = bnc_scheme_find(schemes[i].kind == K_BITNET ? "tq2_0" : schemes[i].name);
+        if (!k)
+            continue;
+        schemes[i].ggml_type = (uint32_t)k->ggml_type;
+        schemes[i].block_bytes = k->block_bytes;
+        schemes[i].block = k->block;
+    }
+}
 
 const bnc_ptq_scheme *bnc_ptq_scheme_find(const char *name)
 {
+    pthread_once(&schemes_once, schemes_fill);
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        if (name && strcmp(schemes[i].name, name) == 0) return &schemes[i];
+        if (name && strcmp(schemes[i].name, name) == 0 && schemes[i].block > 0) return &schemes[i];
     return NULL;
 }
 

@@ -48,7 +48,7 @@ int llm_linear_bind(bnc_llm_linear *L, bnc_err *err)
     const bnc_gguf_type_info *ti = bnc_gguf_type(L->type);
     const char *name = ti ? ti->name : "?";
     const bnc_scheme *s = ti ? bnc_scheme_find(ti->name) : NULL;
-    if (!s || !bnc_gemv_supported(s->name))
+    if (!s || !bnc_gemv_supported(s))
         return bnc_err_set(err, BNC_ENOTSUP, "%s: type %s has no GEMV kernel", L->name, name);
     L->scheme = s;
     return 0;
@@ -112,7 +112,7 @@ int llm_linear(const bnc_llm_linear *L, const float *x, int64_t n, float *y, llm
     a->batch = n; /* the buffers hold 64 rows; use the first n */
     rc = bnc_act_quantize(a, x, err);
     if (!rc)
-        rc = bnc_gemv(L->scheme->name, &L->qp, L->data, L->nbytes, L->rows, a, y,
+        rc = bnc_gemv(L->scheme, &L->qp, L->data, L->nbytes, L->rows, a, y,
                       bnc_isa_best(), pool, err);
     a->batch = LLM_MAX_BATCH;
     if (rc) bnc_err_prefix(err, "%s: ", L->name);
@@ -139,5 +139,5 @@ int llm_linear_row(const bnc_llm_linear *L, int64_t r, float *out, bnc_err *err)
 size_t llm_linear_bytes(const bnc_llm_linear *L)
 {
     if (!L->scheme) return (size_t)(L->rows * L->cols) * sizeof(float);
-    return bnc_gemv_weight_bytes(L->scheme->name, &L->qp, L->rows, L->cols);
+    return bnc_gemv_weight_bytes(L->scheme, &L->qp, L->rows, L->cols);
 }
