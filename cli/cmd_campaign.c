@@ -254,18 +254,19 @@ static int cmd_export(int argc, char **argv)
         return 2;
     }
     const char *name = argv[optind];
-    PGconn *db = NULL;
-    int st = connect(url, &db);
-    if (st)
-        return st;
     bnc_err err;
     /* A temporary file beside the output, renamed into place when every
-     * byte is written; a device or FIFO is refused (use -o - and redirect). */
+     * byte is written; a device or FIFO is refused (use -o - and redirect),
+     * before the database is asked for anything. */
     bnc_out out;
     int rc = bnc_out_open(&out, outp ? outp : "-", NULL, &err);
-    if (rc) {
-        bnc_db_close(db);
+    if (rc)
         return bnc_cli_fail(rc, err.msg);
+    PGconn *db = NULL;
+    int st = connect(url, &db);
+    if (st) {
+        bnc_out_abort(&out);
+        return st;
     }
     export_ctx x = {out.f, strcmp(format, "jsonl") == 0};
     if (!x.jsonl)

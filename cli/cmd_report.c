@@ -8,7 +8,6 @@
 #include "bnc_db.h"
 #include "bnc_out.h"
 #include "bnc_store.h"
-#include "bnc_out.h"
 #include "commands.h"
 #include "report.h"
 

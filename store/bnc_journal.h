@@ -40,7 +40,8 @@ typedef struct bnc_journal bnc_journal;
 /* A run of bytes that held no record that verifies. */
 typedef struct bnc_journal_range {
     uint64_t off, len;
-    uint32_t records; /* record starts seen in it (at least 1) */
+    uint32_t records; /* record starts (magics) seen in it (at least 1) */
+    uint32_t approx;  /* records its size suggests (the mean verified record size) */
 } bnc_journal_range;
 
 /* What a read of a journal found. */
@@ -53,8 +54,9 @@ typedef struct bnc_journal_check {
     uint64_t torn_off, torn_len;
     size_t n_damaged; /* damaged ranges (before the torn tail, if any) */
     bnc_journal_range damaged[BNC_JOURNAL_MAX_RANGES];
-    uint64_t damaged_bytes, damaged_records;
-    char first_reason[160]; /* why the first damaged range failed to verify */
+    uint64_t damaged_bytes;
+    uint64_t damaged_records; /* the larger of records and approx, summed */
+    char first_reason[160];   /* why the first damaged range failed to verify */
 } bnc_journal_check;
 
 /* Writes what c found in one line ("2 damaged ranges skipped: bytes

@@ -158,10 +158,27 @@ static void note_damage(bnc_journal_check *c, const uint8_t *p, size_t a, size_t
     }
     if (recs == 0) recs = 1;
     if (c->n_damaged < BNC_JOURNAL_MAX_RANGES)
-        c->damaged[c->n_damaged] = (bnc_journal_range){a, b - a, recs};
+        c->damaged[c->n_damaged] = (bnc_journal_range){a, b - a, recs, recs};
     c->n_damaged++;
     c->damaged_bytes += b - a;
     c->damaged_records += recs;
+}
+
+/* Where the framing itself was wiped, the record starts undercount: estimate
+ * from the size of the records that verified. */
+static void estimate_damage(bnc_journal_check *c)
+{
+    if (!c->n_damaged || !c->records) return;
+    double mean = (double)(c->size - c->damaged_bytes - c->torn_len) / (double)c->records;
+    c->damaged_records = 0;
+    for (size_t i = 0; i < c->n_damaged && i < BNC_JOURNAL_MAX_RANGES; i++) {
+        bnc_journal_range *r = &c->damaged[i];
+        double est = mean > 0 ? (double)r->len / mean + 0.5 : 1;
+        r->approx = est > (double)r->records ? (uint32_t)est : r->records;
+        c->damaged_records += r->approx;
+    }
+    if (c->n_damaged > BNC_JOURNAL_MAX_RANGES)
+        c->damaged_records += c->n_damaged - BNC_JOURNAL_MAX_RANGES;
 }
 
 static int scan_mem(const uint8_t *p, size_t n, const char *name, Bnc__JournalHeader **header_out,
@@ -219,6 +236,7 @@ static int scan_mem(const uint8_t *p, size_t n, const char *name, Bnc__JournalHe
         off += total;
         c->valid_end = off;
     }
+    estimate_damage(c);
     if (!rc && !have_header && c->n_damaged)
         rc = bnc_err_set(err, BNC_EFORMAT, "journal %s: no header that verifies: %s", name,
                          c->first_reason);
@@ -288,15 +306,20 @@ void bnc_journal_check_describe(const bnc_journal_check *c, char *buf, size_t n)
         if (off < n) off += (size_t)snprintf(buf + off, n - off, __VA_ARGS__);                     \
     } while (0)
     if (c->n_damaged) {
-        PUT("%zu damaged range%s skipped (%llu bytes, %llu record%s): %s; ", c->n_damaged,
-            c->n_damaged == 1 ? "" : "s", (unsigned long long)c->damaged_bytes,
-            (unsigned long long)c->damaged_records, c->damaged_records == 1 ? "" : "s",
-            c->first_reason);
+        int about_all = 0;
         for (size_t i = 0; i < c->n_damaged && i < BNC_JOURNAL_MAX_RANGES; i++)
-            PUT("%sbytes %llu-%llu (%u record%s)", i ? ", " : "",
-                (unsigned long long)c->damaged[i].off,
-                (unsigned long long)(c->damaged[i].off + c->damaged[i].len - 1),
-                c->damaged[i].records, c->damaged[i].records == 1 ? "" : "s");
+            about_all |= c->damaged[i].approx > c->damaged[i].records;
+        PUT("%zu damaged range%s skipped (%llu bytes, %s%llu record%s): %s; ", c->n_damaged,
+            c->n_damaged == 1 ? "" : "s", (unsigned long long)c->damaged_bytes,
+            about_all ? "about " : "", (unsigned long long)c->damaged_records,
+            c->damaged_records == 1 ? "" : "s", c->first_reason);
+        for (size_t i = 0; i < c->n_damaged && i < BNC_JOURNAL_MAX_RANGES; i++) {
+            const bnc_journal_range *r = &c->damaged[i];
+            int about = r->approx > r->records;
+            PUT("%sbytes %llu-%llu (%s%u record%s)", i ? ", " : "", (unsigned long long)r->off,
+                (unsigned long long)(r->off + r->len - 1), about ? "about " : "",
+                about ? r->approx : r->records, (about ? r->approx : r->records) == 1 ? "" : "s");
+        }
         if (c->n_damaged > BNC_JOURNAL_MAX_RANGES)
             PUT(", and %zu more", c->n_damaged - BNC_JOURNAL_MAX_RANGES);
     }

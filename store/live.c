@@ -93,6 +93,8 @@ int bnc_live_sink_poll(bnc_live_sink *s, double now, int force, uint64_t *nt, ui
     }
     if (!force && now < s->next_try) return BNC_LIVE_QUIET;
     bnc_sync_result res;
+    bnc_db_close(s->c); /* a connection left from an outage the add saw */
+    s->c = NULL;
     int rc = bnc_db_connect(s->url, &s->c, &e);
     if (!rc) rc = bnc_journal_load(s->c, s->journal, 0, &res, &e);
     if (!rc) rc = bnc_sink_new(s->c, &s->sink, &e);

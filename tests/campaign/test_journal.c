@@ -424,6 +424,34 @@ static void test_old_framing_is_read_and_appended(void **state)
     assert_int_equal(c.damaged[0].len, off[2] - off[1]);
 }
 
+static void test_wiped_framing_is_estimated(void **state)
+{
+    (void)state;
+    long off[40];
+    write_n(40, off);
+    /* Zero from inside record 5's magic to inside record 8's: four records
+     * lost, their record starts with them. */
+    FILE *f = fopen(path, "r+b");
+    fseek(f, off[5] + 2, SEEK_SET);
+    for (long i = off[5] + 2; i < off[8] + 2; i++)
+        fputc(0, f);
+    fclose(f);
+    ids s = {0};
+    bnc_journal_check c;
+    bnc_err e;
+    assert_int_equal(bnc_journal_read(path, NULL, visit_ids, &s, &c, &e), 0);
+    assert_int_equal(s.n, 36);
+    assert_int_equal(c.n_damaged, 1);
+    assert_int_equal(c.damaged[0].off, off[5]);
+    assert_int_equal(c.damaged[0].len, off[9] - off[5]);
+    assert_int_equal(c.damaged[0].records, 1);
+    assert_int_equal(c.damaged[0].approx, 4);
+    assert_int_equal(c.damaged_records, 4);
+    char d[300];
+    bnc_journal_check_describe(&c, d, sizeof d);
+    assert_non_null(strstr(d, "(about 4 records)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_tail_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_writer_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_framing_is_read_and_appended, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wiped_framing_is_estimated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

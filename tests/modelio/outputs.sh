@@ -107,6 +107,10 @@ run 2 "nosuch" "$bnc" quantize a.gguf q2.gguf --type q8_0 --quiet --override 'x=
 run 2 "nosuch.yaml" "$bnc" campaign run nosuch.yaml --no-db
 run 2 "is a directory" "$bnc" campaign run outdir --no-db
 
+# export refuses a FIFO before it asks any database (none is reachable here)
+run 2 "fifo" "$bnc" campaign export none --db "postgresql:///none?host=/nonexistent" -o fifo
+[ -p fifo ] || bad "fifo is no longer a FIFO after export"
+
 # 2 and 7 for report -o and campaign export -o (needs the database)
 if [ -n "${BNC_TEST_DB:-}" ]; then
     camp="outputs-test-$$"
