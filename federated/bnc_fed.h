@@ -139,6 +139,7 @@ typedef struct bnc_fed_summary {
     int64_t uplink_bytes, downlink_bytes; /* this process's rounds */
     int64_t rejected;
     int rounds_skipped;
+    double dp_epsilon; /* after the last round (0: no DP) */
     double wall_s;
 } bnc_fed_summary;
 

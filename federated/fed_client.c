@@ -130,12 +130,15 @@ static int worker_setup(worker *w, const bnc_fed_config *cfg, bnc_err *err)
 
 static int send_join(worker *w, client *c, bnc_err *err)
 {
+    int key = w->have_cfg && w->cfg.secagg == 1;
     Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
     Bnc__Fed__Join j = BNC__FED__JOIN__INIT;
     j.client_id = (uint32_t)c->id;
     j.version = (char *)"bnc-fed-1";
-    j.secagg_pk.data = c->sa_pk;
-    j.secagg_pk.len = BNC_SECAGG_PK;
+    if (key) { /* only runs with secure aggregation carry the key */
+        j.secagg_pk.data = c->sa_pk;
+        j.secagg_pk.len = BNC_SECAGG_PK;
+    }
     m.body_case = BNC__FED__MSG__BODY_JOIN;
     m.join = &j;
     c->last_tx = bnc_now();
@@ -498,6 +501,7 @@ static int handle(worker *w, client *c, bnc_err *err)
                              cfg.clients);
         if (!rc) rc = worker_setup(w, &cfg, err);
         if (!rc) c->welcomed = 1;
+        if (!rc && cfg.secagg == 1) rc = send_join(w, c, err); /* now with the key */
         break;
     }
     case BNC__FED__MSG__BODY_ROUND_START:

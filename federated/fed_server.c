@@ -344,7 +344,13 @@ static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fe
     if (key_mismatch(s, rid, rid_len, -1, j->client_id, key_id)) return;
     peer *p = &s->peers[j->client_id];
     int same = p->joined && p->rid_len == rid_len && memcmp(p->rid, rid, rid_len) == 0;
-    if (same) return; /* heartbeat */
+    if (same) { /* heartbeat, or the Join with the key after Welcome */
+        if (j->secagg_pk.len == BNC_SECAGG_PK && !p->has_pk) {
+            memcpy(p->sa_pk, j->secagg_pk.data, BNC_SECAGG_PK);
+            p->has_pk = 1;
+        }
+        return;
+    }
     char name[600];
     peer_name(rid, rid_len, name, sizeof name);
     if (!p->joined) {
@@ -354,10 +360,7 @@ static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fe
         peer_name(p->rid, p->rid_len, was, sizeof was);
         slog(s, "client %u joined again as peer %s (was %s)", j->client_id, name, was);
     }
-    if (s->cfg->secagg == 1 && j->secagg_pk.len != BNC_SECAGG_PK) {
-        reject(s, rid, rid_len, -1, "join: secure aggregation needs a 32-byte X25519 key");
-        return;
-    }
+    p->has_pk = 0;
     if (j->secagg_pk.len == BNC_SECAGG_PK) {
         memcpy(p->sa_pk, j->secagg_pk.data, BNC_SECAGG_PK);
         p->has_pk = 1;
@@ -998,8 +1001,8 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
 static int joined_count(const server *s)
 {
     int k = 0;
-    for (int i = 0; i < s->cfg->clients; i++)
-        k += s->peers[i].joined;
+    for (int i = 0; i < s->cfg->clients; i++) /* with secure aggregation: once keyed */
+        k += s->peers[i].joined && (s->cfg->secagg != 1 || s->peers[i].has_pk);
     return k;
 }
 
@@ -1493,6 +1496,7 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
         if (s.st.accuracy > out->best_accuracy) out->best_accuracy = s.st.accuracy;
         if (!out->first_round_085 && s.st.accuracy >= 0.85) out->first_round_085 = s.round;
         out->uplink_bytes += s.st.uplink_bytes;
+        out->dp_epsilon = s.st.dp_epsilon;
         out->downlink_bytes += s.st.downlink_bytes;
         if (cfg->stop_after && s.round == cfg->stop_after && s.round < cfg->rounds) {
             slog(&s, "stopping after round %d as asked (--stop-after)", s.round);

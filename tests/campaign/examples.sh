@@ -4,7 +4,8 @@
 # the grids' sizes.
 . "$SRC/tests/lib.sh"
 declare -A want=([hello]=6 [ternary-vs-baselines]=225 [ternary-vs-baselines-quick]=60
-                 [kernels]=78 [mixed-precision]=16 [fed_compressors]=54)
+                 [kernels]=78 [mixed-precision]=16 [fed_compressors]=54
+                 [fed_defences]=48)
 for f in "$SRC"/examples/*.yaml; do
     base=$(basename "$f" .yaml)
     out=$(mpi 2 campaign run "$f" --dry-run) || fail "$f: $out"

@@ -603,6 +603,9 @@ int main(int argc, char **argv)
         }
         CHECK(log_count("server.log", "rejected message from peer client-3") == R, "log");
         CHECK(log_has("server.log", "update norm 2.658e+40 above --max-norm 1000"), "log norm");
+        CHECK(log_has("server.log", "client 3 claims 1000000000 examples; weighted as 15000 "
+                                    "(its shard's size)"),
+              "log weight cap");
         for (int i = 0; i < NCLIENTS - 1; i++) {
             char lg[32];
             snprintf(lg, sizeof lg, "client-%d.log", i);
