@@ -761,6 +761,13 @@ int bnc_cmd_fed(int argc, char **argv)
         rc = bnc_fed_clients_run(&co, &id, 1, a.timeout, &err);
         return rc ? bnc_cli_fail(rc, err.msg) : 0;
     }
+    if (a.keys && strcmp(sub, "server")) {
+        fprintf(stderr,
+                "bnc fed %s: --keys applies to server, client and keygen (a simulation "
+                "runs over inproc:// or loopback)\n",
+                sub);
+        return 2;
+    }
     if ((rc = bnc_fed_config_check(&a.cfg, &err))) return bnc_cli_fail(rc, err.msg);
     cli_sink cs;
     bnc_fed_sink sink;
