@@ -70,6 +70,12 @@ static void usage(FILE *f)
             "                        client-K.key (client); a client's id is bound to its key\n"
             "  --min-fraction F      a round needs this fraction of the sampled clients (0)\n"
             "privacy (server, sim):\n"
+            "  --secagg              secure aggregation: masked integer updates mod 2^32\n"
+            "                        (uplink ternary, int8 or none), Shamir-shared seeds\n"
+            "  --secagg-plain        the same integer updates unmasked (reference)\n"
+            "  --secagg-t T          Shamir threshold (ceil(2 per-round / 3))\n"
+            "  --secagg-step S       quantization step (ternary 0.05, int8 1/127, none 1/32767)\n"
+            "  --secagg-drop K       sim: K clients vanish after sending, every round (tests)\n"
             "  --dp-clip C           clip each update to L2 norm C, add Gaussian noise (0: off)\n"
             "  --dp-noise SIGMA      noise multiplier (the sum's noise std is SIGMA * C)\n"
             "  --dp-delta D          delta of the reported epsilon (1e-5)\n"
@@ -148,6 +154,11 @@ enum {
     O_DP_QUANTILE,
     O_DP_CLIP_LR,
     O_MIN_FRACTION,
+    O_SECAGG,
+    O_SECAGG_PLAIN,
+    O_SECAGG_T,
+    O_SECAGG_STEP,
+    O_SECAGG_DROP,
     O_HELP
 };
 
@@ -211,6 +222,11 @@ static const struct option long_opts[] = {
     {"dp-quantile", required_argument, 0, O_DP_QUANTILE},
     {"dp-clip-lr", required_argument, 0, O_DP_CLIP_LR},
     {"min-fraction", required_argument, 0, O_MIN_FRACTION},
+    {"secagg", no_argument, 0, O_SECAGG},
+    {"secagg-plain", no_argument, 0, O_SECAGG_PLAIN},
+    {"secagg-t", required_argument, 0, O_SECAGG_T},
+    {"secagg-step", required_argument, 0, O_SECAGG_STEP},
+    {"secagg-drop", required_argument, 0, O_SECAGG_DROP},
     {"help", no_argument, 0, O_HELP},
     {0, 0, 0, 0},
 };
@@ -492,6 +508,21 @@ static int parse(int argc, char **argv, fed_args *a, char *msg, size_t n)
         case O_MIN_FRACTION:
             r = num_d(name, optarg, &c->min_fraction, msg, n);
             break;
+        case O_SECAGG:
+            c->secagg = 1;
+            break;
+        case O_SECAGG_PLAIN:
+            c->secagg = 2;
+            break;
+        case O_SECAGG_T:
+            r = num_i(name, optarg, &c->secagg_t, msg, n);
+            break;
+        case O_SECAGG_STEP:
+            r = num_d(name, optarg, &c->secagg_step, msg, n);
+            break;
+        case O_SECAGG_DROP:
+            r = num_i(name, optarg, &c->secagg_drop, msg, n);
+            break;
         case 'h':
         case O_HELP:
             return 1;
@@ -737,6 +768,13 @@ int bnc_cmd_fed(int argc, char **argv)
         int id = a.client_id;
         rc = bnc_fed_clients_run(&co, &id, 1, a.timeout, &err);
         return rc ? bnc_cli_fail(rc, err.msg) : 0;
+    }
+    if (a.keys && strcmp(sub, "server")) {
+        fprintf(stderr,
+                "bnc fed %s: --keys applies to server, client and keygen (a simulation "
+                "runs over inproc:// or loopback)\n",
+                sub);
+        return 2;
     }
     if ((rc = bnc_fed_config_check(&a.cfg, &err))) return bnc_cli_fail(rc, err.msg);
     cli_sink cs;

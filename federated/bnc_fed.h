@@ -79,6 +79,13 @@ typedef struct bnc_fed_config {
     double dp_quantile;  /* target quantile gamma (0: fixed clip) */
     double dp_clip_lr;   /* eta of the geometric clip update (0.2) */
     double min_fraction; /* a round needs finished >= this fraction of sampled (0: any) */
+    /* Secure aggregation (bnc_fed_secagg.h): 1 masked, 2 the same integer
+     * updates unmasked (the reference a masked run must equal). Uplink
+     * ternary, int8 or none; equal weights. */
+    int secagg;
+    int secagg_t;       /* Shamir threshold (0: ceil(2 m / 3)) */
+    double secagg_step; /* quantization step (0: ternary 0.05, int8 1/127, none 1/32767) */
+    int secagg_drop;    /* sim only: sampled clients that vanish after their masked update */
     /* Simulation only (never sent on the wire): attackers among the clients. */
     int attack;          /* BNC_FED_ATTACK_* */
     double attack_frac;  /* fraction of client ids that attack, chosen by seed */
@@ -132,6 +139,7 @@ typedef struct bnc_fed_summary {
     int64_t uplink_bytes, downlink_bytes; /* this process's rounds */
     int64_t rejected;
     int rounds_skipped;
+    double dp_epsilon; /* after the last round (0: no DP) */
     double wall_s;
 } bnc_fed_summary;
 
@@ -196,6 +204,9 @@ typedef struct bnc_fed_client_opts {
     int attack;
     double attack_scale;
     const uint8_t *attacker;
+    /* Secure aggregation test hook: clients with drop_unmask[id] set send
+     * their masked update, then ignore the server's Unmask (as if gone). */
+    const uint8_t *drop_unmask;
 } bnc_fed_client_opts;
 
 /* Runs clients ids[0..n) in the calling thread until the server sends

@@ -22,7 +22,10 @@ enum {
     BNC_FED_CODEC_SIGN = 6,     /* scaled sign, majority vote at the server */
     BNC_FED_CODEC_TOPK = 7,
     BNC_FED_CODEC_RANDK = 8, /* scaled by n/k, unbiased */
-    BNC_FED_CODEC_COUNT
+    BNC_FED_CODEC_COUNT,
+    /* Wire id of secure-aggregation tensors: n uint32 (little endian), the
+     * integer update plus masks mod 2^32; not a row of the codec table. */
+    BNC_FED_CODEC_SECAGG = 100
 };
 
 typedef struct bnc_fed_cparams {

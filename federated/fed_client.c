@@ -10,6 +10,7 @@
 #include "bnc_fed.h"
 #include "bnc_fed_dp.h"
 #include "bnc_fed_robust.h"
+#include "bnc_fed_secagg.h"
 #include "bnc_rng.h"
 #include "bnc_time.h"
 #include "fed_wire.h"
@@ -22,6 +23,12 @@ typedef struct client {
     float *residual; /* error feedback, nparams, lazily allocated */
     float *sent;     /* error feedback: the decoded update last sent, for a late one */
     int sent_round;
+    /* Secure aggregation: this client's X25519 pair and the round it masked. */
+    uint8_t sa_pk[BNC_SECAGG_PK], sa_sk[BNC_SECAGG_PK];
+    int sa_round, sa_n, sa_me;
+    uint32_t *sa_ids;
+    uint8_t (*sa_pks)[BNC_SECAGG_PK];
+    uint8_t sa_own[BNC_SECAGG_SHARE];
 } client;
 
 typedef struct worker {
@@ -32,6 +39,7 @@ typedef struct worker {
     int nt;
     bnc_fed_trainer *tr;
     float *wg, *wl, *scratch;
+    uint32_t *q; /* secure aggregation: the integer update, nparams */
     uint8_t *buf;
     size_t cap;
     bnc_fed_dataset own_train;
@@ -61,6 +69,8 @@ static void worker_release(worker *w)
     free(w->wl);
     free(w->scratch);
     free(w->buf);
+    free(w->q);
+    w->q = NULL;
     bnc_fed_dataset_free(&w->own_train);
     free(w->flipped.y);
     memset(&w->flipped, 0, sizeof w->flipped);
@@ -120,10 +130,15 @@ static int worker_setup(worker *w, const bnc_fed_config *cfg, bnc_err *err)
 
 static int send_join(worker *w, client *c, bnc_err *err)
 {
+    int key = w->have_cfg && w->cfg.secagg == 1;
     Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
     Bnc__Fed__Join j = BNC__FED__JOIN__INIT;
     j.client_id = (uint32_t)c->id;
     j.version = (char *)"bnc-fed-1";
+    if (key) { /* only runs with secure aggregation carry the key */
+        j.secagg_pk.data = c->sa_pk;
+        j.secagg_pk.len = BNC_SECAGG_PK;
+    }
     m.body_case = BNC__FED__MSG__BODY_JOIN;
     m.join = &j;
     c->last_tx = bnc_now();
@@ -151,6 +166,222 @@ static const bnc_fed_dataset *flipped_train(worker *w, bnc_err *err)
             w->flipped.y[i] = (uint8_t)(BNC_FED_NCLASSES - 1 - w->train->y[i]);
     }
     return &w->flipped;
+}
+
+/* Secure aggregation: quantizes the update (w->wl) to the integer alphabet
+ * of the uplink codec, masks it (when a roster is given), shares the
+ * self-mask seed and sends it all as one Update. */
+static int secagg_update(worker *w, client *c, const Bnc__Fed__RoundStart *rs, double loss,
+                         double acc, int64_t cnt, double t0, uint64_t stream, bnc_err *err)
+{
+    const bnc_fed_config *cfg = &w->cfg;
+    size_t n = (size_t)w->a.nparams;
+    if (!w->q && !(w->q = malloc(n * sizeof *w->q)))
+        return bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
+    int id = cfg->uplink->id;
+    int qmax = id == BNC_FED_CODEC_TERNARY ? 1 : id == BNC_FED_CODEC_INT8 ? 127 : 32767;
+    bnc_secagg_quantize(w->wl, n, rs->secagg_step, qmax, id == BNC_FED_CODEC_NONE, cfg->seed,
+                        bnc_mix64(stream, 0x5a), cfg->error_feedback ? c->residual : NULL, w->q);
+    size_t nr = rs->n_roster;
+    ProtobufCBinaryData *sh = NULL;
+    uint8_t *boxes = NULL, *shares = NULL;
+    int rc = 0;
+    if (nr > 0) {
+        int me = -1;
+        for (size_t k = 0; k < nr; k++) {
+            if (!rs->roster[k]->pk.data || rs->roster[k]->pk.len != BNC_SECAGG_PK) {
+                clog_(w, "client %d: round %u: roster entry %zu without a 32-byte key, no update",
+                      c->id, rs->round, k);
+                return 0;
+            }
+            if (rs->roster[k]->id == (uint32_t)c->id) me = (int)k;
+        }
+        if (me < 0 || rs->secagg_t < 1 || rs->secagg_t > nr) {
+            clog_(w, "client %d: round %u: not in the secure-aggregation roster or bad threshold",
+                  c->id, rs->round);
+            return 0;
+        }
+        free(c->sa_ids);
+        free(c->sa_pks);
+        c->sa_ids = malloc(nr * sizeof *c->sa_ids);
+        c->sa_pks = malloc(nr * sizeof *c->sa_pks);
+        sh = calloc(nr, sizeof *sh);
+        boxes = malloc(nr * BNC_SECAGG_BOX);
+        shares = malloc(nr * BNC_SECAGG_SHARE);
+        if (!c->sa_ids || !c->sa_pks || !sh || !boxes || !shares) {
+            rc = bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
+            goto out;
+        }
+        c->sa_n = (int)nr;
+        c->sa_me = me;
+        c->sa_round = (int)rs->round;
+        uint8_t seed[BNC_SECAGG_SEED];
+        bnc_secagg_random_seed(seed);
+        bnc_secagg_add_mask(w->q, n, seed, rs->round, +1);
+        if ((rc = bnc_secagg_split(seed, (int)rs->secagg_t, (int)nr, shares, err))) goto out;
+        for (size_t k = 0; k < nr; k++) {
+            c->sa_ids[k] = rs->roster[k]->id;
+            memcpy(c->sa_pks[k], rs->roster[k]->pk.data, BNC_SECAGG_PK);
+            if ((int)k == me) {
+                memcpy(c->sa_own, shares + k * BNC_SECAGG_SHARE, BNC_SECAGG_SHARE);
+                continue; /* its own share stays here */
+            }
+            uint8_t ps[BNC_SECAGG_SEED], key[32];
+            if (bnc_secagg_pair_seed(c->sa_sk, c->sa_pks[k], rs->round, (uint32_t)c->id,
+                                     c->sa_ids[k], ps, err) ||
+                bnc_secagg_box_key(c->sa_sk, c->sa_pks[k], rs->round, (uint32_t)c->id, c->sa_ids[k],
+                                   key, err)) {
+                clog_(w, "client %d: round %u: client %u: %s; no update", c->id, rs->round,
+                      c->sa_ids[k], err->msg);
+                bnc_err_clear(err);
+                goto out;
+            }
+            bnc_secagg_add_mask(w->q, n, ps, rs->round,
+                                bnc_secagg_pair_sign((uint32_t)c->id, c->sa_ids[k]));
+            bnc_secagg_seal(shares + k * BNC_SECAGG_SHARE, key, rs->round,
+                            boxes + k * BNC_SECAGG_BOX);
+            sh[k].data = boxes + k * BNC_SECAGG_BOX;
+            sh[k].len = BNC_SECAGG_BOX;
+        }
+        memset(seed, 0, sizeof seed);
+    }
+    Bnc__Fed__Tensor ts[BNC_FED_MAX_TENSORS], *tp[BNC_FED_MAX_TENSORS];
+    for (int t = 0; t < w->nt; t++) {
+        int64_t off, len = bnc_fed_arch_tensor(&w->a, t, &off);
+        bnc__fed__tensor__init(&ts[t]);
+        ts[t].index = (uint32_t)t;
+        ts[t].codec = BNC_FED_CODEC_SECAGG;
+        ts[t].n = (uint64_t)len;
+        ts[t].data.data = (uint8_t *)(w->q + off);
+        ts[t].data.len = (size_t)len * 4;
+        tp[t] = &ts[t];
+    }
+    Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
+    Bnc__Fed__Update u = BNC__FED__UPDATE__INIT;
+    u.round = rs->round;
+    u.client_id = (uint32_t)c->id;
+    u.examples = (uint64_t)cnt;
+    u.n_delta = (size_t)w->nt;
+    u.delta = tp;
+    u.train_loss = loss;
+    u.train_acc = acc;
+    u.compute_s = bnc_now() - t0;
+    u.n_shares = nr;
+    u.shares = sh;
+    m.body_case = BNC__FED__MSG__BODY_UPDATE;
+    m.update = &u;
+    c->last_tx = bnc_now();
+    c->sent_round = 0;
+    rc = bnc_fed_send(c->sock, NULL, 0, &m, NULL, err);
+out:
+    free(sh);
+    free(boxes);
+    free(shares);
+    return rc;
+}
+
+/* Secure aggregation, second step: opens the survivors' shares meant for
+ * this client and computes the masks it added for the dropped clients. */
+static int on_unmask(worker *w, client *c, const Bnc__Fed__Unmask *um, bnc_err *err)
+{
+    if (w->o->drop_unmask && w->o->drop_unmask[c->id]) {
+        clog_(w, "client %d: round %u: ignoring Unmask (test hook: gone after sending)", c->id,
+              um->round);
+        return 0;
+    }
+    if ((int)um->round != c->sa_round || um->n_shares != um->n_survivors) {
+        clog_(w, "client %d: Unmask for round %u refused (masked round %d)", c->id, um->round,
+              c->sa_round);
+        return 0;
+    }
+    size_t n = (size_t)w->a.nparams;
+    int in_s = 0;
+    for (size_t k = 0; k < um->n_survivors; k++) {
+        in_s |= um->survivors[k] == (uint32_t)c->id;
+        for (size_t d = 0; d < um->n_dropped; d++)
+            if (um->dropped[d] == um->survivors[k]) {
+                /* A server asking for both kinds of secret of one client
+                 * could unmask it: answer nothing. */
+                clog_(w, "client %d: Unmask lists client %u as survivor and dropped, refused",
+                      c->id, um->survivors[k]);
+                return 0;
+            }
+    }
+    if (!in_s) {
+        clog_(w, "client %d: Unmask without this client among the survivors, refused", c->id);
+        return 0;
+    }
+    uint32_t *owners = malloc(um->n_survivors * sizeof *owners);
+    uint8_t *opened = malloc(um->n_survivors * BNC_SECAGG_SHARE + 1);
+    ProtobufCBinaryData *sh = calloc(um->n_survivors + 1, sizeof *sh);
+    uint32_t *corr = um->n_dropped ? calloc(n, sizeof *corr) : NULL;
+    int rc = 0;
+    size_t k2 = 0;
+    if (!owners || !opened || !sh || (um->n_dropped && !corr)) {
+        rc = bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
+        goto out;
+    }
+    for (size_t k = 0; k < um->n_survivors; k++) {
+        uint32_t u = um->survivors[k];
+        uint8_t *dst = opened + k2 * BNC_SECAGG_SHARE;
+        if (u == (uint32_t)c->id) {
+            memcpy(dst, c->sa_own, BNC_SECAGG_SHARE);
+        } else {
+            int idx = -1;
+            for (int r = 0; r < c->sa_n; r++)
+                if (c->sa_ids[r] == u) idx = r;
+            uint8_t key[32];
+            bnc_err e;
+            if (idx < 0 || um->shares[k].len != BNC_SECAGG_BOX ||
+                bnc_secagg_box_key(c->sa_sk, c->sa_pks[idx], um->round, u, (uint32_t)c->id, key,
+                                   &e) ||
+                bnc_secagg_open(um->shares[k].data, key, um->round, dst, &e)) {
+                clog_(w, "client %d: round %u: the share from client %u does not open, skipped",
+                      c->id, um->round, u);
+                continue;
+            }
+        }
+        owners[k2] = u;
+        sh[k2].data = dst;
+        sh[k2].len = BNC_SECAGG_SHARE;
+        k2++;
+    }
+    for (size_t d = 0; d < um->n_dropped; d++) {
+        int idx = -1;
+        for (int r = 0; r < c->sa_n; r++)
+            if (c->sa_ids[r] == um->dropped[d] && r != c->sa_me) idx = r;
+        if (idx < 0) continue;
+        uint8_t ps[BNC_SECAGG_SEED];
+        bnc_err e;
+        if (bnc_secagg_pair_seed(c->sa_sk, c->sa_pks[idx], um->round, (uint32_t)c->id,
+                                 um->dropped[d], ps, &e))
+            continue;
+        bnc_secagg_add_mask(corr, n, ps, um->round,
+                            bnc_secagg_pair_sign((uint32_t)c->id, um->dropped[d]));
+    }
+    Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
+    Bnc__Fed__UnmaskReply r = BNC__FED__UNMASK_REPLY__INIT;
+    r.round = um->round;
+    r.client_id = (uint32_t)c->id;
+    r.n_owners = k2;
+    r.owners = owners;
+    r.n_shares = k2;
+    r.shares = sh;
+    if (corr) {
+        r.correction.data = (uint8_t *)corr;
+        r.correction.len = n * 4;
+    }
+    m.body_case = BNC__FED__MSG__BODY_UNMASK_REPLY;
+    m.unmask_reply = &r;
+    c->last_tx = bnc_now();
+    rc = bnc_fed_send(c->sock, NULL, 0, &m, NULL, err);
+    c->sa_round = 0; /* one answer per round */
+out:
+    free(owners);
+    free(opened);
+    free(sh);
+    free(corr);
+    return rc;
 }
 
 static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_err *err)
@@ -207,6 +438,7 @@ static int on_round(worker *w, client *c, const Bnc__Fed__RoundStart *rs, bnc_er
         c->residual = calloc(n, sizeof(float));
         if (!c->residual) return bnc_err_set(err, BNC_ENOMEM, "client %d: out of memory", c->id);
     }
+    if (rs->secagg_step > 0) return secagg_update(w, c, rs, loss, acc, cnt, t0, stream, err);
     Bnc__Fed__Tensor ts[BNC_FED_MAX_TENSORS], *tp[BNC_FED_MAX_TENSORS];
     rc = bnc_fed_tensors_encode(&w->a, cfg->uplink, &cfg->cp, w->wl,
                                 cfg->error_feedback ? c->residual : NULL, w->scratch, cfg->seed,
@@ -269,6 +501,7 @@ static int handle(worker *w, client *c, bnc_err *err)
                              cfg.clients);
         if (!rc) rc = worker_setup(w, &cfg, err);
         if (!rc) c->welcomed = 1;
+        if (!rc && cfg.secagg == 1) rc = send_join(w, c, err); /* now with the key */
         break;
     }
     case BNC__FED__MSG__BODY_ROUND_START:
@@ -291,6 +524,9 @@ static int handle(worker *w, client *c, bnc_err *err)
         break;
     case BNC__FED__MSG__BODY_SHUTDOWN:
         c->done = 1;
+        break;
+    case BNC__FED__MSG__BODY_UNMASK:
+        rc = w->have_cfg ? on_unmask(w, c, m->unmask, err) : 0;
         break;
     default:
         clog_(w, "client %d: unexpected message type %d, ignored", c->id, (int)m->body_case);
@@ -315,6 +551,7 @@ int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, dou
         rc = bnc_err_set(err, BNC_ENOMEM, "clients: out of memory");
         goto done;
     }
+    if ((rc = bnc_secagg_init(err))) goto done;
     /* Load the data before joining, so a round never waits on it. */
     if (!w.train) {
         if ((rc = bnc_fed_mnist_load(o->data_dir, &w.own_train, NULL, err))) goto done;
@@ -325,6 +562,7 @@ int bnc_fed_clients_run(const bnc_fed_client_opts *o, const int *ids, int n, dou
         client *c = &cs[i];
         c->id = ids[i];
         c->last_rx = now;
+        bnc_secagg_keypair(c->sa_pk, c->sa_sk);
         c->sock = zmq_socket(ctx, ZMQ_DEALER);
         if (!c->sock) {
             rc = bnc_err_set(err, BNC_ENET, "client %d: zmq_socket: %s", c->id,
@@ -402,6 +640,8 @@ done:
             }
             free(cs[i].residual);
             free(cs[i].sent);
+            free(cs[i].sa_ids);
+            free(cs[i].sa_pks);
         }
     free(cs);
     free(items);

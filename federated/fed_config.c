@@ -196,6 +196,31 @@ int bnc_fed_config_check(bnc_fed_config *c, bnc_err *err)
                            "--dp-clip: the accountant assumes the mean (--aggregator mean)");
     if (!(c->min_fraction >= 0 && c->min_fraction <= 1))
         return bnc_err_set(err, BNC_EINVAL, "--min-fraction %g outside [0, 1]", c->min_fraction);
+    if (c->secagg < 0 || c->secagg > 2)
+        return bnc_err_set(err, BNC_EINVAL, "--secagg: 0 off, 1 masked, 2 unmasked reference");
+    if (c->secagg) {
+        int id = c->uplink->id;
+        if (id != BNC_FED_CODEC_TERNARY && id != BNC_FED_CODEC_INT8 && id != BNC_FED_CODEC_NONE)
+            return bnc_err_set(err, BNC_EINVAL,
+                               "--secagg: the uplink must be ternary, int8 or none, not %s",
+                               c->uplink->name);
+        if (c->aggregator != BNC_FED_AGG_MEAN)
+            return bnc_err_set(err, BNC_EINVAL,
+                               "--secagg: the server sees only the sum (--aggregator mean)");
+        if (c->secagg_step == 0)
+            c->secagg_step = id == BNC_FED_CODEC_TERNARY ? 0.05
+                             : id == BNC_FED_CODEC_INT8  ? 1.0 / 127
+                                                         : 1.0 / 32767;
+        if (!(c->secagg_step > 0) || !isfinite(c->secagg_step))
+            return bnc_err_set(err, BNC_EINVAL, "--secagg-step must be > 0");
+        if (c->secagg_t == 0) c->secagg_t = (2 * c->per_round + 2) / 3;
+        if (c->secagg_t < 1 || c->secagg_t > c->per_round)
+            return bnc_err_set(err, BNC_EINVAL, "--secagg-t %d outside 1..%d", c->secagg_t,
+                               c->per_round);
+        if (c->secagg_drop < 0 || c->secagg_drop > c->per_round - c->secagg_t)
+            return bnc_err_set(err, BNC_EINVAL, "--secagg-drop %d outside 0..%d (n - t)",
+                               c->secagg_drop, c->per_round - c->secagg_t);
+    }
     if (c->attack < 0 || c->attack > BNC_FED_ATTACK_POISON)
         return bnc_err_set(err, BNC_EINVAL, "--attack: unknown kind");
     if (!(c->attack_frac >= 0 && c->attack_frac <= 1))
@@ -228,7 +253,8 @@ char *bnc_fed_config_json(const bnc_fed_config *c)
              "\"krum_f\": %d, \"krum_m\": %d, \"max_norm\": %g, \"norm_policy\": \"%s\", "
              "\"max_examples\": %lld, \"attack\": \"%s\", \"attack_frac\": %g, "
              "\"attack_scale\": %g, \"dp_clip\": %g, \"dp_noise\": %g, \"dp_delta\": %g, "
-             "\"dp_quantile\": %g, \"min_fraction\": %g}",
+             "\"dp_quantile\": %g, \"min_fraction\": %g, \"secagg\": %d, \"secagg_t\": %d, "
+             "\"secagg_step\": %g}",
              c->train.batch, c->clients, c->deadline_s, c->downlink->name, c->train.epochs,
              c->error_feedback ? "true" : "false", c->cp.k_frac, (double)c->train.lr, c->model,
              (double)c->train.momentum, part, c->per_round, (double)c->train.prox_mu,
@@ -238,6 +264,7 @@ char *bnc_fed_config_json(const bnc_fed_config *c)
              c->trim_frac, c->krum_f, c->krum_m, c->max_norm,
              c->norm_policy == BNC_FED_NORM_CLIP ? "clip" : "reject", (long long)c->max_examples,
              bnc_fed_attack_name(c->attack), c->attack_frac, c->attack_scale, c->dp_clip,
-             c->dp_noise, c->dp_delta, c->dp_quantile, c->min_fraction);
+             c->dp_noise, c->dp_delta, c->dp_quantile, c->min_fraction, c->secagg, c->secagg_t,
+             c->secagg_step);
     return s;
 }

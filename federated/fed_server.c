@@ -17,6 +17,7 @@
 #include "bnc_fed.h"
 #include "bnc_fed_dp.h"
 #include "bnc_fed_robust.h"
+#include "bnc_fed_secagg.h"
 #include "bnc_rng.h"
 #include "bnc_time.h"
 #include "fed_wire.h"
@@ -31,6 +32,10 @@ typedef struct peer {
     int sampled, responded; /* this round */
     int slot;               /* index of its update this round */
     int capped_logged;
+    uint8_t sa_pk[BNC_SECAGG_PK]; /* secure aggregation: X25519 public key from Join */
+    int has_pk;
+    int roster_k; /* its index in this round's roster, -1 when not in it */
+    int unmasked; /* answered this round's Unmask */
 } peer;
 
 /* Peers (by routing id) whose messages were rejected: counted per round,
@@ -94,6 +99,15 @@ typedef struct server {
     conn conns[CONNS];
     char hs_fail[160]; /* last handshake failure, printed with the peer at disconnect */
     int rounds_skipped;
+    /* Secure aggregation, this round: the masked integer updates by slot,
+     * the sealed shares they carry ([slot][roster index]), the opened
+     * shares of each survivor's seed and the x they belong to. */
+    uint32_t *yq, *ysum;
+    uint8_t *boxes, *bsh;
+    uint32_t *bx;
+    int *nb;
+    uint32_t *roster; /* client ids, in id order */
+    int nroster, unmask_phase, replies;
     double clip; /* DP: the current clip norm */
     int below;   /* DP: updates at most the clip this round */
 } server;
@@ -330,7 +344,13 @@ static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fe
     if (key_mismatch(s, rid, rid_len, -1, j->client_id, key_id)) return;
     peer *p = &s->peers[j->client_id];
     int same = p->joined && p->rid_len == rid_len && memcmp(p->rid, rid, rid_len) == 0;
-    if (same) return; /* heartbeat */
+    if (same) { /* heartbeat, or the Join with the key after Welcome */
+        if (j->secagg_pk.len == BNC_SECAGG_PK && !p->has_pk) {
+            memcpy(p->sa_pk, j->secagg_pk.data, BNC_SECAGG_PK);
+            p->has_pk = 1;
+        }
+        return;
+    }
     char name[600];
     peer_name(rid, rid_len, name, sizeof name);
     if (!p->joined) {
@@ -340,10 +360,264 @@ static void on_join(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fe
         peer_name(p->rid, p->rid_len, was, sizeof was);
         slog(s, "client %u joined again as peer %s (was %s)", j->client_id, name, was);
     }
+    p->has_pk = 0;
+    if (j->secagg_pk.len == BNC_SECAGG_PK) {
+        memcpy(p->sa_pk, j->secagg_pk.data, BNC_SECAGG_PK);
+        p->has_pk = 1;
+    }
     memcpy(p->rid, rid, rid_len);
     p->rid_len = rid_len;
     p->joined = 1;
     send_welcome(s, rid, rid_len);
+}
+
+/* ---- secure aggregation ------------------------------------------------------ */
+
+static int serve_one(server *s, long timeout_ms, bnc_err *err);
+
+/* Shape of a masked update: every tensor once, codec SECAGG, n values of 4
+ * bytes; with masks, one sealed share for every other roster member. */
+static int secagg_check(server *s, const peer *p, const Bnc__Fed__Update *u, char *why, size_t cap)
+{
+    int nt = s->nt;
+    if (u->n_delta != (size_t)nt) {
+        snprintf(why, cap, "malformed update: %zu tensors, the model has %d", u->n_delta, nt);
+        return -1;
+    }
+    unsigned seen = 0;
+    for (size_t i = 0; i < u->n_delta; i++) {
+        const Bnc__Fed__Tensor *t = u->delta[i];
+        int64_t off,
+            len = t->index < (uint32_t)nt ? bnc_fed_arch_tensor(&s->a, (int)t->index, &off) : -1;
+        if (len < 0 || (seen >> t->index & 1) || t->codec != BNC_FED_CODEC_SECAGG ||
+            t->n != (uint64_t)len || t->data.len != (size_t)len * 4) {
+            snprintf(why, cap,
+                     "malformed masked update: tensor %u (codec %u, %llu values, %zu bytes)",
+                     t->index, t->codec, (unsigned long long)t->n, t->data.len);
+            return -1;
+        }
+        seen |= 1u << t->index;
+    }
+    if (s->cfg->secagg == 1) {
+        if (u->n_shares != (size_t)s->nroster) {
+            snprintf(why, cap, "masked update with %zu shares, the roster has %d", u->n_shares,
+                     s->nroster);
+            return -1;
+        }
+        for (int k = 0; k < s->nroster; k++)
+            if (k != p->roster_k && u->shares[k].len != BNC_SECAGG_BOX) {
+                snprintf(why, cap, "masked update: share %d of %zu bytes, expected %d", k,
+                         u->shares[k].len, BNC_SECAGG_BOX);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+static void secagg_store(server *s, const peer *p, const Bnc__Fed__Update *u, int slot)
+{
+    size_t n = (size_t)s->a.nparams;
+    uint32_t *y = s->yq + (size_t)slot * n;
+    for (size_t i = 0; i < u->n_delta; i++) {
+        int64_t off;
+        int64_t len = bnc_fed_arch_tensor(&s->a, (int)u->delta[i]->index, &off);
+        memcpy(y + off, u->delta[i]->data.data, (size_t)len * 4);
+    }
+    if (s->cfg->secagg == 1)
+        for (int k = 0; k < s->nroster; k++)
+            if (k != p->roster_k)
+                memcpy(s->boxes + ((size_t)slot * (size_t)s->ncap + (size_t)k) * BNC_SECAGG_BOX,
+                       u->shares[k].data, BNC_SECAGG_BOX);
+    s->nb[slot] = 0;
+}
+
+static void on_unmask_reply(server *s, const uint8_t *rid, size_t rid_len,
+                            const Bnc__Fed__UnmaskReply *r, int key_id)
+{
+    char why[200];
+    size_t n = (size_t)s->a.nparams;
+    if (r->client_id < (uint32_t)s->cfg->clients && (int)r->round < s->round) {
+        const peer *q = &s->peers[r->client_id];
+        if (q->joined && q->rid_len == rid_len && memcmp(q->rid, rid, rid_len) == 0)
+            return; /* a slow survivor's answer after the first t: not needed */
+    }
+    if (r->client_id >= (uint32_t)s->cfg->clients || !s->unmask_phase ||
+        (int)r->round != s->round) {
+        snprintf(why, sizeof why, "unmask reply from client %u for round %u: not expected",
+                 r->client_id, r->round);
+        reject(s, rid, rid_len, -1, why);
+        return;
+    }
+    if (key_mismatch(s, rid, rid_len, -1, r->client_id, key_id)) return;
+    peer *p = &s->peers[r->client_id];
+    if (!p->joined || p->rid_len != rid_len || memcmp(p->rid, rid, rid_len) != 0 || p->slot < 0 ||
+        p->unmasked) {
+        snprintf(why, sizeof why, "unmask reply for client %u: not a survivor, or a second one",
+                 r->client_id);
+        reject(s, rid, rid_len, -1, why);
+        return;
+    }
+    int ndrop = s->st.sampled - s->nup;
+    if (r->n_owners != r->n_shares || r->n_owners > (size_t)s->nup ||
+        r->correction.len != (ndrop > 0 ? n * 4 : 0)) {
+        snprintf(why, sizeof why, "malformed unmask reply: %zu owners, %zu shares, %zu bytes",
+                 r->n_owners, r->n_shares, r->correction.len);
+        reject(s, rid, rid_len, -1, why);
+        return;
+    }
+    for (size_t k = 0; k < r->n_owners; k++) {
+        uint32_t o = r->owners[k];
+        if (o >= (uint32_t)s->cfg->clients || s->peers[o].slot < 0 ||
+            r->shares[k].len != BNC_SECAGG_SHARE) {
+            snprintf(why, sizeof why, "unmask reply: share %zu for client %u refused", k, o);
+            reject(s, rid, rid_len, -1, why);
+            return;
+        }
+    }
+    p->unmasked = 1;
+    s->replies++;
+    uint32_t x = (uint32_t)p->roster_k + 1;
+    for (size_t k = 0; k < r->n_owners; k++) {
+        int slot = s->peers[r->owners[k]].slot;
+        int dup = 0;
+        for (int j = 0; j < s->nb[slot]; j++)
+            dup |= s->bx[(size_t)slot * (size_t)s->ncap + (size_t)j] == x;
+        if (dup || s->nb[slot] >= s->ncap) continue;
+        size_t at = (size_t)slot * (size_t)s->ncap + (size_t)s->nb[slot]++;
+        memcpy(s->bsh + at * BNC_SECAGG_SHARE, r->shares[k].data, BNC_SECAGG_SHARE);
+        s->bx[at] = x;
+    }
+    if (ndrop > 0) {
+        const uint8_t *c = r->correction.data;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v = (uint32_t)c[4 * i] | (uint32_t)c[4 * i + 1] << 8 |
+                         (uint32_t)c[4 * i + 2] << 16 | (uint32_t)c[4 * i + 3] << 24;
+            s->ysum[i] -= v;
+        }
+    }
+}
+
+/* Second step of a masked round: asks every survivor for its shares of
+ * the survivors' seeds and its masks for the dropped, until all answered or
+ * the deadline. */
+static int secagg_unmask(server *s, bnc_err *err)
+{
+    int K = s->cfg->clients, ns = s->nup;
+    uint32_t *surv = malloc((size_t)ns * sizeof *surv);
+    uint32_t *drop = malloc((size_t)K * sizeof *drop);
+    ProtobufCBinaryData *sh = calloc((size_t)ns, sizeof *sh);
+    if (!surv || !drop || !sh) {
+        free(surv);
+        free(drop);
+        free(sh);
+        return bnc_err_set(err, BNC_ENOMEM, "server: out of memory");
+    }
+    int nd = 0, k = 0;
+    for (int i = 0; i < K; i++) {
+        peer *p = &s->peers[i];
+        if (p->roster_k < 0) continue;
+        if (p->slot >= 0)
+            surv[k++] = (uint32_t)i;
+        else
+            drop[nd++] = (uint32_t)i;
+    }
+    memset(s->ysum, 0, (size_t)s->a.nparams * sizeof *s->ysum);
+    s->unmask_phase = 1;
+    s->replies = 0;
+    int pending = 0;
+    for (int j = 0; j < ns; j++) {
+        peer *p = &s->peers[surv[j]];
+        for (int u = 0; u < ns; u++) {
+            int slot = s->peers[surv[u]].slot;
+            sh[u].data =
+                s->boxes + ((size_t)slot * (size_t)s->ncap + (size_t)p->roster_k) * BNC_SECAGG_BOX;
+            sh[u].len = surv[u] == surv[j] ? 0 : BNC_SECAGG_BOX;
+        }
+        Bnc__Fed__Msg m = BNC__FED__MSG__INIT;
+        Bnc__Fed__Unmask um = BNC__FED__UNMASK__INIT;
+        um.round = (uint32_t)s->round;
+        um.n_survivors = (size_t)ns;
+        um.survivors = surv;
+        um.n_dropped = (size_t)nd;
+        um.dropped = drop;
+        um.n_shares = (size_t)ns;
+        um.shares = sh;
+        m.body_case = BNC__FED__MSG__BODY_UNMASK;
+        m.unmask = &um;
+        bnc_err e;
+        if (bnc_fed_send(s->sock, p->rid, p->rid_len, &m, &s->down_acc, &e) == 0) pending++;
+    }
+    free(surv);
+    free(drop);
+    free(sh);
+    double deadline = bnc_now() + s->cfg->deadline_s;
+    int rc = 0;
+    /* With none dropped before sending, any t answers hold t shares of
+     * every survivor's seed: the rest need not be waited for. */
+    while (s->replies < pending && !(nd == 0 && s->replies >= s->cfg->secagg_t) &&
+           bnc_now() < deadline && !rc)
+        rc = serve_one(s, (long)((deadline - bnc_now()) * 1000) + 1, err);
+    s->unmask_phase = 0;
+    return rc;
+}
+
+/* Unmasks the sum into s->dec (the mean update): *ok = 0 with a log line
+ * when the survivors' answers do not suffice. */
+static int secagg_finish(server *s, int *ok, bnc_err *err)
+{
+    const bnc_fed_config *c = s->cfg;
+    size_t n = (size_t)s->a.nparams;
+    int ns = s->nup, nd = s->st.sampled - s->nup;
+    *ok = 1;
+    if (c->secagg == 1) {
+        if (ns < c->secagg_t) {
+            slog(s, "round %d: %d masked updates, below the threshold %d: round skipped", s->round,
+                 ns, c->secagg_t);
+            *ok = 0;
+            return 0;
+        }
+        int rc = secagg_unmask(s, err);
+        if (rc) return rc;
+        if (s->replies < c->secagg_t || (nd > 0 && s->replies < ns)) {
+            slog(s,
+                 "round %d: %d of %d survivors answered Unmask (threshold %d, %d dropped before "
+                 "sending): the masks cannot be removed, round skipped",
+                 s->round, s->replies, ns, c->secagg_t, nd);
+            *ok = 0;
+            return 0;
+        }
+        if (s->replies < ns)
+            slog(s,
+                 "round %d: %d of %d survivors answered Unmask (the others gone after sending, or "
+                 "not waited for): seeds rebuilt from %d shares",
+                 s->round, s->replies, ns, c->secagg_t);
+    } else {
+        memset(s->ysum, 0, n * sizeof *s->ysum);
+    }
+    for (int slot = 0; slot < ns; slot++) {
+        const uint32_t *y = s->yq + (size_t)slot * n;
+        for (size_t i = 0; i < n; i++)
+            s->ysum[i] += y[i];
+        if (c->secagg != 1) continue;
+        if (s->nb[slot] < c->secagg_t) {
+            slog(s, "round %d: update %d has %d shares of its seed, below %d: round skipped",
+                 s->round, slot, s->nb[slot], c->secagg_t);
+            *ok = 0;
+            return 0;
+        }
+        uint8_t seed[BNC_SECAGG_SEED];
+        bnc_err e;
+        if (bnc_secagg_combine(s->bsh + (size_t)slot * (size_t)s->ncap * BNC_SECAGG_SHARE,
+                               s->bx + (size_t)slot * (size_t)s->ncap, c->secagg_t, seed, &e)) {
+            slog(s, "round %d: %s: round skipped", s->round, e.msg);
+            *ok = 0;
+            return 0;
+        }
+        bnc_secagg_add_mask(s->ysum, n, seed, (uint32_t)s->round, -1);
+    }
+    for (size_t i = 0; i < n; i++)
+        s->dec[i] = (float)(c->secagg_step * (double)(int32_t)s->ysum[i] / ns);
+    return 0;
 }
 
 static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__Fed__Update *u,
@@ -387,13 +661,34 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
     }
     bnc_err e;
     bnc_err_clear(&e);
+    size_t n = (size_t)s->a.nparams;
+    /* The aggregation weight: the examples claimed, at most the shard the
+     * partition gave this client (or --max-examples). */
+    int64_t cap = s->cfg->max_examples > 0 ? s->cfg->max_examples : s->shard[u->client_id];
+    int64_t ex = (int64_t)u->examples;
+    if (ex > cap) {
+        if (!p->capped_logged)
+            slog(s, "client %u claims %lld examples; weighted as %lld (%s)", u->client_id,
+                 (long long)ex, (long long)cap,
+                 s->cfg->max_examples > 0 ? "--max-examples" : "its shard's size");
+        p->capped_logged = 1;
+        ex = cap;
+    }
+    if (s->cfg->secagg) {
+        /* Masked integers: the server checks the shape, never the values
+         * (the aggregate is checked after unmasking). */
+        if (secagg_check(s, p, u, why, sizeof why)) {
+            reject(s, rid, rid_len, (int)u->round, why);
+            return;
+        }
+        goto accepted;
+    }
     if (bnc_fed_tensors_decode(&s->a, s->cfg->uplink, &s->cfg->cp, u->delta, u->n_delta, s->dec,
                                &e)) {
         snprintf(why, sizeof why, "malformed update: %s", e.msg);
         reject(s, rid, rid_len, (int)u->round, why);
         return;
     }
-    size_t n = (size_t)s->a.nparams;
     double nrm = bnc_fed_l2(s->dec, n);
     if (!(nrm <= s->cfg->max_norm) &&
         (s->cfg->norm_policy == BNC_FED_NORM_REJECT || !isfinite(nrm))) {
@@ -407,26 +702,19 @@ static void on_update(server *s, const uint8_t *rid, size_t rid_len, const Bnc__
             s->dec[i] *= k;
         s->st.clipped++;
     }
-    /* The aggregation weight: the examples claimed, at most the shard the
-     * partition gave this client (or --max-examples). */
-    int64_t cap = s->cfg->max_examples > 0 ? s->cfg->max_examples : s->shard[u->client_id];
-    int64_t ex = (int64_t)u->examples;
-    if (ex > cap) {
-        if (!p->capped_logged)
-            slog(s, "client %u claims %lld examples; weighted as %lld (%s)", u->client_id,
-                 (long long)ex, (long long)cap,
-                 s->cfg->max_examples > 0 ? "--max-examples" : "its shard's size");
-        p->capped_logged = 1;
-        ex = cap;
-    }
-    double wgt = s->cfg->dp_clip > 0 ? 1.0 : (double)ex; /* DP: equal weights */
+accepted:;
+    /* DP and secure aggregation: equal weights. */
+    double wgt = s->cfg->dp_clip > 0 || s->cfg->secagg ? 1.0 : (double)ex;
     s->below += u->below_clip;
     if (s->nup >= s->ncap) { /* cannot happen: one slot per sampled client */
         reject(s, rid, rid_len, (int)u->round, "no update slot left");
         return;
     }
     int slot = s->nup++;
-    memcpy(s->ups + (size_t)slot * n, s->dec, n * sizeof(float));
+    if (s->cfg->secagg)
+        secagg_store(s, p, u, slot);
+    else
+        memcpy(s->ups + (size_t)slot * n, s->dec, n * sizeof(float));
     s->upw[slot] = wgt;
     s->upid[slot] = (int)u->client_id;
     p->slot = slot;
@@ -680,6 +968,9 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
             case BNC__FED__MSG__BODY_UPDATE:
                 on_update(s, rid, rid_len, m->update, key_id);
                 break;
+            case BNC__FED__MSG__BODY_UNMASK_REPLY:
+                on_unmask_reply(s, rid, rid_len, m->unmask_reply, key_id);
+                break;
             case BNC__FED__MSG__BODY_LEAVE:
                 if (m->leave->client_id < (uint32_t)s->cfg->clients) {
                     peer *p = &s->peers[m->leave->client_id];
@@ -710,8 +1001,8 @@ static int serve_one(server *s, long timeout_ms, bnc_err *err)
 static int joined_count(const server *s)
 {
     int k = 0;
-    for (int i = 0; i < s->cfg->clients; i++)
-        k += s->peers[i].joined;
+    for (int i = 0; i < s->cfg->clients; i++) /* with secure aggregation: once keyed */
+        k += s->peers[i].joined && (s->cfg->secagg != 1 || s->peers[i].has_pk);
     return k;
 }
 
@@ -818,8 +1109,9 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     int *ids = malloc((size_t)K * sizeof *ids);
     if (!ids) return bnc_err_set(err, BNC_ENOMEM, "server: out of memory");
     for (int i = 0; i < K; i++) {
-        s->peers[i].sampled = s->peers[i].responded = 0;
-        if (s->peers[i].joined) ids[nj++] = i;
+        s->peers[i].sampled = s->peers[i].responded = s->peers[i].unmasked = 0;
+        s->peers[i].slot = s->peers[i].roster_k = -1;
+        if (s->peers[i].joined && (c->secagg != 1 || s->peers[i].has_pk)) ids[nj++] = i;
     }
     int m = c->per_round < nj ? c->per_round : nj;
     bnc_rng r;
@@ -844,6 +1136,39 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
     rs.n_model = (size_t)s->nt;
     rs.model = tp;
     rs.deadline_s = c->deadline_s;
+    /* Secure aggregation: the roster (sampled ids in id order, their keys). */
+    Bnc__Fed__SecAggPeer *ros = NULL, **rosp = NULL;
+    if (c->secagg) {
+        rs.secagg_step = c->secagg_step;
+        rs.secagg_t = (uint32_t)c->secagg_t;
+    }
+    if (c->secagg == 1) {
+        ros = calloc((size_t)m + 1, sizeof *ros);
+        rosp = calloc((size_t)m + 1, sizeof *rosp);
+        if (!ros || !rosp) {
+            free(ros);
+            free(rosp);
+            free(ids);
+            return bnc_err_set(err, BNC_ENOMEM, "server: out of memory");
+        }
+        uint8_t *pick = calloc((size_t)K, 1);
+        for (int i = 0; pick && i < m; i++)
+            pick[ids[i]] = 1;
+        s->nroster = 0;
+        for (int i = 0; pick && i < K; i++)
+            if (pick[i]) {
+                int k = s->nroster++;
+                bnc__fed__sec_agg_peer__init(&ros[k]);
+                ros[k].id = (uint32_t)i;
+                ros[k].pk.data = s->peers[i].sa_pk;
+                ros[k].pk.len = BNC_SECAGG_PK;
+                rosp[k] = &ros[k];
+                s->peers[i].roster_k = k;
+            }
+        free(pick);
+        rs.n_roster = (size_t)s->nroster;
+        rs.roster = rosp;
+    }
     if (c->dp_clip > 0) {
         rs.clip_norm = s->clip;
         rs.noise_std = c->dp_noise * s->clip / sqrt(m > 0 ? (double)m : 1.0);
@@ -866,6 +1191,8 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
         s->pending++;
     }
     free(ids);
+    free(ros);
+    free(rosp);
     double deadline = bnc_now() + c->deadline_s;
     while (s->pending > 0) {
         double left = deadline - bnc_now();
@@ -909,10 +1236,17 @@ static int run_round(server *s, bnc_fed_trainer *tr, const bnc_fed_dataset *test
         s->st.skipped = 1;
         s->rounds_skipped++;
     } else if (s->nup > 0) {
-        if ((rc = aggregate(s, err))) return rc;
+        int ok = 1;
+        if (c->secagg)
+            rc = secagg_finish(s, &ok, err);
+        else
+            rc = aggregate(s, err);
+        if (rc) return rc;
         /* The aggregate is checked before it touches the model. */
-        double an = bnc_fed_l2(s->dec, n);
-        if (!(an <= c->max_agg_norm)) {
+        double an = ok ? bnc_fed_l2(s->dec, n) : 0;
+        if (!ok) {
+            s->st.skipped = 1;
+        } else if (!(an <= c->max_agg_norm)) {
             slog(s,
                  "round %d: aggregate of %d updates has norm %.4g (limit %g): round skipped, "
                  "model unchanged",
@@ -1005,6 +1339,19 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
     s.wprev = malloc(n * sizeof(float));
     s.off = calloc(OFFENDERS, sizeof *s.off);
     s.own_shard = calloc((size_t)cfg->clients, sizeof *s.own_shard);
+    if (cfg->secagg) {
+        size_t nc = (size_t)s.ncap;
+        s.yq = malloc(nc * n * sizeof *s.yq);
+        s.ysum = malloc(n * sizeof *s.ysum);
+        s.boxes = malloc(nc * nc * BNC_SECAGG_BOX);
+        s.bsh = malloc(nc * nc * BNC_SECAGG_SHARE);
+        s.bx = calloc(nc * nc, sizeof *s.bx);
+        s.nb = calloc(nc, sizeof *s.nb);
+        if (!s.yq || !s.ysum || !s.boxes || !s.bsh || !s.bx || !s.nb) {
+            rc = bnc_err_set(err, BNC_ENOMEM, "server: out of memory (secure aggregation)");
+            goto done;
+        }
+    }
     if (!ctx || !tr || !buf || !scratch || !s.w || !s.m || !s.v || !s.acc || !s.mag || !s.dec ||
         !s.peers || !s.ups || !s.upw || !s.upid || !s.wprev || !s.off || !s.own_shard) {
         rc = bnc_err_set(err, BNC_ENOMEM, "server: out of memory");
@@ -1041,6 +1388,7 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
         s.max_msg = bnc_fed_tensors_bound(&s.a, f32, &cfg->cp) + 64 * (size_t)s.nt + 4096;
         size_t up = bnc_fed_tensors_bound(&s.a, cfg->uplink, &cfg->cp) + 64 * (size_t)s.nt + 4096;
         if (up > s.max_msg) s.max_msg = up;
+        if (cfg->secagg) s.max_msg += (size_t)cfg->per_round * (BNC_SECAGG_BOX + 16);
     }
     /* Start from the checkpoint when there is one, else a seeded model. */
     bnc_fed_model_init(&s.a, s.w, cfg->seed);
@@ -1148,6 +1496,7 @@ int bnc_fed_server_run(const bnc_fed_config *cfg, const bnc_fed_server_opts *o,
         if (s.st.accuracy > out->best_accuracy) out->best_accuracy = s.st.accuracy;
         if (!out->first_round_085 && s.st.accuracy >= 0.85) out->first_round_085 = s.round;
         out->uplink_bytes += s.st.uplink_bytes;
+        out->dp_epsilon = s.st.dp_epsilon;
         out->downlink_bytes += s.st.downlink_bytes;
         if (cfg->stop_after && s.round == cfg->stop_after && s.round < cfg->rounds) {
             slog(&s, "stopping after round %d as asked (--stop-after)", s.round);
@@ -1187,5 +1536,11 @@ done:
     free(s.wprev);
     free(s.off);
     free(s.own_shard);
+    free(s.yq);
+    free(s.ysum);
+    free(s.boxes);
+    free(s.bsh);
+    free(s.bx);
+    free(s.nb);
     return rc;
 }

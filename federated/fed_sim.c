@@ -11,6 +11,22 @@
 #include <zmq.h>
 
 #include "bnc_fed.h"
+#include "bnc_rng.h"
+
+/* The secagg_drop client ids (of a seeded order) that vanish after
+ * sending their masked update, as a 0/1 array over ids. */
+static void drop_ids(const bnc_fed_config *cfg, uint8_t *out)
+{
+    for (int i = 0; i < cfg->clients; i++) {
+        uint64_t ki = bnc_mix64(bnc_mix64(cfg->seed, 0xd20b), (uint64_t)i);
+        int below = 0;
+        for (int j = 0; j < cfg->clients; j++) {
+            uint64_t kj = bnc_mix64(bnc_mix64(cfg->seed, 0xd20b), (uint64_t)j);
+            below += kj < ki || (kj == ki && j < i);
+        }
+        out[i] = below < cfg->secagg_drop;
+    }
+}
 
 typedef struct sim_server {
     const bnc_fed_config *cfg;
@@ -219,10 +235,14 @@ int bnc_fed_sim_run(const bnc_fed_config *cfg, const bnc_fed_sim_opts *o, bnc_fe
                 for (int k = 0; k < cfg->clients; k++)
                     evil[k] = (uint8_t)bnc_fed_is_attacker(cfg, k);
             co.attacker = evil;
+            uint8_t *gone = cfg->secagg_drop > 0 ? calloc((size_t)cfg->clients, 1) : NULL;
+            if (gone) drop_ids(cfg, gone);
+            co.drop_unmask = gone;
             double timeout = cfg->join_timeout_s + 4 * cfg->deadline_s;
             rc = evil ? run_clients(&co, ids, n, threads, timeout, err)
                       : bnc_err_set(err, BNC_ENOMEM, "sim: out of memory");
             free(evil);
+            free(gone);
             free(ids);
             if (rc) atomic_store(&stop, 1);
         }

@@ -116,6 +116,7 @@ void bnc_fed_config_to_wire(const bnc_fed_config *c, Bnc__Fed__Config *w, char *
     w->batch = (uint32_t)c->train.batch;
     w->epochs = (uint32_t)c->train.epochs;
     w->qat = c->train.qat;
+    w->secagg = c->secagg == 1;
 }
 
 int bnc_fed_config_from_wire(const Bnc__Fed__Config *w, bnc_fed_config *c, bnc_err *err)
@@ -142,6 +143,8 @@ int bnc_fed_config_from_wire(const Bnc__Fed__Config *w, bnc_fed_config *c, bnc_e
     c->train.batch = (int)w->batch;
     c->train.epochs = (int)w->epochs;
     c->train.qat = w->qat;
+    c->secagg = w->secagg ? 1 : 0;
+    if (c->secagg) c->aggregator = BNC_FED_AGG_MEAN;
     rc = bnc_fed_config_check(c, err);
     return rc ? bnc_err_prefix(err, "welcome: ") : 0;
 }

@@ -8,10 +8,12 @@
 #include "bnc_hash.h"
 
 static const char *const known_keys[] = {
-    "model",        "compressor",     "downlink", "partition",   "clients", "per_round",
-    "rounds",       "error_feedback", "k_frac",   "qsgd_levels", "lr",      "momentum",
-    "weight_decay", "prox_mu",        "batch",    "epochs",      "qat",     "server_opt",
-    "server_lr",    "deadline_s",     "data_dir", NULL};
+    "model",        "compressor",     "downlink",     "partition",    "clients",     "per_round",
+    "rounds",       "error_feedback", "k_frac",       "qsgd_levels",  "lr",          "momentum",
+    "weight_decay", "prox_mu",        "batch",        "epochs",       "qat",         "server_opt",
+    "server_lr",    "deadline_s",     "data_dir",     "aggregator",   "trim_frac",   "krum_f",
+    "attack",       "attack_frac",    "attack_scale", "max_norm",     "norm_policy", "dp_clip",
+    "dp_noise",     "dp_quantile",    "secagg",       "min_fraction", NULL};
 
 static int get_num(const json_t *params, const char *key, double *v, bnc_err *err)
 {
@@ -68,6 +70,23 @@ static int task_config(const json_t *params, uint64_t seed, bnc_fed_config *c,
     if ((rc = get_str(params, "server_opt", &s, err)) < 0) return rc;
     if (rc == 0 && (c->server_opt = bnc_fed_opt_parse(s)) < 0)
         return bnc_err_set(err, BNC_EINVAL, "fed_sim: server_opt '%s' unknown", s);
+    if ((rc = get_str(params, "aggregator", &s, err)) < 0) return rc;
+    if (rc == 0 && (c->aggregator = bnc_fed_agg_parse(s)) < 0)
+        return bnc_err_set(err, BNC_EINVAL, "fed_sim: aggregator '%s' unknown", s);
+    if ((rc = get_str(params, "attack", &s, err)) < 0) return rc;
+    if (rc == 0 && (c->attack = bnc_fed_attack_parse(s)) < 0)
+        return bnc_err_set(err, BNC_EINVAL, "fed_sim: attack '%s' unknown", s);
+    if ((rc = get_str(params, "norm_policy", &s, err)) < 0) return rc;
+    if (rc == 0) {
+        if (!strcmp(s, "reject") || !strcmp(s, "clip"))
+            c->norm_policy = s[0] == 'c' ? BNC_FED_NORM_CLIP : BNC_FED_NORM_REJECT;
+        else
+            return bnc_err_set(err, BNC_EINVAL, "fed_sim: norm_policy '%s' (reject or clip)", s);
+    }
+    json_t *sa = json_object_get(params, "secagg");
+    if (sa && !json_is_boolean(sa))
+        return bnc_err_set(err, BNC_EINVAL, "fed_sim: 'secagg' must be true or false");
+    c->secagg = sa && json_is_true(sa);
     if ((rc = get_str(params, "data_dir", &s, err)) < 0) return rc;
     *data_dir = rc == 0 ? s : NULL;
     json_t *ef = json_object_get(params, "error_feedback");
@@ -97,6 +116,15 @@ static int task_config(const json_t *params, uint64_t seed, bnc_fed_config *c,
         {"server_lr", NULL, &c->server_lr, NULL},
         {"k_frac", NULL, NULL, &c->cp.k_frac},
         {"deadline_s", NULL, NULL, &c->deadline_s},
+        {"krum_f", &c->krum_f, NULL, NULL},
+        {"trim_frac", NULL, NULL, &c->trim_frac},
+        {"attack_frac", NULL, NULL, &c->attack_frac},
+        {"attack_scale", NULL, NULL, &c->attack_scale},
+        {"max_norm", NULL, NULL, &c->max_norm},
+        {"dp_clip", NULL, NULL, &c->dp_clip},
+        {"dp_noise", NULL, NULL, &c->dp_noise},
+        {"dp_quantile", NULL, NULL, &c->dp_quantile},
+        {"min_fraction", NULL, NULL, &c->min_fraction},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if ((rc = get_num(params, nums[i].k, &d, err)) < 0) return rc;
@@ -172,6 +200,8 @@ static int fed_run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx,
          "bytes"},
         {"rounds_per_s", s.wall_s > 0 ? s.rounds_done / s.wall_s : 0, "1/s"},
         {"rejected", (double)s.rejected, "messages"},
+        {"rounds_skipped", (double)s.rounds_skipped, "rounds"},
+        {"dp_epsilon", s.dp_epsilon, "epsilon"},
         {"wall_s", s.wall_s, "s"},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bnc_fed.h"
+#include "bnc_fed_dp.h"
 #include "bnc_fed_task.h"
 
 typedef struct rec {
@@ -260,12 +261,42 @@ static void test_task_kind(void **state)
     json_decref(bad);
 }
 
+/* DP: every round reports the accountant's epsilon for (q = 5/10, sigma,
+ * round, delta), growing with the rounds, and the clip; adaptive clipping
+ * moves the clip. --min-fraction 1 with one client too slow is not tested
+ * here (fed_socket_slow covers deadlines). */
+static void test_dp_rounds(void **state)
+{
+    (void)state;
+    bnc_fed_config c;
+    base(&c, "dp");
+    c.dp_clip = 1;
+    c.dp_noise = 1.2;
+    c.dp_quantile = 0.5;
+    rec r = {0};
+    bnc_fed_summary s;
+    assert_int_equal(sim(&c, &r, &s), 0);
+    assert_int_equal(r.n, 3);
+    for (int i = 0; i < 3; i++) {
+        double eps;
+        bnc_err e;
+        assert_int_equal(bnc_fed_dp_epsilon(0.5, 1.2, i + 1, 1e-5, &eps, NULL, &e), 0);
+        assert_true(r.r[i].dp_epsilon == eps);
+        assert_true(i == 0 || r.r[i].dp_epsilon > r.r[i - 1].dp_epsilon);
+        assert_true(isfinite(r.r[i].loss)); /* 5 clients: noise dominates, stays finite */
+    }
+    assert_true(r.r[0].dp_clip == 1.0);
+    /* Honest updates measure ~13 > C: nearly all clipped, C grows. */
+    assert_true(r.r[2].dp_clip > r.r[0].dp_clip);
+    assert_true(s.dp_epsilon == r.r[2].dp_epsilon);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounds_and_bytes), cmocka_unit_test(test_server_optimizers_and_vote),
         cmocka_unit_test(test_downlink_and_qat), cmocka_unit_test(test_checkpoint_resume),
-        cmocka_unit_test(test_task_kind),
+        cmocka_unit_test(test_task_kind),        cmocka_unit_test(test_dp_rounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -563,6 +563,33 @@ int main(int argc, char **argv)
         CHECK(rej >= 1, "no stale update rejected");
         CHECK(log_has("server.log", "client 3 missed the deadline, dropped"), "log dropped");
         CHECK(log_has("server.log", "rejected message from peer client-3"), "log stale");
+    } else if (!strcmp(sc, "minfrac")) {
+        /* Client 3 misses every 2.5 s deadline; with --min-fraction 0.9 a
+         * round of 3 of 4 answers is skipped (model unchanged), its late
+         * update counted, and the run still finishes every round. */
+        int R = 3;
+        deadline = "2.5";
+        static const char *mf[] = {"--min-fraction", "0.9", NULL};
+        server_extra = mf;
+        pid_t srv = start_server("tcp://127.0.0.1:*", R, NULL, NULL);
+        start_clients(cl, "--slow", "4");
+        int st = wait_for(srv, 90);
+        CHECK(st == 0, "server status %d", st);
+        finish_clients(cl, cst);
+        const char *p[1] = {run};
+        PGresult *r;
+        CHECK(bnc_db_query(db,
+                           "SELECT count(*) FILTER (WHERE round_skipped), sum(updates_late), "
+                           "count(DISTINCT accuracy), count(*) FROM fed_rounds WHERE run = $1",
+                           1, p, &r, &e) == 0,
+              "%s", e.msg);
+        int skipped = atoi(PQgetvalue(r, 0, 0)), late = atoi(PQgetvalue(r, 0, 1));
+        int distinct = atoi(PQgetvalue(r, 0, 2)), n = atoi(PQgetvalue(r, 0, 3));
+        PQclear(r);
+        CHECK(n == R && skipped == R, "%d of %d rounds skipped", skipped, n);
+        CHECK(late >= 1, "%d late updates counted", late);
+        CHECK(distinct == 1, "the model changed in a skipped round (%d accuracies)", distinct);
+        CHECK(log_has("server.log", "below --min-fraction 0.9: round skipped"), "log");
     } else if (!strcmp(sc, "restart")) {
         int R = 5;
         pid_t srv = start_server("tcp://127.0.0.1:*", R, NULL, NULL);
@@ -603,6 +630,9 @@ int main(int argc, char **argv)
         }
         CHECK(log_count("server.log", "rejected message from peer client-3") == R, "log");
         CHECK(log_has("server.log", "update norm 2.658e+40 above --max-norm 1000"), "log norm");
+        CHECK(log_has("server.log", "client 3 claims 1000000000 examples; weighted as 15000 "
+                                    "(its shard's size)"),
+              "log weight cap");
         for (int i = 0; i < NCLIENTS - 1; i++) {
             char lg[32];
             snprintf(lg, sizeof lg, "client-%d.log", i);
