@@ -32,6 +32,8 @@ static void usage(FILE *f)
             "  --threads N      threads (default: online CPUs)\n"
             "  --quant SCHEME   quantize the model's weight matrices in memory first (ppl:\n"
             "                   the model; kld: QUANT is BASE quantized with SCHEME)\n"
+            "  --weights-only   with --quant: decode the quantized weights back to f32, so\n"
+            "                   activations stay f32 (what the int8 activations cost)\n"
             "  --json           only the JSON line\n");
 }
 
@@ -82,8 +84,8 @@ int bnc_cli_read_text(const char *path, char **out, size_t *n, bnc_err *err)
     return 0;
 }
 
-int bnc_cli_llm_open(const char *path, const char *quant, bnc_llm_model **base,
-                     bnc_llm_model **out, bnc_err *err)
+int bnc_cli_llm_open(const char *path, const char *quant, int weights_only,
+                     bnc_llm_model **base, bnc_llm_model **out, bnc_err *err)
 {
     *base = NULL;
     *out = NULL;
@@ -96,6 +98,7 @@ int bnc_cli_llm_open(const char *path, const char *quant, bnc_llm_model **base,
     }
     bnc_llm_quant_opts qo = {0};
     qo.scheme = quant;
+    qo.weights_only = weights_only;
     bnc_llm_model *q;
     if ((rc = bnc_llm_quantize(m, &qo, &q, NULL, err))) {
         bnc_llm_free(m);
@@ -109,7 +112,7 @@ int bnc_cli_llm_open(const char *path, const char *quant, bnc_llm_model **base,
 typedef struct eval_opts {
     const char *text, *quant;
     long long ctx, chunks, batch, threads;
-    int json;
+    int json, weights_only;
 } eval_opts;
 
 static int parse(int argc, char **argv, eval_opts *o, int *status)
@@ -119,6 +122,7 @@ static int parse(int argc, char **argv, eval_opts *o, int *status)
         {"chunks", required_argument, 0, 'n'},  {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 'j'}, {"quant", required_argument, 0, 'q'},
         {"json", no_argument, 0, 'J'},          {"help", no_argument, 0, 'h'},
+        {"weights-only", no_argument, 0, 'W'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -130,6 +134,7 @@ static int parse(int argc, char **argv, eval_opts *o, int *status)
         case 't': o->text = optarg; break;
         case 'q': o->quant = optarg; break;
         case 'J': o->json = 1; break;
+        case 'W': o->weights_only = 1; break;
         case 'c':
             if (!bnc_cli_count("--ctx", optarg, 4, 1 << 20, &o->ctx)) return *status = 2, 0;
             break;
@@ -188,7 +193,7 @@ static int eval_ppl(int argc, char **argv)
     bnc_pool *pool = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = bnc_cli_llm_open(path, o.quant, &base, &m, &err);
+    int rc = bnc_cli_llm_open(path, o.quant, o.weights_only, &base, &m, &err);
     if (!rc) rc = bnc_pool_new((int)o.threads, &pool, &err);
     if (!rc) rc = tokens_of(m, o.text, &ids, &n, &err);
     long long nch = (long long)n / o.ctx;
@@ -207,11 +212,11 @@ static int eval_ppl(int argc, char **argv)
         if (!o.json) {
             printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_err);
         }
-        printf("{\"metric\":\"ppl\",\"model\":\"%s\",\"quant\":\"%s\",\"text\":\"%s\","
+        printf("{\"metric\":\"ppl\",\"model\":\"%s\",\"quant\":\"%s%s\",\"text\":\"%s\","
                "\"ctx\":%lld,\"chunks\":%lld,\"tokens_scored\":%lld,\"ppl\":%.6f,"
                "\"ppl_err\":%.6f,\"nll\":%.6f,\"nll_err\":%.6f,\"seconds\":%.3f,"
                "\"tokens_per_s\":%.1f}\n",
-               path, o.quant ? o.quant : "", o.text, o.ctx, (long long)r.chunks,
+               path, o.quant ? o.quant : "", o.weights_only ? " (weights only)" : "", o.text, o.ctx, (long long)r.chunks,
                (long long)r.scored, r.ppl, r.ppl_err, r.nll, r.nll_err, r.seconds,
                r.seconds > 0 ? (double)(r.chunks * o.ctx) / r.seconds : 0.0);
     }
@@ -243,6 +248,7 @@ static int eval_kld(int argc, char **argv)
     if (!rc && !qpath) {
         bnc_llm_quant_opts qo = {0};
         qo.scheme = o.quant;
+        qo.weights_only = o.weights_only;
         rc = bnc_llm_quantize(base, &qo, &quant, NULL, &err);
         if (rc) bnc_err_prefix(&err, "--quant: ");
     }

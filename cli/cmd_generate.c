@@ -126,7 +126,7 @@ int bnc_cmd_generate(int argc, char **argv)
     size_t n = 0;
     float *logits = NULL;
     cand *c = NULL;
-    int rc = bnc_cli_llm_open(argv[optind], quant, &base, &m, &err);
+    int rc = bnc_cli_llm_open(argv[optind], quant, 0, &base, &m, &err);
     if (!rc) rc = bnc_pool_new((int)threads, &pool, &err);
     if (!rc) rc = bnc_llm_tokenize(bnc_llm_tokenizer(m), prompt, strlen(prompt), 1, &ids, &n, &err);
     int64_t ctx = (int64_t)n + ntok;

@@ -137,6 +137,8 @@ typedef struct bnc_llm_quant_opts {
     size_t n_overrides;
     const char *const *ov_pattern;
     const char *const *ov_scheme; /* a scheme name or "keep" */
+    int weights_only; /* 1: keep the dequantized weights as f32, so activations stay f32
+                         (measures what the per-token int8 activations cost) */
 } bnc_llm_quant_opts;
 
 /* *out shares src's kept weights and tokenizer (src must outlive it) and

@@ -15,14 +15,14 @@
 #include "model_src.h"
 
 static const char *const keys[] = {"model", "scheme", "group", "text", "ctx", "chunks",
-                                   "overrides", "gen_tokens", NULL};
+                                   "overrides", "gen_tokens", "weights_only", NULL};
 
 #define MAX_OV 16
 
 typedef struct pe_args {
     const json_t *model;
     const char *scheme; /* "f32": the unquantized model */
-    long long group, ctx, chunks, gen;
+    long long group, ctx, chunks, gen, weights_only;
     char text[4096];
     char ovbuf[1024];
     const char *ov_pat[MAX_OV], *ov_scheme[MAX_OV];
@@ -41,6 +41,7 @@ static int parse(const json_t *params, const bnc_task_ctx *ctx, pe_args *a, bnc_
     if (!rc) rc = bnc_param_int(params, "ctx", 128, 4, 8192, &a->ctx, err);
     if (!rc) rc = bnc_param_int(params, "chunks", 4, 1, 1 << 20, &a->chunks, err);
     if (!rc) rc = bnc_param_int(params, "gen_tokens", 16, 0, 4096, &a->gen, err);
+    if (!rc) rc = bnc_param_int(params, "weights_only", 0, 0, 1, &a->weights_only, err);
     if (!rc && json_object_get(params, "overrides"))
         rc = bnc_param_str(params, "overrides", &ov, err);
     if (rc) return rc;
@@ -187,6 +188,7 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
         qo.n_overrides = a.n_ov;
         qo.ov_pattern = a.ov_pat;
         qo.ov_scheme = a.ov_scheme;
+        qo.weights_only = (int)a.weights_only;
         if ((rc = bnc_llm_quantize(base, &qo, &q, &nq, err))) goto done;
     }
     if ((rc = read_text(a.text, &text, &len, err))) goto done;
