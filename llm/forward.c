@@ -150,10 +150,7 @@ static void attn_part(void *arg, int tid, int nthreads)
         float mx = -INFINITY;
         for (int64_t i = 0; i <= last; i++) {
             const float *k = kc + i * kvd + kvh * hd;
-            float dot = 0;
-            for (int64_t e = 0; e < hd; e++)
-                dot += q[e] * k[e];
-            sc[i] = dot * inv;
+            sc[i] = cblas_sdot((int)hd, q, 1, k, 1) * inv;
             if (sc[i] > mx) mx = sc[i];
         }
         double sum = 0;
@@ -164,12 +161,8 @@ static void attn_part(void *arg, int tid, int nthreads)
         float rs = (float)(1.0 / sum);
         float *o = s->xb2 + t * c->dim + h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
-        for (int64_t i = 0; i <= last; i++) {
-            const float *v = vc + i * kvd + kvh * hd;
-            float a = sc[i] * rs;
-            for (int64_t e = 0; e < hd; e++)
-                o[e] += a * v[e];
-        }
+        for (int64_t i = 0; i <= last; i++)
+            cblas_saxpy((int)hd, sc[i] * rs, vc + i * kvd + kvh * hd, 1, o, 1);
     }
 }
 
