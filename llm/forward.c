@@ -45,8 +45,8 @@ void bnc_llm_state_free(bnc_llm_state *s)
     free(s);
 }
 
-int bnc_llm_state_new(const bnc_llm_model *m, int64_t n_ctx, bnc_pool *pool,
-                      bnc_llm_state **out, bnc_err *err)
+int bnc_llm_state_new(const bnc_llm_model *m, int64_t n_ctx, bnc_pool *pool, bnc_llm_state **out,
+                      bnc_err *err)
 {
     const bnc_llm_config *c = &m->cfg;
     if (n_ctx < 1 || n_ctx > ((int64_t)1 << 24))
@@ -250,7 +250,8 @@ int bnc_llm_forward(bnc_llm_state *s, const int32_t *tokens, int64_t n, float *l
         int64_t k = n - i0 < SLICE ? n - i0 : SLICE;
         float *lg = NULL;
         int64_t lfirst = 0;
-        if (logits && !last_only) lg = logits + i0 * c->vocab;
+        if (logits && !last_only)
+            lg = logits + i0 * c->vocab;
         else if (logits && i0 + k == n) {
             lg = logits;
             lfirst = k - 1;

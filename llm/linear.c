@@ -79,8 +79,8 @@ static void f32_part(void *arg, int tid, int nthreads)
     if (r1 <= r0) return;
     if (j->sgemm) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->n, (int)(r1 - r0),
-                    (int)j->cols, 1.0f, j->x, (int)j->cols, j->w + r0 * j->cols, (int)j->cols,
-                    0.0f, j->y + r0, (int)j->rows);
+                    (int)j->cols, 1.0f, j->x, (int)j->cols, j->w + r0 * j->cols, (int)j->cols, 0.0f,
+                    j->y + r0, (int)j->rows);
         return;
     }
     for (int64_t r = r0; r < r1; r++) {
@@ -99,8 +99,7 @@ int llm_linear(const bnc_llm_linear *L, const float *x, int64_t n, float *y, llm
                bnc_pool *pool, bnc_err *err)
 {
     if (n < 1 || n > LLM_MAX_BATCH)
-        return bnc_err_set(err, BNC_EINVAL, "%s: batch %lld out of 1..64", L->name,
-                           (long long)n);
+        return bnc_err_set(err, BNC_EINVAL, "%s: batch %lld out of 1..64", L->name, (long long)n);
     if (!L->scheme) {
         f32_job j = {f32_weights(L), x, y, n, L->rows, L->cols, s->sgemm};
         bnc_pool_run(pool, f32_part, &j);
@@ -112,8 +111,8 @@ int llm_linear(const bnc_llm_linear *L, const float *x, int64_t n, float *y, llm
     a->batch = n; /* the buffers hold 64 rows; use the first n */
     rc = bnc_act_quantize(a, x, err);
     if (!rc)
-        rc = bnc_gemv(L->scheme->name, &L->qp, L->data, L->nbytes, L->rows, a, y,
-                      bnc_isa_best(), pool, err);
+        rc = bnc_gemv(L->scheme->name, &L->qp, L->data, L->nbytes, L->rows, a, y, bnc_isa_best(),
+                      pool, err);
     a->batch = LLM_MAX_BATCH;
     if (rc) bnc_err_prefix(err, "%s: ", L->name);
     return rc;

@@ -14,8 +14,10 @@ static int linear_f32(const bnc_llm_linear *L, float **out, bnc_err *err)
     float *w = malloc(n * sizeof *w);
     if (!w) return bnc_err_set(err, BNC_ENOMEM, "llm: out of memory for %s", L->name);
     int rc = 0;
-    if (!L->scheme) memcpy(w, L->f32 ? L->f32 : L->data, n * sizeof *w);
-    else rc = L->scheme->dequantize(L->data, L->nbytes, L->rows, L->cols, &L->qp, w, err);
+    if (!L->scheme)
+        memcpy(w, L->f32 ? L->f32 : L->data, n * sizeof *w);
+    else
+        rc = L->scheme->dequantize(L->data, L->nbytes, L->rows, L->cols, &L->qp, w, err);
     if (rc) {
         free(w);
         return rc;
@@ -29,8 +31,8 @@ static int fits(const bnc_scheme *s, int64_t cols)
     return s->block <= 1 || cols % s->block == 0;
 }
 
-static int requant(bnc_llm_model *m, bnc_llm_linear *L, const bnc_scheme *s,
-                   const bnc_qparams *qp, int weights_only, bnc_err *err)
+static int requant(bnc_llm_model *m, bnc_llm_linear *L, const bnc_scheme *s, const bnc_qparams *qp,
+                   int weights_only, bnc_err *err)
 {
     float *w = NULL;
     int rc = linear_f32(L, &w, err);
@@ -40,8 +42,10 @@ static int requant(bnc_llm_model *m, bnc_llm_linear *L, const bnc_scheme *s,
      * while the GEMV streams them). */
     void *dst = NULL;
     if (cap >= ((size_t)2 << 20)) {
-        if (posix_memalign(&dst, (size_t)2 << 20, cap) != 0) dst = NULL;
-        else madvise(dst, cap, MADV_HUGEPAGE);
+        if (posix_memalign(&dst, (size_t)2 << 20, cap) != 0)
+            dst = NULL;
+        else
+            madvise(dst, cap, MADV_HUGEPAGE);
     } else {
         dst = malloc(cap ? cap : 1);
     }
@@ -98,9 +102,10 @@ static int pick(const bnc_llm_quant_opts *o, const bnc_llm_linear *L, int head,
             return bnc_err_set(err, BNC_EINVAL, "overrides: '%s': scheme '%s' %s", o->ov_pattern[i],
                                o->ov_scheme[i], s ? "has no GEMV kernel" : "is unknown");
         if (!fits(s, L->cols))
-            return bnc_err_set(err, BNC_EINVAL, "overrides: '%s': %s rows of %lld do not fit "
-                               "scheme %s's blocks", o->ov_pattern[i], L->name,
-                               (long long)L->cols, s->name);
+            return bnc_err_set(err, BNC_EINVAL,
+                               "overrides: '%s': %s rows of %lld do not fit "
+                               "scheme %s's blocks",
+                               o->ov_pattern[i], L->name, (long long)L->cols, s->name);
         *out = s;
         return 0;
     }
@@ -146,14 +151,17 @@ int bnc_llm_quantize(const bnc_llm_model *src, const bnc_llm_quant_opts *o, bnc_
     if ((rc = pick(o, &m->w.tok_embd, 1, &s, err))) goto fail;
     if (s) {
         if (s->ggml_type < 0) {
-            rc = bnc_err_set(err, BNC_EINVAL, "overrides: token_embd.weight: scheme %s cannot "
-                             "hold an embedding table (rows are looked up)", s->name);
+            rc = bnc_err_set(err, BNC_EINVAL,
+                             "overrides: token_embd.weight: scheme %s cannot "
+                             "hold an embedding table (rows are looked up)",
+                             s->name);
             goto fail;
         }
         if ((rc = requant(m, &m->w.tok_embd, s, &o->qp, o->weights_only, err))) goto fail;
         nq++;
     }
-    if (src->w.tied) m->w.output = m->w.tok_embd;
+    if (src->w.tied)
+        m->w.output = m->w.tok_embd;
     else {
         if ((rc = pick(o, &m->w.output, 1, &s, err))) goto fail;
         if (s) {
@@ -163,8 +171,8 @@ int bnc_llm_quantize(const bnc_llm_model *src, const bnc_llm_quant_opts *o, bnc_
     }
     for (int64_t l = 0; l < m->cfg.n_layers; l++) {
         bnc_llm_layer *y = &m->w.layers[l];
-        bnc_llm_linear *mats[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w_gate, &y->w_up,
-                                   &y->w_down};
+        bnc_llm_linear *mats[7] = {&y->wq,     &y->wk,   &y->wv,    &y->wo,
+                                   &y->w_gate, &y->w_up, &y->w_down};
         for (int k = 0; k < 7; k++) {
             if ((rc = pick(o, mats[k], 0, &s, err))) goto fail;
             if (!s) continue;

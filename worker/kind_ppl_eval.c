@@ -14,8 +14,8 @@
 #include "kinds.h"
 #include "model_src.h"
 
-static const char *const keys[] = {"model", "scheme", "group", "text", "ctx", "chunks",
-                                   "overrides", "gen_tokens", "weights_only", NULL};
+static const char *const keys[] = {"model",  "scheme",    "group",      "text",         "ctx",
+                                   "chunks", "overrides", "gen_tokens", "weights_only", NULL};
 
 #define MAX_OV 16
 
@@ -75,8 +75,8 @@ static int parse(const json_t *params, const bnc_task_ctx *ctx, pe_args *a, bnc_
             const char *sc = eq + 1;
             if (strcmp(sc, "keep") != 0 && (!bnc_scheme_find(sc) || !bnc_gemv_supported(sc)))
                 return bnc_err_set(err, BNC_EINVAL,
-                                   "parameter 'overrides': '%s': scheme '%s' has no GEMV kernel",
-                                   t, sc);
+                                   "parameter 'overrides': '%s': scheme '%s' has no GEMV kernel", t,
+                                   sc);
             a->ov_pat[a->n_ov] = t;
             a->ov_scheme[a->n_ov++] = sc;
         }
@@ -98,8 +98,7 @@ static double cost(const json_t *params, const bnc_task_ctx *ctx)
     return bnc_model_entry_weights(a.model, ctx) * (double)(a.ctx * a.chunks) * 1e-6;
 }
 
-static int open_model(const pe_args *a, const bnc_task_ctx *ctx, bnc_llm_model **out,
-                      bnc_err *err)
+static int open_model(const pe_args *a, const bnc_task_ctx *ctx, bnc_llm_model **out, bnc_err *err)
 {
     const char *p = json_string_value(json_object_get(a->model, "path"));
     if (p) {
@@ -148,7 +147,7 @@ static double matrix_bits(const bnc_llm_model *m, double *weights)
     double bits = 0, w = 0;
     for (int64_t l = 0; l < m->cfg.n_layers; l++) {
         const bnc_llm_layer *y = &m->w.layers[l];
-        const bnc_llm_linear *mats[7] = {&y->wq, &y->wk, &y->wv, &y->wo,
+        const bnc_llm_linear *mats[7] = {&y->wq,     &y->wk,   &y->wv,    &y->wo,
                                          &y->w_gate, &y->w_up, &y->w_down};
         for (int k = 0; k < 7; k++) {
             const bnc_llm_linear *L = mats[k];
