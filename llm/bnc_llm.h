@@ -55,6 +55,11 @@ typedef struct bnc_llm_linear {
     float *f32; /* owned f32 weights (f16/bf16 converted) or NULL (f32: data is the floats) */
 } bnc_llm_linear;
 
+/* True when scheme s (may be NULL) has an int8-activation GEMV here. */
+int bnc_llm_scheme_has_gemv(const bnc_scheme *s);
+/* Bytes of L's weights that one token's product reads. */
+size_t bnc_llm_linear_bytes(const bnc_llm_linear *L);
+
 typedef struct bnc_llm_layer {
     const float *attn_norm;     /* dim */
     const float *ffn_norm;      /* dim */

@@ -98,7 +98,7 @@ static int pick(const bnc_llm_quant_opts *o, const bnc_llm_linear *L, int head,
         if (fnmatch(o->ov_pattern[i], L->name, 0) != 0) continue;
         if (strcmp(o->ov_scheme[i], "keep") == 0) return 0;
         const bnc_scheme *s = bnc_scheme_find(o->ov_scheme[i]);
-        if (!s || !bnc_gemv_supported(s->name))
+        if (!bnc_llm_scheme_has_gemv(s))
             return bnc_err_set(err, BNC_EINVAL, "overrides: '%s': scheme '%s' %s", o->ov_pattern[i],
                                o->ov_scheme[i], s ? "has no GEMV kernel" : "is unknown");
         if (!fits(s, L->cols))
@@ -119,7 +119,7 @@ int bnc_llm_quantize(const bnc_llm_model *src, const bnc_llm_quant_opts *o, bnc_
                      int64_t *n_quant, bnc_err *err)
 {
     const bnc_scheme *def = o->scheme ? bnc_scheme_find(o->scheme) : NULL;
-    if (!def || !bnc_gemv_supported(def->name))
+    if (!bnc_llm_scheme_has_gemv(def))
         return bnc_err_set(err, BNC_EINVAL, "scheme: '%s' %s", o->scheme ? o->scheme : "(none)",
                            def ? "has no GEMV kernel (bitnet, bitnet-row, bitnet-group, tq2_0, "
                                  "tq1_0, q8_0, q4_0 have)"

@@ -47,7 +47,7 @@ static int parse(const json_t *params, const bnc_task_ctx *ctx, pe_args *a, bnc_
     if (rc) return rc;
     if (strcmp(a->scheme, "f32") != 0) {
         const bnc_scheme *s = bnc_scheme_find(a->scheme);
-        if (!s || !bnc_gemv_supported(a->scheme))
+        if (!bnc_llm_scheme_has_gemv(s))
             return bnc_err_set(err, BNC_EINVAL,
                                "parameter 'scheme': '%s' %s (f32, or one with a GEMV: bitnet, "
                                "bitnet-row, bitnet-group, tq2_0, tq1_0, q8_0, q4_0)",
@@ -73,7 +73,7 @@ static int parse(const json_t *params, const bnc_task_ctx *ctx, pe_args *a, bnc_
                                    MAX_OV);
             *eq = 0;
             const char *sc = eq + 1;
-            if (strcmp(sc, "keep") != 0 && (!bnc_scheme_find(sc) || !bnc_gemv_supported(sc)))
+            if (strcmp(sc, "keep") != 0 && !bnc_llm_scheme_has_gemv(bnc_scheme_find(sc)))
                 return bnc_err_set(err, BNC_EINVAL,
                                    "parameter 'overrides': '%s': scheme '%s' has no GEMV kernel", t,
                                    sc);
@@ -151,8 +151,7 @@ static double matrix_bits(const bnc_llm_model *m, double *weights)
                                          &y->w_gate, &y->w_up, &y->w_down};
         for (int k = 0; k < 7; k++) {
             const bnc_llm_linear *L = mats[k];
-            size_t b = L->scheme ? bnc_gemv_weight_bytes(L->scheme->name, &L->qp, L->rows, L->cols)
-                                 : (size_t)(L->rows * L->cols) * 4;
+            size_t b = bnc_llm_linear_bytes(L);
             bits += 8.0 * (double)b;
             w += (double)(L->rows * L->cols);
         }
