@@ -19,11 +19,10 @@ int bnc_awq_search(const bnc_ptq_scheme *s, const float *X, int64_t n, int64_t c
     float *sc = malloc((size_t)cols * sizeof *sc), *Xs = malloc((size_t)(n * cols) * sizeof *Xs);
     double *Wd = malloc((size_t)(maxr * cols) * sizeof *Wd);
     float *Qf = malloc((size_t)(maxr * cols) * sizeof *Qf);
-    float *Y = malloc((size_t)(n * maxr) * sizeof *Y),
-          *Yq = malloc((size_t)(n * maxr) * sizeof *Yq);
+    float *Yq = malloc((size_t)(n * maxr) * sizeof *Yq);
     float **Yref = calloc((size_t)nW, sizeof *Yref);
     int rc = 0;
-    if (!mag || !sc || !Xs || !Wd || !Qf || !Y || !Yq || !Yref) {
+    if (!mag || !sc || !Xs || !Wd || !Qf || !Yq || !Yref) {
         rc = bnc_err_set(err, BNC_ENOMEM, "awq: out of memory");
         goto done;
     }
@@ -97,7 +96,6 @@ done:
     free(Xs);
     free(Wd);
     free(Qf);
-    free(Y);
     free(Yq);
     return rc;
 }
