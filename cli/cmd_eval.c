@@ -12,27 +12,28 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bnc eval ppl MODEL --text FILE [options]\n"
-            "       bnc eval kld BASE [QUANT] --text FILE [options]\n\n"
-            "ppl  perplexity as llama-perplexity computes it: the text's tokens in\n"
-            "     non-overlapping chunks of --ctx tokens, each chunk's first token replaced\n"
-            "     by BOS, only the second half of each chunk scored; running [i]ppl values,\n"
-            "     then 'Final estimate: PPL = x +/- y' and one JSON line\n"
-            "kld  KL divergence of QUANT's next-token distribution from BASE's on the same\n"
-            "     chunks (both run here), as llama-perplexity --kl-divergence: mean KLD +/-,\n"
-            "     percentiles, ln(PPL(Q)/PPL(base)), RMS delta-p, same top token\n\n"
-            "MODEL, BASE, QUANT: a GGUF file or a Hugging Face llama checkpoint (a folder\n"
-            "with config.json and model.safetensors[.index.json])\n\n"
-            "options:\n"
-            "  --text FILE      text to score (required)\n"
-            "  --ctx N          tokens per chunk (512)\n"
-            "  --chunks N       chunks to score (default: all that fit)\n"
-            "  --batch N        tokens per forward call (default: ctx)\n"
-            "  --threads N      threads (default: online CPUs)\n"
-            "  --quant SCHEME   quantize the model's weight matrices in memory first (ppl:\n"
-            "                   the model; kld: QUANT is BASE quantized with SCHEME)\n"
-            "  --json           only the JSON line\n");
+    fprintf(f, "usage: bnc eval ppl MODEL --text FILE [options]\n"
+               "       bnc eval kld BASE [QUANT] --text FILE [options]\n\n"
+               "ppl  perplexity as llama-perplexity computes it: the text's tokens in\n"
+               "     non-overlapping chunks of --ctx tokens, each chunk's first token replaced\n"
+               "     by BOS, only the second half of each chunk scored; running [i]ppl values,\n"
+               "     then 'Final estimate: PPL = x +/- y' and one JSON line\n"
+               "kld  KL divergence of QUANT's next-token distribution from BASE's on the same\n"
+               "     chunks (both run here), as llama-perplexity --kl-divergence: mean KLD +/-,\n"
+               "     percentiles, ln(PPL(Q)/PPL(base)), RMS delta-p, same top token\n\n"
+               "MODEL, BASE, QUANT: a GGUF file or a Hugging Face llama checkpoint (a folder\n"
+               "with config.json and model.safetensors[.index.json])\n\n"
+               "options:\n"
+               "  --text FILE      text to score (required)\n"
+               "  --ctx N          tokens per chunk (512)\n"
+               "  --chunks N       chunks to score (default: all that fit)\n"
+               "  --batch N        tokens per forward call (default: ctx)\n"
+               "  --threads N      threads (default: online CPUs)\n"
+               "  --quant SCHEME   quantize the model's weight matrices in memory first (ppl:\n"
+               "                   the model; kld: QUANT is BASE quantized with SCHEME)\n"
+               "  --weights-only   with --quant: decode the quantized weights back to f32, so\n"
+               "                   activations stay f32 (what the int8 activations cost)\n"
+               "  --json           only the JSON line\n");
 }
 
 int bnc_cli_count(const char *opt, const char *s, long long lo, long long hi, long long *out)
@@ -82,7 +83,7 @@ int bnc_cli_read_text(const char *path, char **out, size_t *n, bnc_err *err)
     return 0;
 }
 
-int bnc_cli_llm_open(const char *path, const char *quant, bnc_llm_model **base,
+int bnc_cli_llm_open(const char *path, const char *quant, int weights_only, bnc_llm_model **base,
                      bnc_llm_model **out, bnc_err *err)
 {
     *base = NULL;
@@ -96,6 +97,7 @@ int bnc_cli_llm_open(const char *path, const char *quant, bnc_llm_model **base,
     }
     bnc_llm_quant_opts qo = {0};
     qo.scheme = quant;
+    qo.weights_only = weights_only;
     bnc_llm_model *q;
     if ((rc = bnc_llm_quantize(m, &qo, &q, NULL, err))) {
         bnc_llm_free(m);
@@ -109,7 +111,7 @@ int bnc_cli_llm_open(const char *path, const char *quant, bnc_llm_model **base,
 typedef struct eval_opts {
     const char *text, *quant;
     long long ctx, chunks, batch, threads;
-    int json;
+    int json, weights_only;
 } eval_opts;
 
 static int parse(int argc, char **argv, eval_opts *o, int *status)
@@ -119,7 +121,7 @@ static int parse(int argc, char **argv, eval_opts *o, int *status)
         {"chunks", required_argument, 0, 'n'},  {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 'j'}, {"quant", required_argument, 0, 'q'},
         {"json", no_argument, 0, 'J'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"weights-only", no_argument, 0, 'W'},  {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
     o->ctx = 512;
@@ -127,9 +129,18 @@ static int parse(int argc, char **argv, eval_opts *o, int *status)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (ch) {
-        case 't': o->text = optarg; break;
-        case 'q': o->quant = optarg; break;
-        case 'J': o->json = 1; break;
+        case 't':
+            o->text = optarg;
+            break;
+        case 'q':
+            o->quant = optarg;
+            break;
+        case 'J':
+            o->json = 1;
+            break;
+        case 'W':
+            o->weights_only = 1;
+            break;
         case 'c':
             if (!bnc_cli_count("--ctx", optarg, 4, 1 << 20, &o->ctx)) return *status = 2, 0;
             break;
@@ -142,8 +153,12 @@ static int parse(int argc, char **argv, eval_opts *o, int *status)
         case 'j':
             if (!bnc_cli_count("--threads", optarg, 1, 1024, &o->threads)) return *status = 2, 0;
             break;
-        case 'h': usage(stdout); return *status = 0, 0;
-        default: usage(stderr); return *status = 2, 0;
+        case 'h':
+            usage(stdout);
+            return *status = 0, 0;
+        default:
+            usage(stderr);
+            return *status = 2, 0;
         }
     }
     if (!o->text) {
@@ -188,7 +203,7 @@ static int eval_ppl(int argc, char **argv)
     bnc_pool *pool = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = bnc_cli_llm_open(path, o.quant, &base, &m, &err);
+    int rc = bnc_cli_llm_open(path, o.quant, o.weights_only, &base, &m, &err);
     if (!rc) rc = bnc_pool_new((int)o.threads, &pool, &err);
     if (!rc) rc = tokens_of(m, o.text, &ids, &n, &err);
     long long nch = (long long)n / o.ctx;
@@ -207,13 +222,13 @@ static int eval_ppl(int argc, char **argv)
         if (!o.json) {
             printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_err);
         }
-        printf("{\"metric\":\"ppl\",\"model\":\"%s\",\"quant\":\"%s\",\"text\":\"%s\","
+        printf("{\"metric\":\"ppl\",\"model\":\"%s\",\"quant\":\"%s%s\",\"text\":\"%s\","
                "\"ctx\":%lld,\"chunks\":%lld,\"tokens_scored\":%lld,\"ppl\":%.6f,"
                "\"ppl_err\":%.6f,\"nll\":%.6f,\"nll_err\":%.6f,\"seconds\":%.3f,"
                "\"tokens_per_s\":%.1f}\n",
-               path, o.quant ? o.quant : "", o.text, o.ctx, (long long)r.chunks,
-               (long long)r.scored, r.ppl, r.ppl_err, r.nll, r.nll_err, r.seconds,
-               r.seconds > 0 ? (double)(r.chunks * o.ctx) / r.seconds : 0.0);
+               path, o.quant ? o.quant : "", o.weights_only ? " (weights only)" : "", o.text, o.ctx,
+               (long long)r.chunks, (long long)r.scored, r.ppl, r.ppl_err, r.nll, r.nll_err,
+               r.seconds, r.seconds > 0 ? (double)(r.chunks * o.ctx) / r.seconds : 0.0);
     }
     free(ids);
     bnc_pool_free(pool);
@@ -243,6 +258,7 @@ static int eval_kld(int argc, char **argv)
     if (!rc && !qpath) {
         bnc_llm_quant_opts qo = {0};
         qo.scheme = o.quant;
+        qo.weights_only = o.weights_only;
         rc = bnc_llm_quantize(base, &qo, &quant, NULL, &err);
         if (rc) bnc_err_prefix(&err, "--quant: ");
     }
@@ -259,15 +275,13 @@ static int eval_kld(int argc, char **argv)
         printf("kl_divergence: %s against %s, %lld chunks of %lld tokens, %lld scored\n", qname,
                bpath, (long long)r.base.chunks, o.ctx, (long long)r.scored);
         printf("====== Perplexity statistics ======\n");
-        printf("Mean PPL(Q)                   : %10.6f +/- %10.6f\n", r.quant.ppl,
-               r.quant.ppl_err);
+        printf("Mean PPL(Q)                   : %10.6f +/- %10.6f\n", r.quant.ppl, r.quant.ppl_err);
         printf("Mean PPL(base)                : %10.6f +/- %10.6f\n", r.base.ppl, r.base.ppl_err);
-        printf("Mean ln(PPL(Q)/PPL(base))     : %10.6f +/- %10.6f\n", r.ln_ratio,
-               r.ln_ratio_err);
+        printf("Mean ln(PPL(Q)/PPL(base))     : %10.6f +/- %10.6f\n", r.ln_ratio, r.ln_ratio_err);
         printf("\n====== KL divergence statistics ======\n");
         printf("Mean    KLD: %10.6f +/- %10.6f\n", r.kld, r.kld_err);
         printf("Maximum KLD: %10.6f\n", r.kld_max);
-        static const char *const pn[8] = {"99.9%", "99.0%", "95.0%", "90.0%",
+        static const char *const pn[8] = {"99.9%",  "99.0%", "95.0%", "90.0%",
                                           "Median", "10.0%", " 5.0%", " 1.0%"};
         for (int i = 0; i < 8; i++)
             printf("%-6s  KLD: %10.6f\n", pn[i], r.kld_pct[i]);
@@ -283,10 +297,10 @@ static int eval_kld(int argc, char **argv)
                "\"ppl_base\":%.6f,\"ppl_quant\":%.6f,\"ln_ppl_ratio\":%.6g,"
                "\"ln_ppl_ratio_err\":%.6g,\"rms_dp\":%.6g,\"rms_dp_err\":%.6g,"
                "\"same_top\":%.6f,\"same_top_err\":%.6f}\n",
-               bpath, qname, o.ctx, (long long)r.base.chunks, (long long)r.scored, r.kld,
-               r.kld_err, r.kld_max, r.kld_pct[0], r.kld_pct[1], r.kld_pct[2], r.kld_pct[3],
-               r.kld_pct[4], r.kld_pct[5], r.kld_pct[6], r.kld_pct[7], r.base.ppl, r.quant.ppl,
-               r.ln_ratio, r.ln_ratio_err, r.rms_dp, r.rms_dp_err, r.same_top, r.same_top_err);
+               bpath, qname, o.ctx, (long long)r.base.chunks, (long long)r.scored, r.kld, r.kld_err,
+               r.kld_max, r.kld_pct[0], r.kld_pct[1], r.kld_pct[2], r.kld_pct[3], r.kld_pct[4],
+               r.kld_pct[5], r.kld_pct[6], r.kld_pct[7], r.base.ppl, r.quant.ppl, r.ln_ratio,
+               r.ln_ratio_err, r.rms_dp, r.rms_dp_err, r.same_top, r.same_top_err);
     }
     free(ids);
     bnc_pool_free(pool);

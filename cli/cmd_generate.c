@@ -72,10 +72,10 @@ static int32_t sample(const float *l, int64_t V, double temp, double top_p, bnc_
 int bnc_cmd_generate(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"prompt", required_argument, 0, 'p'}, {"temp", required_argument, 0, 'T'},
-        {"top-p", required_argument, 0, 'P'},  {"seed", required_argument, 0, 's'},
+        {"prompt", required_argument, 0, 'p'},  {"temp", required_argument, 0, 'T'},
+        {"top-p", required_argument, 0, 'P'},   {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 'j'}, {"quant", required_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     const char *prompt = NULL, *quant = NULL;
     long long ntok = 64, seed = 1, threads = 0;
@@ -85,8 +85,12 @@ int bnc_cmd_generate(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "hn:", lo, NULL)) != -1) {
         char *end;
         switch (ch) {
-        case 'p': prompt = optarg; break;
-        case 'q': quant = optarg; break;
+        case 'p':
+            prompt = optarg;
+            break;
+        case 'q':
+            quant = optarg;
+            break;
         case 'n':
             if (!bnc_cli_count("-n", optarg, 0, 1 << 20, &ntok)) return 2;
             break;
@@ -110,8 +114,12 @@ int bnc_cmd_generate(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!prompt || optind + 1 != argc) {
@@ -126,13 +134,15 @@ int bnc_cmd_generate(int argc, char **argv)
     size_t n = 0;
     float *logits = NULL;
     cand *c = NULL;
-    int rc = bnc_cli_llm_open(argv[optind], quant, &base, &m, &err);
+    int rc = bnc_cli_llm_open(argv[optind], quant, 0, &base, &m, &err);
     if (!rc) rc = bnc_pool_new((int)threads, &pool, &err);
     if (!rc) rc = bnc_llm_tokenize(bnc_llm_tokenizer(m), prompt, strlen(prompt), 1, &ids, &n, &err);
     int64_t ctx = (int64_t)n + ntok;
     if (!rc && m && ctx > m->cfg.ctx)
-        rc = bnc_err_set(&err, BNC_EINVAL, "generate: %zu prompt tokens + %lld exceed the "
-                         "model's context_length %lld", n, ntok, (long long)m->cfg.ctx);
+        rc = bnc_err_set(&err, BNC_EINVAL,
+                         "generate: %zu prompt tokens + %lld exceed the "
+                         "model's context_length %lld",
+                         n, ntok, (long long)m->cfg.ctx);
     if (!rc) rc = bnc_llm_state_new(m, ctx > 0 ? ctx : 1, pool, &s, &err);
     if (!rc) {
         logits = malloc((size_t)m->cfg.vocab * sizeof *logits);

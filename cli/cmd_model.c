@@ -78,9 +78,12 @@ static int cmd_synth(int argc, char **argv)
             continue;
         }
         if (c == 'a') {
-            if (strcmp(optarg, "llama") == 0) o.arch = BNC_SYNTH_LLAMA;
-            else if (strcmp(optarg, "bitnet") == 0) o.arch = BNC_SYNTH_BITNET;
-            else return bnc_cli_fail(BNC_EINVAL, "model synth: --arch must be llama or bitnet");
+            if (strcmp(optarg, "llama") == 0)
+                o.arch = BNC_SYNTH_LLAMA;
+            else if (strcmp(optarg, "bitnet") == 0)
+                o.arch = BNC_SYNTH_BITNET;
+            else
+                return bnc_cli_fail(BNC_EINVAL, "model synth: --arch must be llama or bitnet");
             continue;
         }
         if (c == 't') {

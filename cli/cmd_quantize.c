@@ -18,6 +18,7 @@
 #include "bnc_time.h"
 #include "bnc_version.h"
 #include "commands.h"
+#include "quantize_ptq.h"
 
 #define MAX_OVERRIDES 64
 
@@ -41,7 +42,11 @@ static void quantize_usage(FILE *f)
                "  --campaign NAME       campaign the stored rows belong to (default quantize)\n"
                "  --quiet               no per-tensor table and no progress\n"
                "  --device cpu|gpu      quantize on this rank's GPU (one rank per GPU, chosen\n"
-               "                        by node-local rank; same bytes as the CPU; needs CUDA)\n");
+               "                        by node-local rank; same bytes as the CPU; needs CUDA)\n"
+               "  --method rtn|gptq|awq round-to-nearest (default), or GPTQ / AWQ calibrated on\n"
+               "                        --calib (q4_0, q8_0, tq2_0, bitnet; models of bnc train's\n"
+               "                        layout; serial; docs/train.md)\n"
+               "  --calib FILE          calibration text for gptq and awq\n");
 }
 
 /* One task per tensor (kind quantize_tensor) and its metrics in long form,
@@ -212,7 +217,10 @@ int bnc_cmd_quantize(int argc, char **argv)
         {"no-metrics", no_argument, NULL, 'M'},     {"db", required_argument, NULL, 'd'},
         {"campaign", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
         {"device", required_argument, NULL, 'D'},   {"help", no_argument, NULL, 'h'},
+        {"method", required_argument, NULL, 'W'},   {"calib", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0}};
+    int method = 0;
+    const char *calib = NULL;
     bnc_quant_opts o = {0};
     int gpu = 0;
     o.metrics = 1;
@@ -285,6 +293,16 @@ int bnc_cmd_quantize(int argc, char **argv)
             }
             gpu = !strcmp(optarg, "gpu");
             break;
+        case 'W':
+            if ((method = bnc_cli_ptq_method(optarg)) < 0) {
+                fprintf(stderr, "bnc: quantize: --method: '%s' (rtn, gptq or awq)\n", optarg);
+                status = 2;
+                goto out;
+            }
+            break;
+        case 'C':
+            calib = optarg;
+            break;
         case 'h':
             quantize_usage(stdout);
             goto out;
@@ -296,6 +314,14 @@ int bnc_cmd_quantize(int argc, char **argv)
     if (optind != argc - 2 || !o.type) {
         quantize_usage(stderr);
         status = 2;
+        goto out;
+    }
+    if (method && !calib) {
+        status = bnc_cli_fail(BNC_EINVAL, "quantize: --method gptq/awq needs --calib FILE");
+        goto out;
+    }
+    if (method && bnc_cli_ptq_handles(o.type)) {
+        status = bnc_cli_quantize_ptq(argv[optind], argv[optind + 1], o.type, method, calib, quiet);
         goto out;
     }
     if (use_db && !o.metrics) {

@@ -11,7 +11,7 @@
 /* Loads path; when quant is set, quantizes it in memory with that scheme
  * (*base then gets the unquantized model, which the result borrows from;
  * free *out before *base). Messages name the file. */
-int bnc_cli_llm_open(const char *path, const char *quant, bnc_llm_model **base,
+int bnc_cli_llm_open(const char *path, const char *quant, int weights_only, bnc_llm_model **base,
                      bnc_llm_model **out, bnc_err *err);
 /* Reads a whole text file (malloc'd, NUL-terminated). */
 int bnc_cli_read_text(const char *path, char **out, size_t *n, bnc_err *err);

@@ -45,15 +45,20 @@ typedef struct bnc_llm_config {
  * per layer) or NULL. All matrix products in llm/ go through one function,
  * llm_linear (llm/linear.c). */
 typedef struct bnc_llm_linear {
-    const char *name;          /* the GGUF tensor name (points into the model) */
-    uint32_t type;             /* ggml type id as stored */
-    const bnc_scheme *scheme;  /* the kernels' scheme for quantized types, else NULL */
-    bnc_qparams qp;            /* the scheme's parameters */
+    const char *name;         /* the GGUF tensor name (points into the model) */
+    uint32_t type;            /* ggml type id as stored */
+    const bnc_scheme *scheme; /* the kernels' scheme for quantized types, else NULL */
+    bnc_qparams qp;           /* the scheme's parameters */
     int64_t rows, cols;
     const void *data;
     size_t nbytes;
     float *f32; /* owned f32 weights (f16/bf16 converted) or NULL (f32: data is the floats) */
 } bnc_llm_linear;
+
+/* True when scheme s (may be NULL) has an int8-activation GEMV here. */
+int bnc_llm_scheme_has_gemv(const bnc_scheme *s);
+/* Bytes of L's weights that one token's product reads. */
+size_t bnc_llm_linear_bytes(const bnc_llm_linear *L);
 
 typedef struct bnc_llm_layer {
     const float *attn_norm;     /* dim */
@@ -65,11 +70,11 @@ typedef struct bnc_llm_layer {
 } bnc_llm_layer;
 
 typedef struct bnc_llm_weights {
-    bnc_llm_linear tok_embd; /* vocab x dim; rows are looked up (dequantized) */
+    bnc_llm_linear tok_embd;  /* vocab x dim; rows are looked up (dequantized) */
     const float *output_norm; /* dim */
-    bnc_llm_linear output;   /* vocab x dim; a copy of tok_embd's view when tied */
-    int tied;                /* 1 when output.weight is absent */
-    bnc_llm_layer *layers;   /* n_layers */
+    bnc_llm_linear output;    /* vocab x dim; a copy of tok_embd's view when tied */
+    int tied;                 /* 1 when output.weight is absent */
+    bnc_llm_layer *layers;    /* n_layers */
 } bnc_llm_weights;
 
 typedef struct bnc_llm_tok bnc_llm_tok;
@@ -82,7 +87,7 @@ typedef struct bnc_llm_model {
     bnc_llm_weights w;
     bnc_llm_tok *tok; /* NULL when the file has no tokenizer (byte-level is used) */
     char *path;
-    void *owner;      /* internal: the bnc_model and owned buffers */
+    void *owner; /* internal: the bnc_model and owned buffers */
 } bnc_llm_model;
 
 /* Loads path: a GGUF file (architecture and hyperparameters from its
@@ -100,8 +105,8 @@ void bnc_llm_free(bnc_llm_model *m);
  * config_json: a HF config.json path or NULL (a safetensors checkpoint
  * without one gets its sizes from the shapes, with 64-wide heads as
  * `bnc model synth` writes). */
-int bnc_llm_from_model(void *model, const char *name, const char *config_json,
-                       bnc_llm_model **out, bnc_err *err);
+int bnc_llm_from_model(void *model, const char *name, const char *config_json, bnc_llm_model **out,
+                       bnc_err *err);
 
 /* f32 weights owned by the caller (`bnc train`), in llama.cpp's layout and
  * Q/K order. Per layer: attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up,
@@ -137,6 +142,8 @@ typedef struct bnc_llm_quant_opts {
     size_t n_overrides;
     const char *const *ov_pattern;
     const char *const *ov_scheme; /* a scheme name or "keep" */
+    int weights_only;             /* 1: keep the dequantized weights as f32, so activations stay f32
+                                     (measures what the per-token int8 activations cost) */
 } bnc_llm_quant_opts;
 
 /* *out shares src's kept weights and tokenizer (src must outlive it) and
@@ -152,8 +159,8 @@ int bnc_llm_quantize(const bnc_llm_model *src, const bnc_llm_quant_opts *o, bnc_
  * processed in slices). pool (may be NULL: one thread) is borrowed. */
 typedef struct bnc_llm_state bnc_llm_state;
 
-int bnc_llm_state_new(const bnc_llm_model *m, int64_t n_ctx, bnc_pool *pool,
-                      bnc_llm_state **out, bnc_err *err);
+int bnc_llm_state_new(const bnc_llm_model *m, int64_t n_ctx, bnc_pool *pool, bnc_llm_state **out,
+                      bnc_err *err);
 void bnc_llm_state_free(bnc_llm_state *s);
 /* Forgets the cache (next forward starts at position 0). */
 void bnc_llm_state_reset(bnc_llm_state *s);
@@ -180,8 +187,8 @@ const bnc_llm_tok *bnc_llm_tokenizer(const bnc_llm_model *m);
  * fallback) and "gpt2" (byte-level BPE) vocabularies tokenize as llama.cpp
  * does (gpt2: GPT-2's pre-tokenizer pattern with non-ASCII bytes counted as
  * letters). */
-int bnc_llm_tokenize(const bnc_llm_tok *t, const char *text, size_t len, int add_bos,
-                     int32_t **ids, size_t *n, bnc_err *err);
+int bnc_llm_tokenize(const bnc_llm_tok *t, const char *text, size_t len, int add_bos, int32_t **ids,
+                     size_t *n, bnc_err *err);
 /* Appends the text of token id to buf (cap bytes, NUL-terminated);
  * returns the bytes written (truncated when cap is small). */
 size_t bnc_llm_detokenize(const bnc_llm_tok *t, int32_t id, char *buf, size_t cap);
@@ -203,8 +210,8 @@ typedef struct bnc_llm_ppl_opts {
 } bnc_llm_ppl_opts;
 
 typedef struct bnc_llm_ppl_result {
-    double ppl, ppl_err;  /* exp(mean NLL) and its +/- (llama-perplexity's formula) */
-    double nll, nll_err;  /* mean negative log-likelihood and its standard error */
+    double ppl, ppl_err; /* exp(mean NLL) and its +/- (llama-perplexity's formula) */
+    double nll, nll_err; /* mean negative log-likelihood and its standard error */
     int64_t chunks, scored;
     double seconds;
 } bnc_llm_ppl_result;
@@ -212,9 +219,8 @@ typedef struct bnc_llm_ppl_result {
 /* Perplexity of tokens[0..n) in non-overlapping chunks of ctx tokens (the
  * first token of each chunk replaced by BOS, only the second half scored).
  * BNC_EINVAL when n < 2 * ctx (too short for one chunk, as llama.cpp). */
-int bnc_llm_ppl(const bnc_llm_model *m, const int32_t *tokens, int64_t n,
-                const bnc_llm_ppl_opts *o, bnc_pool *pool, bnc_llm_ppl_result *res,
-                bnc_err *err);
+int bnc_llm_ppl(const bnc_llm_model *m, const int32_t *tokens, int64_t n, const bnc_llm_ppl_opts *o,
+                bnc_pool *pool, bnc_llm_ppl_result *res, bnc_err *err);
 
 /* KL divergence of quant's next-token distribution from base's on the same
  * chunks (llama-perplexity --kl-divergence): both models run in the same
@@ -222,7 +228,7 @@ int bnc_llm_ppl(const bnc_llm_model *m, const int32_t *tokens, int64_t n,
 typedef struct bnc_llm_kld_result {
     bnc_llm_ppl_result base, quant;
     double kld, kld_err, kld_max;
-    double kld_pct[8];         /* 99.9, 99, 95, 90, 50, 10, 5, 1 percentiles */
+    double kld_pct[8];             /* 99.9, 99, 95, 90, 50, 10, 5, 1 percentiles */
     double ln_ratio, ln_ratio_err; /* ln(PPL(Q)/PPL(base)), paired */
     double rms_dp, rms_dp_err;     /* RMS of p_Q(token) - p_base(token) */
     double same_top, same_top_err; /* fraction where the argmax agrees */

@@ -59,9 +59,10 @@ int bnc_ptq_pack(const bnc_ptq_scheme *s, const int32_t *codes, const float *sca
  * cols, float) is a sample of that input, W[k] (rows[k] x cols, f32) the
  * layers. For alpha in {0, 1/grid, ..., (grid-1)/grid}: s_j = mean_t|X_tj|^alpha
  * normalized by sqrt(max s * min s), each W[k] with its columns times s
- * quantized by round-to-nearest, error sum_k ||X W[k]^T - (X / s) Q(W[k] s)^T||^2.
- * Writes the best scales into s_out (cols) and their alpha and error
- * (alpha 0 gives s = 1: plain RTN) into *alpha_out, *err_out, *err_rtn. */
+ * quantized by round-to-nearest, error sum_k ||X W[k]^T - (X / s) Q(W[k] s)^T||^2
+ * relative to sum_k ||X W[k]^T||^2. Writes the best scales into s_out (cols)
+ * and their alpha and relative error into *alpha_out, *err_out, and the
+ * error of alpha 0 (s = 1: plain RTN) into *err_rtn. */
 int bnc_awq_search(const bnc_ptq_scheme *s, const float *X, int64_t n, int64_t cols,
                    const float *const *W, const int64_t *rows, int nW, int grid, float *s_out,
                    double *alpha_out, double *err_out, double *err_rtn, bnc_err *err);

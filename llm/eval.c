@@ -56,8 +56,8 @@ typedef struct runner {
     int64_t ctx, first, batch;
 } runner;
 
-static int runner_new(runner *r, const bnc_llm_model *m, int64_t ctx, int64_t batch,
-                      bnc_pool *pool, bnc_err *err)
+static int runner_new(runner *r, const bnc_llm_model *m, int64_t ctx, int64_t batch, bnc_pool *pool,
+                      bnc_err *err)
 {
     memset(r, 0, sizeof *r);
     r->m = m;
@@ -90,19 +90,17 @@ static int runner_chunk(runner *r, const int32_t *toks, bnc_err *err)
     for (int64_t i = r->first; i < r->ctx && !rc; i += r->batch) {
         int64_t k = r->ctx - i < r->batch ? r->ctx - i : r->batch;
         rc = bnc_llm_forward(r->s, toks + i, k,
-                             r->logits + (size_t)(i - r->first) * (size_t)r->m->cfg.vocab, 0,
-                             err);
+                             r->logits + (size_t)(i - r->first) * (size_t)r->m->cfg.vocab, 0, err);
     }
     return rc;
 }
 
-static int check_opts(const bnc_llm_model *m, int64_t n, const bnc_llm_ppl_opts *o,
-                      int64_t *ctx, int64_t *chunks, bnc_err *err)
+static int check_opts(const bnc_llm_model *m, int64_t n, const bnc_llm_ppl_opts *o, int64_t *ctx,
+                      int64_t *chunks, bnc_err *err)
 {
     *ctx = o && o->ctx > 0 ? o->ctx : 512;
     if (*ctx < 4)
-        return bnc_err_set(err, BNC_EINVAL, "ctx: %lld is too small (at least 4)",
-                           (long long)*ctx);
+        return bnc_err_set(err, BNC_EINVAL, "ctx: %lld is too small (at least 4)", (long long)*ctx);
     if (*ctx > m->cfg.ctx)
         return bnc_err_set(err, BNC_EINVAL, "ctx: %lld exceeds the model's context_length %lld",
                            (long long)*ctx, (long long)m->cfg.ctx);
@@ -126,8 +124,8 @@ static void ppl_finish(double nll, double nll2, int64_t count, bnc_llm_ppl_resul
     r->scored = count;
 }
 
-int bnc_llm_ppl(const bnc_llm_model *m, const int32_t *tokens, int64_t n,
-                const bnc_llm_ppl_opts *o, bnc_pool *pool, bnc_llm_ppl_result *res, bnc_err *err)
+int bnc_llm_ppl(const bnc_llm_model *m, const int32_t *tokens, int64_t n, const bnc_llm_ppl_opts *o,
+                bnc_pool *pool, bnc_llm_ppl_result *res, bnc_err *err)
 {
     memset(res, 0, sizeof *res);
     int64_t ctx, chunks;
@@ -146,8 +144,8 @@ int bnc_llm_ppl(const bnc_llm_model *m, const int32_t *tokens, int64_t n,
         if (bos >= 0 && bos < V) toks[0] = bos;
         if ((rc = runner_chunk(&r, toks, err))) break;
         for (int64_t j = 0; j + 1 < ctx - r.first; j++) {
-            double lp = log_softmax(r.logits + (size_t)j * (size_t)V, V, toks[r.first + j + 1],
-                                    NULL, NULL);
+            double lp =
+                log_softmax(r.logits + (size_t)j * (size_t)V, V, toks[r.first + j + 1], NULL, NULL);
             nll -= lp;
             nll2 += lp * lp;
             count++;
@@ -258,8 +256,7 @@ int bnc_llm_kld(const bnc_llm_model *base, const bnc_llm_model *quant, const int
     res->rms_dp_err =
         res->rms_dp > 0 && vms > 0 && count > 1 ? sqrt(vms / (N - 1)) / (2 * res->rms_dp) : 0;
     res->same_top = (double)same / N;
-    res->same_top_err =
-        count > 1 ? sqrt(res->same_top * (1 - res->same_top) / (N - 1)) : 0;
+    res->same_top_err = count > 1 ? sqrt(res->same_top * (1 - res->same_top) / (N - 1)) : 0;
     qsort(kl, (size_t)count, sizeof *kl, cmp_double);
     static const double qs[8] = {0.999, 0.99, 0.95, 0.90, 0.50, 0.10, 0.05, 0.01};
     for (int i = 0; i < 8; i++)

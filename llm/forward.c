@@ -45,8 +45,8 @@ void bnc_llm_state_free(bnc_llm_state *s)
     free(s);
 }
 
-int bnc_llm_state_new(const bnc_llm_model *m, int64_t n_ctx, bnc_pool *pool,
-                      bnc_llm_state **out, bnc_err *err)
+int bnc_llm_state_new(const bnc_llm_model *m, int64_t n_ctx, bnc_pool *pool, bnc_llm_state **out,
+                      bnc_err *err)
 {
     const bnc_llm_config *c = &m->cfg;
     if (n_ctx < 1 || n_ctx > ((int64_t)1 << 24))
@@ -150,10 +150,7 @@ static void attn_part(void *arg, int tid, int nthreads)
         float mx = -INFINITY;
         for (int64_t i = 0; i <= last; i++) {
             const float *k = kc + i * kvd + kvh * hd;
-            float dot = 0;
-            for (int64_t e = 0; e < hd; e++)
-                dot += q[e] * k[e];
-            sc[i] = dot * inv;
+            sc[i] = cblas_sdot((int)hd, q, 1, k, 1) * inv;
             if (sc[i] > mx) mx = sc[i];
         }
         double sum = 0;
@@ -164,12 +161,8 @@ static void attn_part(void *arg, int tid, int nthreads)
         float rs = (float)(1.0 / sum);
         float *o = s->xb2 + t * c->dim + h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
-        for (int64_t i = 0; i <= last; i++) {
-            const float *v = vc + i * kvd + kvh * hd;
-            float a = sc[i] * rs;
-            for (int64_t e = 0; e < hd; e++)
-                o[e] += a * v[e];
-        }
+        for (int64_t i = 0; i <= last; i++)
+            cblas_saxpy((int)hd, sc[i] * rs, vc + i * kvd + kvh * hd, 1, o, 1);
     }
 }
 
@@ -257,7 +250,8 @@ int bnc_llm_forward(bnc_llm_state *s, const int32_t *tokens, int64_t n, float *l
         int64_t k = n - i0 < SLICE ? n - i0 : SLICE;
         float *lg = NULL;
         int64_t lfirst = 0;
-        if (logits && !last_only) lg = logits + i0 * c->vocab;
+        if (logits && !last_only)
+            lg = logits + i0 * c->vocab;
         else if (logits && i0 + k == n) {
             lg = logits;
             lfirst = k - 1;

@@ -3,7 +3,9 @@
  * quantized per token, BitNet's absmax: W1.58A8 for ternary weights, the
  * same per-token int8 for q8_0/q4_0, where llama.cpp uses q8_0 blocks); f32
  * weights through OpenBLAS sdot per output (or sgemm on request),
- * split by output rows over the pool. */
+ * split by output rows over the pool. The kernels' GEMV functions are called
+ * here only (bnc_gemv, bnc_gemv_supported, bnc_gemv_weight_bytes), so a
+ * change of their signature is a change of this file. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,7 @@ int llm_linear_bind(bnc_llm_linear *L, bnc_err *err)
     const bnc_gguf_type_info *ti = bnc_gguf_type(L->type);
     const char *name = ti ? ti->name : "?";
     const bnc_scheme *s = ti ? bnc_scheme_find(ti->name) : NULL;
-    if (!s || !bnc_gemv_supported(s))
+    if (!bnc_llm_scheme_has_gemv(s))
         return bnc_err_set(err, BNC_ENOTSUP, "%s: type %s has no GEMV kernel", L->name, name);
     L->scheme = s;
     return 0;
@@ -79,8 +81,8 @@ static void f32_part(void *arg, int tid, int nthreads)
     if (r1 <= r0) return;
     if (j->sgemm) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->n, (int)(r1 - r0),
-                    (int)j->cols, 1.0f, j->x, (int)j->cols, j->w + r0 * j->cols, (int)j->cols,
-                    0.0f, j->y + r0, (int)j->rows);
+                    (int)j->cols, 1.0f, j->x, (int)j->cols, j->w + r0 * j->cols, (int)j->cols, 0.0f,
+                    j->y + r0, (int)j->rows);
         return;
     }
     for (int64_t r = r0; r < r1; r++) {
@@ -99,8 +101,7 @@ int llm_linear(const bnc_llm_linear *L, const float *x, int64_t n, float *y, llm
                bnc_pool *pool, bnc_err *err)
 {
     if (n < 1 || n > LLM_MAX_BATCH)
-        return bnc_err_set(err, BNC_EINVAL, "%s: batch %lld out of 1..64", L->name,
-                           (long long)n);
+        return bnc_err_set(err, BNC_EINVAL, "%s: batch %lld out of 1..64", L->name, (long long)n);
     if (!L->scheme) {
         f32_job j = {f32_weights(L), x, y, n, L->rows, L->cols, s->sgemm};
         bnc_pool_run(pool, f32_part, &j);
@@ -134,6 +135,16 @@ int llm_linear_row(const bnc_llm_linear *L, int64_t r, float *out, bnc_err *err)
     size_t rb = (size_t)(L->cols / s->block) * s->block_bytes;
     return s->dequantize((const uint8_t *)L->data + (size_t)r * rb, rb, 1, L->cols, &L->qp, out,
                          err);
+}
+
+int bnc_llm_scheme_has_gemv(const bnc_scheme *s)
+{
+    return s && bnc_gemv_supported(s);
+}
+
+size_t bnc_llm_linear_bytes(const bnc_llm_linear *L)
+{
+    return llm_linear_bytes(L);
 }
 
 size_t llm_linear_bytes(const bnc_llm_linear *L)

@@ -10,8 +10,8 @@
 
 /* What a loaded model owns. */
 typedef struct llm_owner {
-    bnc_model *model;   /* the opened file(s), or NULL */
-    void **bufs;        /* owned buffers (f32 copies, quantized weights) */
+    bnc_model *model; /* the opened file(s), or NULL */
+    void **bufs;      /* owned buffers (f32 copies, quantized weights) */
     size_t n_bufs, cap_bufs;
     int tok_borrowed; /* m->tok belongs to another model */
 } llm_owner;

@@ -85,14 +85,14 @@ static int gguf_int(const bnc_gguf *g, const char *fname, const char *key, int64
         *out = v->v.i;
         return 0;
     default:
-        return bnc_err_set(err, BNC_EFORMAT, "%s: %s: expected an integer, found %s", fname,
-                           key, bnc_gguf_vtype_name(v->type));
+        return bnc_err_set(err, BNC_EFORMAT, "%s: %s: expected an integer, found %s", fname, key,
+                           bnc_gguf_vtype_name(v->type));
     }
     return bnc_err_set(err, BNC_EFORMAT, "%s: %s: value out of range", fname, key);
 }
 
-static int gguf_float(const bnc_gguf *g, const char *fname, const char *key, float def,
-                      float *out, bnc_err *err)
+static int gguf_float(const bnc_gguf *g, const char *fname, const char *key, float def, float *out,
+                      bnc_err *err)
 {
     const bnc_gguf_value *v = bnc_gguf_get(g, key);
     if (!v) {
@@ -114,9 +114,12 @@ static int gguf_float(const bnc_gguf *g, const char *fname, const char *key, flo
 
 static int arch_parse(const char *s, int *arch)
 {
-    if (strcmp(s, "llama") == 0) *arch = BNC_LLM_LLAMA;
-    else if (strcmp(s, "bitnet") == 0 || strcmp(s, "bitnet-b1.58") == 0) *arch = BNC_LLM_BITNET;
-    else return -1;
+    if (strcmp(s, "llama") == 0)
+        *arch = BNC_LLM_LLAMA;
+    else if (strcmp(s, "bitnet") == 0 || strcmp(s, "bitnet-b1.58") == 0)
+        *arch = BNC_LLM_BITNET;
+    else
+        return -1;
     return 0;
 }
 
@@ -139,8 +142,8 @@ static int config_gguf(const bnc_gguf *g, const char *fname, bnc_llm_config *c, 
         (rc = gguf_int(g, fname, KEY("embedding_length"), -1, &c->dim, err)) ||
         (rc = gguf_int(g, fname, KEY("feed_forward_length"), -1, &c->ff, err)) ||
         (rc = gguf_int(g, fname, KEY("attention.head_count"), -1, &c->n_heads, err)) ||
-        (rc = gguf_int(g, fname, KEY("attention.head_count_kv"), c->n_heads, &c->n_kv_heads,
-                       err)) ||
+        (rc =
+             gguf_int(g, fname, KEY("attention.head_count_kv"), c->n_heads, &c->n_kv_heads, err)) ||
         (rc = gguf_int(g, fname, KEY("context_length"), 2048, &c->ctx, err)) ||
         (rc = gguf_float(g, fname, KEY("rope.freq_base"), 10000.0f, &c->rope_base, err)) ||
         (rc = gguf_float(g, fname, KEY("attention.layer_norm_rms_epsilon"), 1e-5f, &c->norm_eps,
@@ -148,19 +151,19 @@ static int config_gguf(const bnc_gguf *g, const char *fname, bnc_llm_config *c, 
         return rc;
     if (c->n_layers < 1 || c->dim < 1 || c->ff < 1 || c->n_heads < 1 || c->n_kv_heads < 1 ||
         c->ctx < 1)
-        return bnc_err_set(err, BNC_EFORMAT, "%s: %s: must be >= 1 (block_count, "
+        return bnc_err_set(err, BNC_EFORMAT,
+                           "%s: %s: must be >= 1 (block_count, "
                            "embedding_length, feed_forward_length, head_count(_kv), "
-                           "context_length)", fname, an);
+                           "context_length)",
+                           fname, an);
     if (c->dim % c->n_heads)
-        return bnc_err_set(err, BNC_EFORMAT,
-                           "%s: %s: embedding_length %lld is not a multiple of head_count %lld",
-                           fname, KEY("attention.head_count"), (long long)c->dim,
-                           (long long)c->n_heads);
+        return bnc_err_set(
+            err, BNC_EFORMAT, "%s: %s: embedding_length %lld is not a multiple of head_count %lld",
+            fname, KEY("attention.head_count"), (long long)c->dim, (long long)c->n_heads);
     if (c->n_heads % c->n_kv_heads)
-        return bnc_err_set(err, BNC_EFORMAT,
-                           "%s: %s: head_count %lld is not a multiple of head_count_kv %lld",
-                           fname, KEY("attention.head_count_kv"), (long long)c->n_heads,
-                           (long long)c->n_kv_heads);
+        return bnc_err_set(
+            err, BNC_EFORMAT, "%s: %s: head_count %lld is not a multiple of head_count_kv %lld",
+            fname, KEY("attention.head_count_kv"), (long long)c->n_heads, (long long)c->n_kv_heads);
 #undef KEY
     c->head_dim = c->dim / c->n_heads;
     if (c->head_dim % 2)
@@ -189,8 +192,7 @@ static int config_hf(const char *cfg_path, bnc_llm_config *c, bnc_err *err)
 {
     json_error_t je;
     json_t *o = json_load_file(cfg_path, 0, &je);
-    if (!o)
-        return bnc_err_set(err, BNC_EFORMAT, "%s: line %d: %s", cfg_path, je.line, je.text);
+    if (!o) return bnc_err_set(err, BNC_EFORMAT, "%s: line %d: %s", cfg_path, je.line, je.text);
     int rc = 0;
     if (!json_is_object(o)) {
         rc = bnc_err_set(err, BNC_EFORMAT, "%s: not a JSON object", cfg_path);
@@ -199,16 +201,15 @@ static int config_hf(const char *cfg_path, bnc_llm_config *c, bnc_err *err)
     const char *mt = json_string_value(json_object_get(o, "model_type"));
     if (!mt) mt = "llama";
     if (arch_parse(mt, &c->arch)) {
-        rc = bnc_err_set(err, BNC_EFORMAT, "%s: model_type: unknown architecture '%.64s'",
-                         cfg_path, mt);
+        rc = bnc_err_set(err, BNC_EFORMAT, "%s: model_type: unknown architecture '%.64s'", cfg_path,
+                         mt);
         goto done;
     }
     if ((rc = json_int_key(o, cfg_path, "hidden_size", -1, &c->dim, err)) ||
         (rc = json_int_key(o, cfg_path, "num_hidden_layers", -1, &c->n_layers, err)) ||
         (rc = json_int_key(o, cfg_path, "intermediate_size", -1, &c->ff, err)) ||
         (rc = json_int_key(o, cfg_path, "num_attention_heads", -1, &c->n_heads, err)) ||
-        (rc = json_int_key(o, cfg_path, "num_key_value_heads", c->n_heads, &c->n_kv_heads,
-                           err)) ||
+        (rc = json_int_key(o, cfg_path, "num_key_value_heads", c->n_heads, &c->n_kv_heads, err)) ||
         (rc = json_int_key(o, cfg_path, "max_position_embeddings", 2048, &c->ctx, err)))
         goto done;
     json_t *rt = json_object_get(o, "rope_theta"), *eps = json_object_get(o, "rms_norm_eps");
@@ -244,11 +245,11 @@ typedef struct loader {
 static void hf_name(const char *g, char *out, size_t n)
 {
     static const char *const map[][2] = {
-        {"attn_norm", "input_layernorm"},        {"attn_q", "self_attn.q_proj"},
-        {"attn_k", "self_attn.k_proj"},          {"attn_v", "self_attn.v_proj"},
-        {"attn_output", "self_attn.o_proj"},     {"ffn_norm", "post_attention_layernorm"},
-        {"ffn_gate", "mlp.gate_proj"},           {"ffn_up", "mlp.up_proj"},
-        {"ffn_down", "mlp.down_proj"},           {"attn_sub_norm", "self_attn.attn_sub_norm"},
+        {"attn_norm", "input_layernorm"},     {"attn_q", "self_attn.q_proj"},
+        {"attn_k", "self_attn.k_proj"},       {"attn_v", "self_attn.v_proj"},
+        {"attn_output", "self_attn.o_proj"},  {"ffn_norm", "post_attention_layernorm"},
+        {"ffn_gate", "mlp.gate_proj"},        {"ffn_up", "mlp.up_proj"},
+        {"ffn_down", "mlp.down_proj"},        {"attn_sub_norm", "self_attn.attn_sub_norm"},
         {"ffn_sub_norm", "mlp.ffn_sub_norm"},
     };
     if (strcmp(g, "token_embd.weight") == 0) {
@@ -281,8 +282,10 @@ static void hf_name(const char *g, char *out, size_t n)
 static long find(const loader *L, const char *gname, char *shown, size_t n)
 {
     char hn[160];
-    if (L->hf) hf_name(gname, hn, sizeof hn);
-    else snprintf(hn, sizeof hn, "%s", gname);
+    if (L->hf)
+        hf_name(gname, hn, sizeof hn);
+    else
+        snprintf(hn, sizeof hn, "%s", gname);
     snprintf(shown, n, "%s", hn);
     return bnc_model_find(L->mo, hn);
 }
@@ -332,8 +335,10 @@ static int to_f32(loader *L, long i, int64_t heads, float **out, bnc_err *err)
                     rc = bnc_model_rows_f32(L->mo, (size_t)i, h * hd + k * (hd / 2) + j, 1,
                                             w + (h * hd + 2 * j + k) * t->cols, err);
     }
-    if (!rc) rc = llm_own(L->m, w, err);
-    else free(w);
+    if (!rc)
+        rc = llm_own(L->m, w, err);
+    else
+        free(w);
     if (!rc) *out = w;
     return rc;
 }
@@ -451,9 +456,12 @@ int llm_load_opened(bnc_model *mo, const char *path, const char *cfg_json, bnc_l
     m->path = strdup(path);
     loader L = {m, mo, path, mo->format != BNC_MODEL_GGUF};
     int rc = 0;
-    if (!m->path) rc = bnc_err_set(err, BNC_ENOMEM, "llm: out of memory");
-    else if (!L.hf) rc = config_gguf(mo->gguf, path, &m->cfg, err);
-    else if (cfg_json) rc = config_hf(cfg_json, &m->cfg, err);
+    if (!m->path)
+        rc = bnc_err_set(err, BNC_ENOMEM, "llm: out of memory");
+    else if (!L.hf)
+        rc = config_gguf(mo->gguf, path, &m->cfg, err);
+    else if (cfg_json)
+        rc = config_hf(cfg_json, &m->cfg, err);
     else {
         /* A checkpoint without config.json (bnc model synth's safetensors):
          * sizes from the shapes, 64-dimensional heads as synth writes. */
@@ -532,7 +540,8 @@ int bnc_llm_load(const char *path, void *cache, bnc_llm_model **out, bnc_err *er
     bnc_model *mo;
     int rc = bnc_model_open(open_path, cache, &mo, err);
     if (rc) return rc;
-    if (mo->format == BNC_MODEL_GGUF) cfgp = NULL;
+    if (mo->format == BNC_MODEL_GGUF)
+        cfgp = NULL;
     else if (cfgp && stat(cfgp, &st) != 0) {
         if (open_path == mp) {
             bnc_model_free(mo);
@@ -578,7 +587,8 @@ int bnc_llm_from_f32(const bnc_llm_config *cfg, const bnc_llm_f32 *w, bnc_llm_mo
     } while (0)
     LIN(m->w.tok_embd, "token_embd.weight", w->tok_embd, c->vocab, c->dim);
     m->w.output_norm = w->output_norm;
-    if (w->output) LIN(m->w.output, "output.weight", w->output, c->vocab, c->dim);
+    if (w->output)
+        LIN(m->w.output, "output.weight", w->output, c->vocab, c->dim);
     else {
         m->w.output = m->w.tok_embd;
         m->w.tied = 1;
@@ -608,8 +618,8 @@ int bnc_llm_from_f32(const bnc_llm_config *cfg, const bnc_llm_f32 *w, bnc_llm_mo
     return 0;
 }
 
-int bnc_llm_from_model(void *model, const char *name, const char *config_json,
-                       bnc_llm_model **out, bnc_err *err)
+int bnc_llm_from_model(void *model, const char *name, const char *config_json, bnc_llm_model **out,
+                       bnc_err *err)
 {
     return llm_load_opened(model, name, config_json, out, err);
 }

@@ -13,7 +13,7 @@
 enum { TOK_BYTES = 0, TOK_SPM = 1, TOK_BPE = 2 };
 
 typedef struct strmap {
-    uint32_t cap; /* power of two */
+    uint32_t cap;  /* power of two */
     int32_t *slot; /* index or -1 */
 } strmap;
 
@@ -49,7 +49,8 @@ static uint32_t hash_bytes(const char *s, size_t n)
 static int map_init(strmap *m, int64_t n)
 {
     uint32_t cap = 16;
-    while ((int64_t)cap < 2 * n + 16) cap *= 2;
+    while ((int64_t)cap < 2 * n + 16)
+        cap *= 2;
     m->cap = cap;
     m->slot = malloc(cap * sizeof *m->slot);
     if (!m->slot) return -1;
@@ -102,17 +103,26 @@ void llm_tok_free(bnc_llm_tok *t)
     free(t);
 }
 
-static const bnc_llm_tok byte_tok = {.kind = TOK_BYTES, .n = 258, .bos = 256, .eos = 257,
-                                     .unk = -1, .add_bos = 1};
+static const bnc_llm_tok byte_tok = {
+    .kind = TOK_BYTES, .n = 258, .bos = 256, .eos = 257, .unk = -1, .add_bos = 1};
 
 const bnc_llm_tok *llm_tok_bytes(void)
 {
     return &byte_tok;
 }
 
-int32_t bnc_llm_tok_bos(const bnc_llm_tok *t) { return t->add_bos ? t->bos : -1; }
-int32_t bnc_llm_tok_eos(const bnc_llm_tok *t) { return t->eos; }
-int64_t bnc_llm_tok_vocab(const bnc_llm_tok *t) { return t->n; }
+int32_t bnc_llm_tok_bos(const bnc_llm_tok *t)
+{
+    return t->add_bos ? t->bos : -1;
+}
+int32_t bnc_llm_tok_eos(const bnc_llm_tok *t)
+{
+    return t->eos;
+}
+int64_t bnc_llm_tok_vocab(const bnc_llm_tok *t)
+{
+    return t->n;
+}
 
 /* ---- loading ----------------------------------------------------------------- */
 
@@ -131,8 +141,8 @@ static int get_id(const bnc_gguf *g, const char *fname, const char *key, int64_t
     else
         return bnc_err_set(err, BNC_EFORMAT, "%s: %s: expected an integer", fname, key);
     if (x < 0 || x >= n)
-        return bnc_err_set(err, BNC_EFORMAT, "%s: %s: id %lld outside the %lld tokens", fname,
-                           key, (long long)x, (long long)n);
+        return bnc_err_set(err, BNC_EFORMAT, "%s: %s: id %lld outside the %lld tokens", fname, key,
+                           (long long)x, (long long)n);
     *out = (int32_t)x;
     return 0;
 }
@@ -181,16 +191,18 @@ int llm_tok_from_gguf(const bnc_gguf *g, const char *fname, bnc_llm_tok **out, b
     if (mv->type != BNC_GGUF_STRING)
         return bnc_err_set(err, BNC_EFORMAT, "%s: tokenizer.ggml.model: not a string", fname);
     int kind;
-    if (strcmp(mv->v.str.s, "llama") == 0) kind = TOK_SPM;
-    else if (strcmp(mv->v.str.s, "gpt2") == 0) kind = TOK_BPE;
+    if (strcmp(mv->v.str.s, "llama") == 0)
+        kind = TOK_SPM;
+    else if (strcmp(mv->v.str.s, "gpt2") == 0)
+        kind = TOK_BPE;
     else
         return bnc_err_set(err, BNC_EFORMAT,
                            "%s: tokenizer.ggml.model: unsupported tokenizer '%.64s' (known: "
                            "llama, gpt2)",
                            fname, mv->v.str.s);
     const bnc_gguf_value *tv = bnc_gguf_get(g, "tokenizer.ggml.tokens");
-    if (!tv || tv->type != BNC_GGUF_ARRAY || tv->v.arr.type != BNC_GGUF_STRING ||
-        tv->v.arr.n < 1 || tv->v.arr.n > (1u << 24))
+    if (!tv || tv->type != BNC_GGUF_ARRAY || tv->v.arr.type != BNC_GGUF_STRING || tv->v.arr.n < 1 ||
+        tv->v.arr.n > (1u << 24))
         return bnc_err_set(err, BNC_EFORMAT,
                            "%s: tokenizer.ggml.tokens: %s (needs an array of 1..2^24 strings)",
                            fname, tv ? "wrong type" : "missing");
@@ -199,9 +211,8 @@ int llm_tok_from_gguf(const bnc_gguf *g, const char *fname, bnc_llm_tok **out, b
     const bnc_gguf_value *yv = bnc_gguf_get(g, "tokenizer.ggml.token_type");
     if (sv && (sv->type != BNC_GGUF_ARRAY || sv->v.arr.type != BNC_GGUF_FLOAT32 ||
                (int64_t)sv->v.arr.n != n))
-        return bnc_err_set(err, BNC_EFORMAT,
-                           "%s: tokenizer.ggml.scores: needs %lld float32 values", fname,
-                           (long long)n);
+        return bnc_err_set(err, BNC_EFORMAT, "%s: tokenizer.ggml.scores: needs %lld float32 values",
+                           fname, (long long)n);
     if (yv && (yv->type != BNC_GGUF_ARRAY || yv->v.arr.type != BNC_GGUF_INT32 ||
                (int64_t)yv->v.arr.n != n))
         return bnc_err_set(err, BNC_EFORMAT,
@@ -225,8 +236,8 @@ int llm_tok_from_gguf(const bnc_gguf *g, const char *fname, bnc_llm_tok **out, b
     const bnc_gguf_value *items = tv->v.arr.data;
     for (int64_t i = 0; i < n; i++) {
         if (items[i].type != BNC_GGUF_STRING || items[i].v.str.len > 4096) {
-            rc = bnc_err_set(err, BNC_EFORMAT, "%s: tokenizer.ggml.tokens[%lld]: bad string",
-                             fname, (long long)i);
+            rc = bnc_err_set(err, BNC_EFORMAT, "%s: tokenizer.ggml.tokens[%lld]: bad string", fname,
+                             (long long)i);
             goto fail;
         }
         t->len[i] = (uint32_t)items[i].v.str.len;
@@ -237,45 +248,53 @@ int llm_tok_from_gguf(const bnc_gguf *g, const char *fname, bnc_llm_tok **out, b
         }
         memcpy(t->piece[i], items[i].v.str.s, t->len[i] + 1);
         if (sv) memcpy(&t->score[i], (const char *)sv->v.arr.data + 4 * i, 4);
-        if (yv) memcpy(&t->type[i], (const char *)yv->v.arr.data + 4 * i, 4);
-        else t->type[i] = 1;
+        if (yv)
+            memcpy(&t->type[i], (const char *)yv->v.arr.data + 4 * i, 4);
+        else
+            t->type[i] = 1;
         map_put(&t->map, t->piece, t->len, (int32_t)i);
     }
-    if ((rc = get_id(g, fname, "tokenizer.ggml.bos_token_id", n, kind == TOK_SPM ? 1 : -1,
-                     &t->bos, err)) ||
-        (rc = get_id(g, fname, "tokenizer.ggml.eos_token_id", n, kind == TOK_SPM ? 2 : -1,
-                     &t->eos, err)) ||
+    if ((rc = get_id(g, fname, "tokenizer.ggml.bos_token_id", n, kind == TOK_SPM ? 1 : -1, &t->bos,
+                     err)) ||
+        (rc = get_id(g, fname, "tokenizer.ggml.eos_token_id", n, kind == TOK_SPM ? 2 : -1, &t->eos,
+                     err)) ||
         (rc = get_id(g, fname, "tokenizer.ggml.unknown_token_id", n, kind == TOK_SPM ? 0 : -1,
                      &t->unk, err)))
         goto fail;
     if (t->bos >= n || t->eos >= n) {
-        rc = bnc_err_set(err, BNC_EFORMAT, "%s: tokenizer.ggml.bos_token_id: outside the vocabulary",
-                         fname);
+        rc = bnc_err_set(err, BNC_EFORMAT,
+                         "%s: tokenizer.ggml.bos_token_id: outside the vocabulary", fname);
         goto fail;
     }
     const bnc_gguf_value *sp = bnc_gguf_get(g, "tokenizer.ggml.add_space_prefix");
-    t->add_space_prefix = kind == TOK_SPM ? (sp && sp->type == BNC_GGUF_BOOL ? (int)sp->v.u : 1)
-                                          : 0;
+    t->add_space_prefix =
+        kind == TOK_SPM ? (sp && sp->type == BNC_GGUF_BOOL ? (int)sp->v.u : 1) : 0;
     const bnc_gguf_value *ab = bnc_gguf_get(g, "tokenizer.ggml.add_bos_token");
     t->add_bos = ab && ab->type == BNC_GGUF_BOOL ? (int)ab->v.u : kind == TOK_SPM;
     if (t->add_bos && t->bos < 0) {
-        rc = bnc_err_set(err, BNC_EFORMAT, "%s: tokenizer.ggml.bos_token_id: missing (BOS is "
-                         "added)", fname);
+        rc = bnc_err_set(err, BNC_EFORMAT,
+                         "%s: tokenizer.ggml.bos_token_id: missing (BOS is "
+                         "added)",
+                         fname);
         goto fail;
     }
     for (int b = 0; b < 256; b++) {
         char buf[8];
         size_t bl;
-        if (kind == TOK_SPM) bl = (size_t)snprintf(buf, sizeof buf, "<0x%02X>", b);
-        else bl = utf8_put(buf, bytes_to_unicode_cp(b));
+        if (kind == TOK_SPM)
+            bl = (size_t)snprintf(buf, sizeof buf, "<0x%02X>", b);
+        else
+            bl = utf8_put(buf, bytes_to_unicode_cp(b));
         t->byte_id[b] = map_get(&t->map, t->piece, t->len, buf, bl);
     }
     if (kind == TOK_BPE) {
         const bnc_gguf_value *me = bnc_gguf_get(g, "tokenizer.ggml.merges");
         if (!me || me->type != BNC_GGUF_ARRAY || me->v.arr.type != BNC_GGUF_STRING ||
             me->v.arr.n > (1u << 24)) {
-            rc = bnc_err_set(err, BNC_EFORMAT, "%s: tokenizer.ggml.merges: %s (gpt2 needs an "
-                             "array of strings)", fname, me ? "wrong type" : "missing");
+            rc = bnc_err_set(err, BNC_EFORMAT,
+                             "%s: tokenizer.ggml.merges: %s (gpt2 needs an "
+                             "array of strings)",
+                             fname, me ? "wrong type" : "missing");
             goto fail;
         }
         t->n_merges = (int64_t)me->v.arr.n;
@@ -496,11 +515,13 @@ static size_t gpt2_piece(const char *s, size_t n, size_t i)
     int c = cls(u[j]);
     if (c != C_SPACE) {
         size_t k = j;
-        while (k < n && cls(u[k]) == c) k++;
+        while (k < n && cls(u[k]) == c)
+            k++;
         return k - i;
     }
     size_t k = i;
-    while (k < n && cls(u[k]) == C_SPACE) k++;
+    while (k < n && cls(u[k]) == C_SPACE)
+        k++;
     if (k < n && k - i > 1) return k - i - 1; /* \s+(?!\S): leave one for the next word */
     return k - i;
 }
@@ -564,8 +585,8 @@ done:
     return rc;
 }
 
-int bnc_llm_tokenize(const bnc_llm_tok *t, const char *text, size_t len, int add_bos,
-                     int32_t **out, size_t *n, bnc_err *err)
+int bnc_llm_tokenize(const bnc_llm_tok *t, const char *text, size_t len, int add_bos, int32_t **out,
+                     size_t *n, bnc_err *err)
 {
     ids o = {0};
     int rc = 0;
@@ -636,7 +657,8 @@ size_t bnc_llm_detokenize(const bnc_llm_tok *t, int32_t id, char *buf, size_t ca
     for (size_t i = 0; i < pl;) {
         size_t cl = utf8_len((uint8_t)p[i]);
         int cp = (uint8_t)p[i];
-        if (cl == 2 && i + 1 < pl) cp = ((p[i] & 0x1F) << 6) | (p[i + 1] & 0x3F);
+        if (cl == 2 && i + 1 < pl)
+            cp = ((p[i] & 0x1F) << 6) | (p[i + 1] & 0x3F);
         else if (cl == 3 && i + 2 < pl)
             cp = ((p[i] & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
         int byte = -1;

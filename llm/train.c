@@ -461,7 +461,6 @@ int bnc_train_run(const bnc_train_opts *o, MPI_Comm comm, bnc_train_result *res,
     for (int64_t s = st.step; s < last; s++) {
         double t0 = bnc_now();
         memset(acc, 0, n * sizeof *acc);
-        int bad = 0;
         for (int64_t i = lo; i < hi && !rc; i++) {
             sample_seq(&tr, o->seed, s, i, B, T, x, y);
             memset(gs, 0, n * sizeof *gs);
@@ -469,7 +468,6 @@ int bnc_train_run(const bnc_train_opts *o, MPI_Comm comm, bnc_train_result *res,
             for (size_t j = 0; j < n && !rc; j++) {
                 float v = gs[j];
                 if (!(fabsf(v) < (float)FIX_LIMIT)) { /* NaN, Inf or too large */
-                    bad = 1;
                     losses[i] = NAN;
                     break;
                 }
@@ -482,7 +480,6 @@ int bnc_train_run(const bnc_train_opts *o, MPI_Comm comm, bnc_train_result *res,
         for (int64_t i = 0; i < B; i++)
             lsum += losses[i];
         double loss = lsum / (double)(B * T);
-        (void)bad;
         if (!isfinite(loss)) {
             /* W_s gave a non-finite loss: the last good state is W_{s-1}, the one
              * before the previous update (kept in prev), when this run made one */

@@ -32,8 +32,10 @@ static int add(wlist *w, const char *name, int64_t rows, int64_t cols, uint32_t 
 static int add_linear(wlist *w, const char *name, const bnc_llm_linear *L, bnc_err *err)
 {
     if (L->scheme && L->scheme->ggml_type < 0)
-        return bnc_err_set(err, BNC_ENOTSUP, "%s: scheme %s has no GGUF type (store bitnet as "
-                           "tq2_0)", name, L->scheme->name);
+        return bnc_err_set(err, BNC_ENOTSUP,
+                           "%s: scheme %s has no GGUF type (store bitnet as "
+                           "tq2_0)",
+                           name, L->scheme->name);
     uint32_t type = L->scheme ? (uint32_t)L->scheme->ggml_type : 0;
     const void *data = L->scheme ? L->data : (L->f32 ? (const void *)L->f32 : L->data);
     return add(w, name, L->rows, L->cols, type, data, err);
@@ -62,8 +64,8 @@ int bnc_llm_write_gguf(const bnc_llm_model *m, const char *path, bnc_err *err)
         (rc = set(w.g, KEY("attention.head_count_kv"), bnc_gguf_v_u32((uint32_t)c->n_kv_heads),
                   err)) ||
         (rc = set(w.g, KEY("rope.freq_base"), bnc_gguf_v_f32(c->rope_base), err)) ||
-        (rc = set(w.g, KEY("attention.layer_norm_rms_epsilon"), bnc_gguf_v_f32(c->norm_eps),
-                  err)) ||
+        (rc =
+             set(w.g, KEY("attention.layer_norm_rms_epsilon"), bnc_gguf_v_f32(c->norm_eps), err)) ||
         (rc = set(w.g, KEY("vocab_size"), bnc_gguf_v_u32((uint32_t)c->vocab), err)))
         goto done;
 #undef KEY

@@ -16,10 +16,10 @@ typedef struct bnc_synth_opts {
     int format;    /* BNC_MODEL_SAFETENSORS or BNC_MODEL_GGUF */
     uint32_t type; /* storage type of matrices: 0 f32, 1 f16, 30 bf16 (norms stay f32) */
     int64_t dim, layers, ff, vocab, kv_dim; /* 0: derived from params */
-    int shards; /* safetensors: > 1 writes path as an index JSON plus this many
-                   shard files beside it (model-0000k-of-0000n.safetensors) */
-    int arch;   /* BNC_SYNTH_LLAMA (0) or BNC_SYNTH_BITNET: BitNet b1.58 layout (arch
-                   "bitnet", attn_sub_norm and ffn_sub_norm in every layer) */
+    int shards;     /* safetensors: > 1 writes path as an index JSON plus this many
+                       shard files beside it (model-0000k-of-0000n.safetensors) */
+    int arch;       /* BNC_SYNTH_LLAMA (0) or BNC_SYNTH_BITNET: BitNet b1.58 layout (arch
+                       "bitnet", attn_sub_norm and ffn_sub_norm in every layer) */
     int byte_vocab; /* GGUF: a SentencePiece vocabulary that can tokenize any text
                        (<0xNN> byte tokens, then ASCII characters, bigrams and short
                        words) instead of placeholder tokens; needs vocab >= 259 */

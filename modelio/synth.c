@@ -288,12 +288,15 @@ static int set_kv(bnc_gguf *g, const char *key, bnc_gguf_value v, bnc_err *err)
 static void byte_vocab(char *text, float *sc, int32_t *ty, size_t nv)
 {
     static const char *const extra[] = {
-        "th", "he", "in", "er", "an", "re", "on", "at", "en", "nd", "ti", "es", "or", "te", "of",
-        "ed", "is", "it", "al", "ar", "st", "to", "nt", "ng", "se", "ha", "as", "ou", "io", "le",
-        "ve", "co", "me", "de", "hi", "ri", "ro", "ic", "ne", "ea", "ra", "ce", "the", "and",
-        "ing", "ion", "tion", "ent", "for", "that", "with", "this", "you", "not", "are", "any",
-        "or", "of", "to", "in", "is", "it", "be", "by", "on", "as", "an", "at", "the", "and",
-        "that", "this", "for", "with", "you", "not", "are", "any", "all", "may", "shall",
+        "th",      "he",   "in",    "er",   "an",    "re",    "on",   "at",       "en",
+        "nd",      "ti",   "es",    "or",   "te",    "of",    "ed",   "is",       "it",
+        "al",      "ar",   "st",    "to",   "nt",    "ng",    "se",   "ha",       "as",
+        "ou",      "io",   "le",    "ve",   "co",    "me",    "de",   "hi",       "ri",
+        "ro",      "ic",   "ne",    "ea",   "ra",    "ce",    "the",  "and",      "ing",
+        "ion",     "tion", "ent",   "for",  "that",  "with",  "this", "you",      "not",
+        "are",     "any",  "or",    "of",   "to",    "in",    "is",   "it",       "be",
+        "by",      "on",   "as",    "an",   "at",    "the",   "and",  "that",     "this",
+        "for",     "with", "you",   "not",  "are",   "any",   "all",  "may",      "shall",
         "License", "work", "which", "such", "under", "other", "from", "software", "program"};
     size_t id = 3;
     for (int b = 0; b < 256 && id < nv; b++, id++) {
@@ -304,8 +307,10 @@ static void byte_vocab(char *text, float *sc, int32_t *ty, size_t nv)
     float score = -1000.0f;
     for (int c = 32; c < 127 && id < nv; c++, id++) {
         char *p = text + 16 * id;
-        if (c == ' ') snprintf(p, 16, "\xE2\x96\x81");
-        else snprintf(p, 16, "%c", c);
+        if (c == ' ')
+            snprintf(p, 16, "\xE2\x96\x81");
+        else
+            snprintf(p, 16, "%c", c);
         ty[id] = 1;
         sc[id] = score--;
     }
@@ -313,8 +318,10 @@ static void byte_vocab(char *text, float *sc, int32_t *ty, size_t nv)
     for (size_t k = 0; k < 2 * ne && id < nv; k++) {
         const char *w = extra[k % ne];
         char *p = text + 16 * id;
-        if (k < ne) snprintf(p, 16, "%s", w);
-        else snprintf(p, 16, "\xE2\x96\x81%.12s", w);
+        if (k < ne)
+            snprintf(p, 16, "%s", w);
+        else
+            snprintf(p, 16, "\xE2\x96\x81%.12s", w);
         /* a repeated piece keeps its first id (llama.cpp maps text to the first) */
         ty[id] = 1;
         sc[id] = (float)strlen(w) - 0.001f * (float)k;

@@ -14,15 +14,15 @@
 #include "kinds.h"
 #include "model_src.h"
 
-static const char *const keys[] = {"model", "scheme", "group", "text", "ctx", "chunks",
-                                   "overrides", "gen_tokens", NULL};
+static const char *const keys[] = {"model",  "scheme",    "group",      "text",         "ctx",
+                                   "chunks", "overrides", "gen_tokens", "weights_only", NULL};
 
 #define MAX_OV 16
 
 typedef struct pe_args {
     const json_t *model;
     const char *scheme; /* "f32": the unquantized model */
-    long long group, ctx, chunks, gen;
+    long long group, ctx, chunks, gen, weights_only;
     char text[4096];
     char ovbuf[1024];
     const char *ov_pat[MAX_OV], *ov_scheme[MAX_OV];
@@ -41,12 +41,13 @@ static int parse(const json_t *params, const bnc_task_ctx *ctx, pe_args *a, bnc_
     if (!rc) rc = bnc_param_int(params, "ctx", 128, 4, 8192, &a->ctx, err);
     if (!rc) rc = bnc_param_int(params, "chunks", 4, 1, 1 << 20, &a->chunks, err);
     if (!rc) rc = bnc_param_int(params, "gen_tokens", 16, 0, 4096, &a->gen, err);
+    if (!rc) rc = bnc_param_int(params, "weights_only", 0, 0, 1, &a->weights_only, err);
     if (!rc && json_object_get(params, "overrides"))
         rc = bnc_param_str(params, "overrides", &ov, err);
     if (rc) return rc;
     if (strcmp(a->scheme, "f32") != 0) {
         const bnc_scheme *s = bnc_scheme_find(a->scheme);
-        if (!s || !bnc_gemv_supported(s))
+        if (!bnc_llm_scheme_has_gemv(s))
             return bnc_err_set(err, BNC_EINVAL,
                                "parameter 'scheme': '%s' %s (f32, or one with a GEMV: bitnet, "
                                "bitnet-row, bitnet-group, tq2_0, tq1_0, q8_0, q4_0)",
@@ -72,10 +73,10 @@ static int parse(const json_t *params, const bnc_task_ctx *ctx, pe_args *a, bnc_
                                    MAX_OV);
             *eq = 0;
             const char *sc = eq + 1;
-            if (strcmp(sc, "keep") != 0 && (!bnc_scheme_find(sc) || !bnc_gemv_supported(bnc_scheme_find(sc))))
+            if (strcmp(sc, "keep") != 0 && !bnc_llm_scheme_has_gemv(bnc_scheme_find(sc)))
                 return bnc_err_set(err, BNC_EINVAL,
-                                   "parameter 'overrides': '%s': scheme '%s' has no GEMV kernel",
-                                   t, sc);
+                                   "parameter 'overrides': '%s': scheme '%s' has no GEMV kernel", t,
+                                   sc);
             a->ov_pat[a->n_ov] = t;
             a->ov_scheme[a->n_ov++] = sc;
         }
@@ -97,8 +98,7 @@ static double cost(const json_t *params, const bnc_task_ctx *ctx)
     return bnc_model_entry_weights(a.model, ctx) * (double)(a.ctx * a.chunks) * 1e-6;
 }
 
-static int open_model(const pe_args *a, const bnc_task_ctx *ctx, bnc_llm_model **out,
-                      bnc_err *err)
+static int open_model(const pe_args *a, const bnc_task_ctx *ctx, bnc_llm_model **out, bnc_err *err)
 {
     const char *p = json_string_value(json_object_get(a->model, "path"));
     if (p) {
@@ -147,12 +147,11 @@ static double matrix_bits(const bnc_llm_model *m, double *weights)
     double bits = 0, w = 0;
     for (int64_t l = 0; l < m->cfg.n_layers; l++) {
         const bnc_llm_layer *y = &m->w.layers[l];
-        const bnc_llm_linear *mats[7] = {&y->wq, &y->wk, &y->wv, &y->wo,
+        const bnc_llm_linear *mats[7] = {&y->wq,     &y->wk,   &y->wv,    &y->wo,
                                          &y->w_gate, &y->w_up, &y->w_down};
         for (int k = 0; k < 7; k++) {
             const bnc_llm_linear *L = mats[k];
-            size_t b = L->scheme ? bnc_gemv_weight_bytes(L->scheme, &L->qp, L->rows, L->cols)
-                                 : (size_t)(L->rows * L->cols) * 4;
+            size_t b = bnc_llm_linear_bytes(L);
             bits += 8.0 * (double)b;
             w += (double)(L->rows * L->cols);
         }
@@ -187,6 +186,7 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
         qo.n_overrides = a.n_ov;
         qo.ov_pattern = a.ov_pat;
         qo.ov_scheme = a.ov_scheme;
+        qo.weights_only = (int)a.weights_only;
         if ((rc = bnc_llm_quantize(base, &qo, &q, &nq, err))) goto done;
     }
     if ((rc = read_text(a.text, &text, &len, err))) goto done;

@@ -14,9 +14,8 @@
 #include "bnc_version.h"
 #include "kinds.h"
 
-static const char *const synth_keys[] = {"params", "seed",   "dtype",  "dim",
-                                         "layers", "ff",     "vocab",  "kv_dim",
-                                         "format", "arch",   "byte_vocab", NULL};
+static const char *const synth_keys[] = {"params", "seed",   "dtype",  "dim",  "layers",     "ff",
+                                         "vocab",  "kv_dim", "format", "arch", "byte_vocab", NULL};
 
 /* A count: an integer, an integral number, or a string with a k/M/G suffix
  * ("10M", "1.5k"). */

@@ -5,7 +5,7 @@
 . "$SRC/tests/lib.sh"
 declare -A want=([hello]=6 [ternary-vs-baselines]=225 [ternary-vs-baselines-quick]=60
                  [kernels]=78 [mixed-precision]=16 [fed_compressors]=54
-                 [ppl-eval]=14 [fed_defences]=48)
+                 [ppl-eval]=14 [fed_defences]=48 [ptq-vs-qat]=30)
 for f in "$SRC"/examples/*.yaml; do
     base=$(basename "$f" .yaml)
     out=$(mpi 2 campaign run "$f" --dry-run) || fail "$f: $out"

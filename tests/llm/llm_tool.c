@@ -55,11 +55,16 @@ int main(int argc, char **argv)
     int threads = 1;
     const char *mode = "chunk", *quant = NULL, *wg = NULL;
     for (int i = 3; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--n") == 0) n = atoll(argv[i + 1]);
-        else if (strcmp(argv[i], "--mode") == 0) mode = argv[i + 1];
-        else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--quant") == 0) quant = argv[i + 1];
-        else if (strcmp(argv[i], "--write-gguf") == 0) wg = argv[i + 1];
+        if (strcmp(argv[i], "--n") == 0)
+            n = atoll(argv[i + 1]);
+        else if (strcmp(argv[i], "--mode") == 0)
+            mode = argv[i + 1];
+        else if (strcmp(argv[i], "--threads") == 0)
+            threads = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--quant") == 0)
+            quant = argv[i + 1];
+        else if (strcmp(argv[i], "--write-gguf") == 0)
+            wg = argv[i + 1];
         else {
             fprintf(stderr, "llm_tool: unknown option %s\n", argv[i]);
             return 2;
@@ -97,8 +102,8 @@ int main(int argc, char **argv)
         FILE *f = fopen(argv[2], "wb");
         if (!f || fwrite(lg, sizeof *lg, (size_t)(n * V), f) != (size_t)(n * V)) rc = BNC_EIO;
         if (f) fclose(f);
-        printf("{\"vocab\":%lld,\"n\":%lld,\"bytes_per_token\":%.0f}\n", (long long)V,
-               (long long)n, bnc_llm_bytes_per_token(m));
+        printf("{\"vocab\":%lld,\"n\":%lld,\"bytes_per_token\":%.0f}\n", (long long)V, (long long)n,
+               bnc_llm_bytes_per_token(m));
     }
     free(tok);
     free(lg);

@@ -324,6 +324,15 @@ for arch in ["llama", "bitnet"]:
     check(e <= 1e-4, "%s HF safetensors: logits vs NumPy (rotate-half RoPE) %.2e <= 1e-4"
           % (arch, e))
     check(np.array_equal(a, b), "%s HF safetensors == the GGUF converted from it (bitwise)" % arch)
+    # the same checkpoint in two shards (model.safetensors.index.json)
+    ds = d + "-sharded"
+    os.makedirs(ds, exist_ok=True)
+    subprocess.run([BNC, "model", "synth", os.path.join(ds, "model.safetensors.index.json"),
+                    "--shards", "2", "--arch", arch, "--seed", "7"] + SH, check=True,
+                   capture_output=True)
+    with open(os.path.join(d, "config.json")) as f:
+        open(os.path.join(ds, "config.json"), "w").write(f.read())
+    check(np.array_equal(run_tool(ds, out), a), "%s HF sharded checkpoint == single file" % arch)
 
 # llama-perplexity's protocol and the KLD statistics, recomputed here from the
 # reference logits on the ids our tokenizer gives (llm_tool --tokenize).

@@ -32,8 +32,7 @@ int tiny_write(const char *path, const char *variant, bnc_err *err)
     char k[96];
     int rc = kv(g, "general.architecture", bnc_gguf_v_str(arch), err);
 #define K(s) (snprintf(k, sizeof k, "%s.%s", arch, s), k)
-    if (!rc && !is(variant, "no-block-count"))
-        rc = kv(g, K("block_count"), bnc_gguf_v_u32(1), err);
+    if (!rc && !is(variant, "no-block-count")) rc = kv(g, K("block_count"), bnc_gguf_v_u32(1), err);
     if (!rc) rc = kv(g, K("embedding_length"), bnc_gguf_v_u32((uint32_t)dim), err);
     if (!rc) rc = kv(g, K("feed_forward_length"), bnc_gguf_v_u32((uint32_t)ff), err);
     if (!rc) rc = kv(g, K("attention.head_count"), bnc_gguf_v_u32((uint32_t)nh), err);
@@ -50,11 +49,16 @@ int tiny_write(const char *path, const char *variant, bnc_err *err)
     int32_t *t = calloc((size_t)V, sizeof *t);
     bnc_gguf_value merges[4];
     for (int64_t i = 0; i < V; i++) {
-        if (i < 3) snprintf(text[i], 16, "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
-        else if (i < nb && !bpe) snprintf(text[i], 16, "<0x%02X>", (unsigned)(i - 3));
-        else if (i < nb) snprintf(text[i], 16, "%c", (char)(33 + (i - 3) % 94));
-        else if (bpe && i >= V - 2) snprintf(text[i], 16, "%s", i == V - 2 ? "ab" : "abc");
-        else snprintf(text[i], 16, "%s%c", bpe ? "" : "\xE2\x96\x81", (char)('a' + (i - nb) % 26));
+        if (i < 3)
+            snprintf(text[i], 16, "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+        else if (i < nb && !bpe)
+            snprintf(text[i], 16, "<0x%02X>", (unsigned)(i - 3));
+        else if (i < nb)
+            snprintf(text[i], 16, "%c", (char)(33 + (i - 3) % 94));
+        else if (bpe && i >= V - 2)
+            snprintf(text[i], 16, "%s", i == V - 2 ? "ab" : "abc");
+        else
+            snprintf(text[i], 16, "%s%c", bpe ? "" : "\xE2\x96\x81", (char)('a' + (i - nb) % 26));
         items[i] = bnc_gguf_v_str(text[i]);
         s[i] = -(float)i;
         t[i] = i < 3 ? 3 : (i < nb && !bpe ? 6 : 1);

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "bnc_fp16.h"
+#include "bnc_llm.h"
 #include "bnc_rng.h"
 #include "bnc_train.h"
 
@@ -307,6 +309,104 @@ static void test_layout_names(void **state)
     assert_non_null(strstr(err.msg, "heads"));
 }
 
+/* The checkpoint bnc train writes, loaded by llm/ (bnc_llm_load) and run by
+ * its forward pass (llm/forward.c, written separately), gives the loss the
+ * training forward pass computes: same names, layout, RoPE convention, norms
+ * and FFN, the QAT model's tq2_0 weights and per-token int8 activations
+ * (measured: equal to 7 digits in both modes). */
+static void cross_check(int quant)
+{
+    bnc_tr_config c = tiny(quant ? BNC_TR_BITNET : BNC_TR_LLAMA);
+    c.quant = quant;
+    c.act_quant = 1;
+    c.dim = 256;
+    c.n_heads = 4;
+    c.n_layers = 2;
+    c.ff = 256;
+    c.ctx = 24;
+    bnc_tr_layout L;
+    bnc_err err = {0};
+    assert_int_equal(bnc_tr_layout_init(&L, &c, &err), 0);
+    size_t n = L.n_params;
+    bnc_tr_state st = {0};
+    st.w = malloc(n * 4);
+    st.m = calloc(n, 4);
+    st.v = calloc(n, 4);
+    /* larger than the initial 0.02 so that the comparison sees every layer */
+    bnc_rng r;
+    bnc_rng_init(&r, 77, 1);
+    for (int i = 0; i < L.n_tensors; i++) {
+        const bnc_tr_tensor *t = &L.t[i];
+        for (int64_t j = 0; j < t->rows * t->cols; j++)
+            st.w[t->off + (size_t)j] = t->rows == 1 ? (float)(1 + 0.1 * bnc_rng_normal(&r))
+                                                    : (float)(0.08 * bnc_rng_normal(&r));
+    }
+    bnc_train_opts o;
+    bnc_train_opts_default(&o);
+    o.cfg = c;
+    char path[] = "/tmp/bnc-train-xcheck-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(bnc_tr_save(path, &L, &o, &st, "test", &err), 0);
+    const char *text = "In the beginning God created the heaven and";
+    int32_t x[24], y[24];
+    x[0] = BNC_TR_BOS;
+    for (int t = 0; t < 24; t++) {
+        y[t] = (unsigned char)text[t];
+        if (t + 1 < 24) x[t + 1] = y[t];
+    }
+    bnc_tr_ws *ws;
+    assert_int_equal(bnc_tr_ws_new(&L, &ws, &err), 0);
+    float *wq = malloc(n * 4);
+    double mine;
+    assert_int_equal(bnc_tr_step_grad(&L, st.w, wq, x, y, 24, NULL, &mine, ws, &err), 0);
+    bnc_llm_model *m = NULL;
+    if (bnc_llm_load(path, NULL, &m, &err)) fail_msg("bnc_llm_load: %s", err.msg);
+    assert_int_equal(m->cfg.vocab, BNC_TR_VOCAB);
+    bnc_llm_state *ls;
+    assert_int_equal(bnc_llm_state_new(m, 24, NULL, &ls, &err), 0);
+    float *logits = malloc(24 * BNC_TR_VOCAB * sizeof *logits);
+    assert_int_equal(bnc_llm_forward(ls, x, 24, logits, 0, &err), 0);
+    double theirs = 0;
+    for (int t = 0; t < 24; t++) {
+        const float *z = logits + t * BNC_TR_VOCAB;
+        double mx = z[0], s = 0;
+        for (int j = 1; j < BNC_TR_VOCAB; j++)
+            mx = fmax(mx, z[j]);
+        for (int j = 0; j < BNC_TR_VOCAB; j++)
+            s += exp(z[j] - mx);
+        theirs += mx + log(s) - z[y[t]];
+    }
+    printf("%s: training forward %.6f, llm/ forward %.6f nats over 24 bytes\n",
+           quant ? "qat" : "f32", mine, theirs);
+    assert_true(fabs(mine - theirs) < 1e-5 * fabs(mine));
+    assert_true(mine > 24 * 3.0); /* not a trivial model */
+    free(logits);
+    bnc_llm_state_free(ls);
+    bnc_llm_free(m);
+    bnc_tr_ws_free(ws);
+    free(wq);
+    bnc_tr_state_free(&st);
+    bnc_tr_layout_free(&L);
+    char sp[64];
+    snprintf(sp, sizeof sp, "%s.train", path);
+    remove(path);
+    remove(sp);
+}
+
+static void test_llm_loads_and_agrees_f32(void **state)
+{
+    (void)state;
+    cross_check(0);
+}
+
+static void test_llm_loads_and_agrees_qat(void **state)
+{
+    (void)state;
+    cross_check(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +417,8 @@ int main(void)
         cmocka_unit_test(test_quantizers_by_hand),
         cmocka_unit_test(test_sha256_fips),
         cmocka_unit_test(test_layout_names),
+        cmocka_unit_test(test_llm_loads_and_agrees_f32),
+        cmocka_unit_test(test_llm_loads_and_agrees_qat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
