@@ -226,4 +226,8 @@ int bnc_tr_save(const char *path, const bnc_tr_layout *L, const bnc_train_opts *
 int bnc_tr_load(const char *path, const bnc_tr_layout *L, bnc_tr_state *s, bnc_err *err);
 void bnc_tr_state_free(bnc_tr_state *s);
 
+/* The GGUF type id of a scheme name ("f32", "f16", "tq2_0"), read from the
+ * kernels' scheme table, the one place ggml ids live; 0 when unknown. */
+uint32_t bnc_train_ggml_id(const char *scheme);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include "bnc_fp16.h"
 #include "bnc_ggml.h"
+#include "bnc_kernels.h"
 #include "bnc_gguf.h"
 #include "bnc_ptq.h"
 #include "bnc_time.h"
@@ -196,9 +197,9 @@ int bnc_ptq_quantize_file(const bnc_ptq_opts *o, bnc_ptq_result *res, bnc_err *e
         }
         const uint8_t *src = buf + g->data_offset + gt->offset;
         int64_t ne = t->rows * t->cols;
-        if (gt->type == BNC_GGML_F32)
+        if (gt->type == bnc_train_ggml_id("f32"))
             memcpy(w + t->off, src, (size_t)ne * 4);
-        else if (gt->type == BNC_GGML_F16)
+        else if (gt->type == bnc_train_ggml_id("f16"))
             bnc_f16_to_f32_row(src, w + t->off, ne);
         else {
             rc = bnc_err_set(err, BNC_ENOTSUP,
@@ -422,7 +423,7 @@ int bnc_ptq_quantize_file(const bnc_ptq_opts *o, bnc_ptq_result *res, bnc_err *e
             odata[i] = owned[i];
         } else if (t && o->method == BNC_PTQ_AWQ && t->rows == 1) {
             /* norms (possibly divided by AWQ's scales) as f32 */
-            rc = bnc_gguf_add_tensor(og, gt->name, gt->n_dims, gt->ne, BNC_GGML_F32, err);
+            rc = bnc_gguf_add_tensor(og, gt->name, gt->n_dims, gt->ne, bnc_train_ggml_id("f32"), err);
             odata[i] = w + t->off;
         } else {
             rc = bnc_gguf_add_tensor(og, gt->name, gt->n_dims, gt->ne, gt->type, err);

@@ -96,7 +96,7 @@ static int put_opts(bnc_gguf *g, const bnc_train_opts *o, int64_t step, const ch
 
 /* The GGUF type id of a scheme, from the kernels' table (the one place the
  * ggml ids live). */
-static uint32_t ggml_id(const char *scheme)
+uint32_t bnc_train_ggml_id(const char *scheme)
 {
     const bnc_scheme *k = bnc_scheme_find(scheme);
     return k ? (uint32_t)k->ggml_type : 0;
@@ -148,18 +148,18 @@ int bnc_tr_save(const char *path, const bnc_tr_layout *L, const bnc_train_opts *
     for (int i = 0; !rc && i < nt; i++) {
         const bnc_tr_tensor *t = &L->t[i];
         snprintf(nm, sizeof nm, "train.w.%s", t->name);
-        rc = add2(g, nm, t->rows, t->cols, ggml_id("f32"), err);
+        rc = add2(g, nm, t->rows, t->cols, bnc_train_ggml_id("f32"), err);
         data[k++] = s->w + t->off;
         snprintf(nm, sizeof nm, "train.m.%s", t->name);
-        if (!rc) rc = add2(g, nm, t->rows, t->cols, ggml_id("f32"), err);
+        if (!rc) rc = add2(g, nm, t->rows, t->cols, bnc_train_ggml_id("f32"), err);
         data[k++] = s->m + t->off;
         snprintf(nm, sizeof nm, "train.v.%s", t->name);
-        if (!rc) rc = add2(g, nm, t->rows, t->cols, ggml_id("f32"), err);
+        if (!rc) rc = add2(g, nm, t->rows, t->cols, bnc_train_ggml_id("f32"), err);
         data[k++] = s->v + t->off;
     }
     if (!rc && s->ef && s->ef_ranks > 0) {
         int64_t ne[2] = {(int64_t)L->n_params, s->ef_ranks};
-        rc = bnc_gguf_add_tensor(g, "train.ef", 2, ne, ggml_id("f32"), err);
+        rc = bnc_gguf_add_tensor(g, "train.ef", 2, ne, bnc_train_ggml_id("f32"), err);
         data[k++] = s->ef;
     }
     if (!rc) rc = write_renamed(g, spath, data, err);
@@ -196,11 +196,11 @@ int bnc_tr_save(const char *path, const bnc_tr_layout *L, const bnc_train_opts *
                 break;
             }
             rc = tq2->quantize(wq + t->off, t->rows, t->cols, &qp, packed[i], cap, &wr, err);
-            if (!rc) rc = add2(g, t->name, t->rows, t->cols, ggml_id("tq2_0"), err);
+            if (!rc) rc = add2(g, t->name, t->rows, t->cols, bnc_train_ggml_id("tq2_0"), err);
             data[i] = packed[i];
         } else {
             if (c->quant && t->linear) all_packed = 0;
-            rc = add2(g, t->name, t->rows, t->cols, ggml_id("f32"), err);
+            rc = add2(g, t->name, t->rows, t->cols, bnc_train_ggml_id("f32"), err);
             data[i] = (c->quant ? wq : s->w) + t->off;
         }
     }
@@ -348,7 +348,7 @@ int bnc_tr_load(const char *path, const bnc_tr_layout *L, bnc_tr_state *s, bnc_e
                 break;
             }
             const bnc_gguf_tensor *gt = &g->tensors[ti];
-            if (gt->type != ggml_id("f32") || gt->ne[0] != t->cols ||
+            if (gt->type != bnc_train_ggml_id("f32") || gt->ne[0] != t->cols ||
                 (gt->n_dims > 1 ? gt->ne[1] : 1) != t->rows) {
                 rc = bnc_err_set(err, BNC_EINVAL,
                                  "%s: tensor %s has another shape or type than this run's", spath,
@@ -362,7 +362,7 @@ int bnc_tr_load(const char *path, const bnc_tr_layout *L, bnc_tr_state *s, bnc_e
     long ei = rc ? -1 : bnc_gguf_find_tensor(g, "train.ef");
     if (ei >= 0) {
         const bnc_gguf_tensor *gt = &g->tensors[ei];
-        if (gt->type != ggml_id("f32") || gt->ne[0] != (int64_t)L->n_params || gt->n_dims != 2) {
+        if (gt->type != bnc_train_ggml_id("f32") || gt->ne[0] != (int64_t)L->n_params || gt->n_dims != 2) {
             rc = bnc_err_set(err, BNC_EFORMAT, "%s: train.ef has the wrong shape", spath);
         } else {
             s->ef_ranks = (int)gt->ne[1];
