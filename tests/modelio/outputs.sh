@@ -66,6 +66,11 @@ if mknod full c 1 7 2> /dev/null; then
 else
     echo "skip mknod (not root): device-node cases"
 fi
+# '-' is standard output only where a command offers it: quantize and synth
+# write files, so '-' is refused and no file named '-' appears
+run 2 "cannot go to standard output" "$bnc" quantize a.gguf - --type q8_0 --quiet
+run 2 "cannot go to standard output" "$bnc" model synth - --dim 256 --layers 1 --ff 768 --vocab 300
+[ -e ./- ] && bad "a file named '-' was written"
 mkfifo fifo
 run 2 "fifo" "$bnc" quantize a.gguf fifo --type q8_0 --quiet
 [ -p fifo ] || bad "fifo is no longer a FIFO"
