@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bnc_gemv.h"
 #include "bnc_llm.h"
@@ -53,6 +54,11 @@ int bnc_cli_read_text(const char *path, char **out, size_t *n, bnc_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return bnc_err_set(err, BNC_EINVAL, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return bnc_err_set(err, BNC_EINVAL, "%s: is a directory, not a text file", path);
+    }
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     while (buf) {

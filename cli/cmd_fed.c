@@ -10,6 +10,7 @@
 
 #include "bnc_fed.h"
 #include "bnc_fed_db.h"
+#include "bnc_out.h"
 #include "bnc_time.h"
 #include "commands.h"
 
@@ -787,6 +788,11 @@ int bnc_cmd_fed(int argc, char **argv)
             bnc_fed_db_close(cs.db);
             fprintf(stderr, "bnc fed server: --bind is required\n");
             return 2;
+        }
+        /* the endpoint file never replaces a device, FIFO or directory */
+        if (a.endpoint_file && (rc = bnc_out_check(a.endpoint_file, NULL, &err))) {
+            bnc_fed_db_close(cs.db);
+            return bnc_cli_fail(rc, err.msg);
         }
         bnc_fed_server_opts so;
         memset(&so, 0, sizeof so);

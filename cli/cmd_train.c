@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bnc_err.h"
+#include "bnc_out.h"
 #include "bnc_train.h"
 #include "commands.h"
 
@@ -324,6 +325,21 @@ int bnc_cmd_train(int argc, char **argv)
         bad = 1;
     }
     if (bad) return bnc_cli_fail(BNC_EINVAL, msg);
+    {
+        /* --out and its optimizer state MODEL.train never replace a corpus
+         * or a device ("-" would be a file named "-": refused too). */
+        const char *inputs[5] = {o.train_path, o.valid_path, NULL, NULL, NULL};
+        int ni = 2;
+        if (o.test_path) inputs[ni++] = o.test_path;
+        if (o.ood_path) inputs[ni++] = o.ood_path;
+        char state[4096];
+        snprintf(state, sizeof state, "%s.train", o.out_path);
+        bnc_err e = {0};
+        if (bnc_out_is_stdout(o.out_path))
+            return bnc_cli_fail(BNC_EINVAL, "train: --out -: a checkpoint is a file, give a path");
+        if (bnc_out_check(o.out_path, inputs, &e) || bnc_out_check(state, inputs, &e))
+            return bnc_cli_fail(e.code, e.msg);
+    }
     if (!arch_set) o.cfg.arch = o.cfg.quant ? BNC_TR_BITNET : BNC_TR_LLAMA;
     o.on_step = print_step;
     o.on_step_arg = &sp;

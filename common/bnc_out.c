@@ -47,6 +47,9 @@ int bnc_out_check(const char *path, const char *const *inputs, bnc_err *err)
 
 int bnc_out_temp(const char *path, char *tmp, size_t n, bnc_err *err)
 {
+    if (bnc_out_is_stdout(path))
+        return bnc_err_set(err, BNC_EINVAL,
+                           "-: this output cannot go to standard output; give a file path");
     const char *slash = strrchr(path, '/');
     int dirlen = slash ? (int)(slash - path) : 1;
     const char *dir = slash ? path : ".";

@@ -30,7 +30,8 @@ int bnc_out_check(const char *path, const char *const *inputs, bnc_err *err);
 /* A fresh temporary file beside path (created empty, mode 0666 less the
  * umask) whose name is written into tmp (n bytes); for writers with their
  * own I/O (MPI-IO) that then call bnc_out_rename. BNC_EIO naming the folder
- * when it cannot be created. */
+ * when it cannot be created; BNC_EINVAL for "-" (such a writer needs a file,
+ * and "-" would otherwise become a file named "-"). */
 int bnc_out_temp(const char *path, char *tmp, size_t n, bnc_err *err);
 
 /* Moves the finished temporary file tmp over path and fsyncs the folder;

@@ -74,7 +74,9 @@ int bnc_fed_keypair_load(const char *path, bnc_fed_keypair *kp, bnc_err *err)
 {
     memset(kp, 0, sizeof *kp);
     FILE *f = fopen(path, "r");
-    if (!f) return bnc_err_set(err, BNC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f)
+        return bnc_err_set(err, errno == ENOENT || errno == ENOTDIR ? BNC_EINVAL : BNC_EIO,
+                           "%s: cannot open: %s", path, strerror(errno));
     char line[256];
     int lineno = 0, rc = 0;
     while (!rc && fgets(line, sizeof line, f)) {
@@ -123,8 +125,10 @@ int bnc_fed_keys_load(const char *dir, int nclients, bnc_fed_keys *k, bnc_err *e
     snprintf(path, sizeof path, "%s/allow", dir);
     FILE *f = fopen(path, "r");
     if (!f) {
+        int e = errno;
         bnc_fed_keys_free(k);
-        return bnc_err_set(err, BNC_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return bnc_err_set(err, e == ENOENT || e == ENOTDIR ? BNC_EINVAL : BNC_EIO,
+                           "%s: cannot open: %s", path, strerror(e));
     }
     char line[256];
     int lineno = 0;

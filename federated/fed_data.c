@@ -52,8 +52,8 @@ static int idx_open(const char *path, uint32_t magic, int ndims, gzFile *out, ui
 {
     gzFile f = gzopen(path, "rb");
     if (!f)
-        return bnc_err_set(err, BNC_EIO, "%s: cannot open: %s", path,
-                           errno ? strerror(errno) : "out of memory");
+        return bnc_err_set(err, errno == ENOENT || errno == ENOTDIR ? BNC_EINVAL : BNC_EIO,
+                           "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
     uint8_t hdr[16];
     size_t hn = 4 + 4 * (size_t)ndims;
     int rc = read_exact(f, path, hdr, hn, "the header", err);

@@ -234,7 +234,8 @@ static int read_file(const char *path, uint8_t **buf, size_t *n, bnc_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return bnc_err_set(err, BNC_EIO, "%s: cannot open checkpoint: %s", path, strerror(errno));
+        return bnc_err_set(err, errno == ENOENT || errno == ENOTDIR ? BNC_EINVAL : BNC_EIO,
+                           "%s: cannot open checkpoint: %s", path, strerror(errno));
     if (fseek(f, 0, SEEK_END) != 0) {
         fclose(f);
         return bnc_err_set(err, BNC_EIO, "%s: seek failed", path);

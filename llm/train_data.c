@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bnc_train.h"
 
@@ -88,7 +89,14 @@ int bnc_tr_corpus_read(const char *path, size_t min_bytes, bnc_tr_corpus *c, bnc
     memset(c, 0, sizeof *c);
     if (!path || !*path) return bnc_err_set(err, BNC_EINVAL, "train: no corpus file given");
     FILE *f = fopen(path, "rb");
-    if (!f) return bnc_err_set(err, BNC_EIO, "%s: cannot open corpus: %s", path, strerror(errno));
+    if (!f)
+        return bnc_err_set(err, errno == ENOENT || errno == ENOTDIR ? BNC_EINVAL : BNC_EIO,
+                           "%s: cannot open corpus: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return bnc_err_set(err, BNC_EINVAL, "%s: is a directory, not a corpus file", path);
+    }
     size_t cap = 1 << 20, n = 0;
     uint8_t *b = malloc(cap);
     while (b) {

@@ -49,6 +49,9 @@ echo "$out" | grep -q "30 tasks planned" || fail "--max-tasks 30 did not plan 30
 bad max_tasks_word "--max-tasks wants a positive integer" run "$T/small.yaml" --max-tasks lots
 bad inflight_word "--inflight wants a positive integer" run "$T/small.yaml" --inflight x
 bad threads_zero "--threads wants a positive integer" run "$T/small.yaml" --threads 0
+# the federated server's message cap (item 11: --max-msg 1 was accepted)
+bad max_msg_one "--max-msg: 1 bytes is out of range" timeout 20 $BNC fed server \
+    --bind tcp://127.0.0.1:0 --rounds 1 --max-msg 1
 
 # value ranges, with FILE:LINE
 spec_t() { # name, tensor line

@@ -117,7 +117,8 @@ static void test_idx_not_gzip_garbage(void **state)
     bnc_err e;
     assert_int_equal(bnc_fed_idx_load("t-img.gz", "t-lab.gz", &d, &e), BNC_EFORMAT);
     assert_non_null(strstr(e.msg, "t-img.gz"));
-    assert_int_equal(bnc_fed_idx_load("no-such.gz", "t-lab.gz", &d, &e), BNC_EIO);
+    /* a missing input file is bad input (exit 2), issue 17 item 11 */
+    assert_int_equal(bnc_fed_idx_load("no-such.gz", "t-lab.gz", &d, &e), BNC_EINVAL);
 }
 
 static bnc_fed_dataset real_train;

@@ -43,6 +43,12 @@ err=$("$BNC" eval ppl "$T/ok.gguf" --text "$T/missing.txt" 2>&1); rc=$?
 set -e
 expect_eq "$rc" 2 "exit status for a missing text"
 echo "$err" | grep -qF "missing.txt" || fail "missing text: $err"
+mkdir -p "$T/textdir"
+set +e
+err=$("$BNC" eval ppl "$T/ok.gguf" --text "$T/textdir" 2>&1); rc=$?
+set -e
+expect_eq "$rc" 2 "exit status for a directory as text"
+echo "$err" | grep -qF "textdir: is a directory" || fail "directory as text: $err"
 set +e
 err=$("$BNC" eval ppl "$T/ok.gguf" --text "$T/text.txt" --ctx 8 --quant f16 2>&1); rc=$?
 set -e

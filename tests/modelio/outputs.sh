@@ -58,6 +58,9 @@ if mknod full c 1 7 2> /dev/null; then
     run 2 "full" "$bnc" model synth full --dim 256 --layers 1 --ff 768 --vocab 300
     [ -c full ] || bad "full is no longer a character device after model synth"
     [ "$(stat -c %t,%T full)" = "1,7" ] || bad "full's device numbers changed"
+    run 2 "full: is a character device" timeout 20 "$bnc" fed server --bind tcp://127.0.0.1:0 \
+        --rounds 1 --endpoint-file full
+    [ -c full ] || bad "full is no longer a character device after fed server --endpoint-file"
     # any command whose standard output cannot be written fails (exit 1)
     "$bnc" model info a.gguf > full 2> err.txt
     rc=$?
@@ -66,6 +69,11 @@ if mknod full c 1 7 2> /dev/null; then
 else
     echo "skip mknod (not root): device-node cases"
 fi
+# '-' is standard output only where a command offers it: quantize and synth
+# write files, so '-' is refused and no file named '-' appears
+run 2 "cannot go to standard output" "$bnc" quantize a.gguf - --type q8_0 --quiet
+run 2 "cannot go to standard output" "$bnc" model synth - --dim 256 --layers 1 --ff 768 --vocab 300
+[ -e ./- ] && bad "a file named '-' was written"
 mkfifo fifo
 run 2 "fifo" "$bnc" quantize a.gguf fifo --type q8_0 --quiet
 [ -p fifo ] || bad "fifo is no longer a FIFO"

@@ -18,8 +18,29 @@ expect_fail() {
 }
 small=(--dim 64 --heads 2 --ff 128 --ctx 64 --eval-seqs 4 --quiet)
 V=$C/kjv-valid.txt
-expect_fail 1 "$T/nope.txt: cannot open corpus" \
+# a missing or directory corpus is bad input (exit 2, issue 17 item 11)
+expect_fail 2 "$T/nope.txt: cannot open corpus" \
     "$BNC" train --train "$T/nope.txt" --valid "$V" --out "$T/m.gguf" "${small[@]}"
+mkdir -p "$T/adir"
+expect_fail 2 "$T/adir: is a directory" \
+    "$BNC" train --train "$T/adir" --valid "$V" --out "$T/m.gguf" "${small[@]}"
+# --out never replaces a corpus (same path, ./, a symlink) or a device node
+cp "$V" "$T/v.txt" && cp "$V" "$T/v.copy" && ln -s "$T/v.txt" "$T/v.link"
+for out in "$T/v.txt" "$T/./v.txt" "$T/v.link"; do
+    expect_fail 2 "is the input" \
+        "$BNC" train --train "$C/kjv-train.txt" --valid "$T/v.txt" --out "$out" "${small[@]}"
+done
+cp "$V" "$T/st.gguf.train" # the optimizer state OUT.train must not replace an input either
+expect_fail 2 "st.gguf.train: is the input" \
+    "$BNC" train --train "$C/kjv-train.txt" --valid "$V" --ood "$T/st.gguf.train" --out "$T/st.gguf" "${small[@]}"
+cmp "$T/st.gguf.train" "$V" || fail "train replaced an input with its optimizer state"
+cmp "$T/v.txt" "$T/v.copy" || fail "train --out replaced its input"
+[ -L "$T/v.link" ] || fail "v.link is no longer a symlink"
+if mknod "$T/null" c 1 3 2>/dev/null; then
+    expect_fail 2 "$T/null: is a character device" \
+        "$BNC" train --train "$C/kjv-train.txt" --valid "$V" --out "$T/null" "${small[@]}"
+    [ -c "$T/null" ] || fail "train --out replaced a device node"
+fi
 : >"$T/empty.txt"
 expect_fail 2 "$T/empty.txt: corpus is empty" \
     "$BNC" train --train "$C/kjv-train.txt" --valid "$T/empty.txt" --out "$T/m.gguf" "${small[@]}"
@@ -41,7 +62,7 @@ expect_fail 2 "general.architecture is llama, this run has bitnet" \
 expect_fail 2 "bnc.train.quant is none, this run has bitnet" \
     "$BNC" train --train "$C/kjv-train.txt" --valid "$V" --resume "$T/good.gguf" \
     --out "$T/good.gguf" --steps 6 --quant bitnet --arch llama "${small[@]}"
-expect_fail 1 "nothere.gguf.train: cannot open checkpoint" \
+expect_fail 2 "nothere.gguf.train: cannot open checkpoint" \
     "$BNC" train --train "$C/kjv-train.txt" --valid "$V" --resume "$T/nothere.gguf" \
     --out "$T/good.gguf" --steps 6 "${small[@]}"
 cmp "$T/good.gguf" "$T/good.copy" || fail "a refused resume changed the checkpoint"
