@@ -178,7 +178,12 @@ static void emit(ctx *c, const char *op, const char *scheme, const char *variant
 int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
 {
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    int maxt = o->max_threads > 0 ? o->max_threads : (int)(nproc > 0 ? nproc : 1);
+    int maxt = o->max_threads;
+    if (maxt <= 0) { /* BNC_THREADS, else the CPUs this rank may use */
+        int rc = bnc_threads_default(&maxt, err);
+        if (rc)
+            return rc;
+    }
     long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
     if (llc <= 0)
         llc = 32L << 20;

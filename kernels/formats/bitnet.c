@@ -222,12 +222,15 @@ int bnc_bitnet_quantize_ex(const float *x, int64_t rows, int64_t cols, int mode,
     /* a row scale is a group scale with the group spanning the row (the row
      * may then exceed 128-multiples: blocks take the row's inverse) */
     if (mode == BNC_BITNET_ROW) q.group = cols;
+    /* tasks of a fixed partition (by task number), so any thread may run any */
+    const int ntasks = 4 * bnc_pool_threads(pool);
+    const size_t in_bytes = (size_t)q.n * sizeof(float);
     float scale_tmp;
     if (mode == BNC_BITNET_TENSOR) {
         q.nchunks = (q.n + BNC_BITNET_CHUNK - 1) / BNC_BITNET_CHUNK;
         q.chunk_sums = malloc((size_t)q.nchunks * sizeof *q.chunk_sums);
         if (!q.chunk_sums) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
-        bnc_pool_run(pool, pass_sums, &q);
+        bnc_pool_run_tasks(pool, pass_sums, &q, ntasks, in_bytes);
         double sum = 0;
         for (int64_t c = 0; c < q.nchunks; c++)
             sum += q.chunk_sums[c];
@@ -236,10 +239,10 @@ int bnc_bitnet_quantize_ex(const float *x, int64_t rows, int64_t cols, int mode,
         float gamma = (float)(sum / (double)q.n);
         q.tensor_inv = inv_of(gamma);
         scale_tmp = gamma;
-        bnc_pool_run(pool, pass_rows, &q);
+        bnc_pool_run_tasks(pool, pass_rows, &q, ntasks, in_bytes);
         memcpy(q.scales, &scale_tmp, sizeof scale_tmp);
     } else {
-        bnc_pool_run(pool, pass_rows, &q);
+        bnc_pool_run_tasks(pool, pass_rows, &q, ntasks, in_bytes);
         if (q.failed) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
         int64_t ns = nscales(mode, rows, cols, group);
         for (int64_t i = 0; i < ns; i++)

@@ -269,7 +269,7 @@ static void test_pool_split_equal(void **state)
     (void)state;
     bnc_err err;
     const char *names[] = {"q8_0", "bitnet-row"};
-    const int64_t rows[] = {1024, 4160}, cols = 2048;
+    const int64_t rows[] = {2048, 8200}, cols = 2048;
     for (int k = 0; k < 2; k++) {
         float *wf = gen(D_NORMAL, rows[k], cols, 51, (uint64_t)k);
         size_t wn;
