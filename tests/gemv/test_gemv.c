@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "bitnet_1pass.h"
 #include "gemv_impl.h"
 #include "bnc_gemv.h"
 #include "bnc_fp16.h"
@@ -488,6 +489,75 @@ static void test_bitnet_quantize_isa_threads(void **state)
 /* Relative RMSE and non-zero fraction of bitnet on N(0,1) against the
  * analytic values: with gamma = E|W| = sqrt(2/pi) and a = gamma / 2,
  * nz = 2 (1 - Phi(a)), rel^2 = 1 - 4 gamma phi(a) + gamma^2 nz. */
+/* The tensor-scale quantizer's one-pass path (bitnet_1pass.h, ISAs with a
+ * kernel, cols a multiple of 128): the same bytes as the scalar two-pass
+ * quantizer when the estimated band holds (normal, rows of different
+ * scales), when a value sits at the threshold in most places (the chunks
+ * overflow their kept-aside lists and are coded again) and when the sample
+ * misleads (the band misses: the second pass runs); the path itself is
+ * checked to have run and to have finished or fallen back as stated. */
+static void test_bitnet_tensor_one_pass(void **state)
+{
+    (void)state;
+    bnc_err err;
+    enum { P_NORMAL, P_ROWS, P_THRESHOLD, P_SAMPLE, P_BIG, P_COUNT };
+    static const char *names[P_COUNT] = {"normal", "row scales", "at threshold", "bad sample",
+                                         "4 MiB normal"};
+    for (int d = 0; d < P_COUNT; d++) {
+        int64_t rows = d == P_BIG ? 1024 : 96, cols = 1024, n = rows * cols;
+        float *x = gen(D_NORMAL, rows, cols, 8, (uint64_t)d);
+        bnc_rng r;
+        bnc_rng_init(&r, 9, (uint64_t)d);
+        for (int64_t i = 0; i < n; i++) {
+            if (d == P_ROWS) x[i] *= (float)(i / cols % 7 + 1);
+            if (d == P_THRESHOLD) /* mean |x| 2: |x| = 1 sits at the threshold */
+                x[i] = (bnc_rng_below(&r, 2) ? 1.0f : -1.0f) * (i % 2 ? 3.0f : 1.0f);
+            if (d == P_SAMPLE && i % 4096 < 16) x[i] *= 50.0f; /* what the sample reads */
+        }
+        size_t cap = (size_t)(n / 4 + 4), wr = 0, nref = 0;
+        uint8_t *ref = malloc(cap), *buf = malloc(cap);
+        assert_int_equal(bnc_bitnet_quantize_ex(x, rows, cols, BNC_BITNET_TENSOR, 0, ref, cap,
+                                                &nref, BNC_ISA_SCALAR, NULL, &err),
+                         0);
+        for (int isa = 1; isa < BNC_ISA_COUNT; isa++) {
+            if (!bnc_isa_supported((bnc_isa)isa)) continue;
+            double sum = 0;
+            bnc_bitnet_1pass *one = bnc_bitnet_1pass_run(x, rows, cols, (bnc_isa)isa, NULL, buf,
+                                                         &sum);
+            if (one) { /* the path ran: finished, or fell back exactly when expected */
+                float inv = 1.0f / ((float)(sum / (double)n) + 1e-5f);
+                int fin = bnc_bitnet_1pass_finish(one, inv);
+                if (fin != (d == P_SAMPLE ? 0 : 1))
+                    fail_msg("bitnet one pass, %s, isa %s: finished %d", names[d],
+                             bnc_isa_name((bnc_isa)isa), fin);
+            }
+            for (int th = 1; th <= 2; th++) {
+                bnc_pool *pool;
+                assert_int_equal(bnc_pool_new(th, &pool, &err), 0);
+                memset(buf, 0xa5, cap);
+                assert_int_equal(bnc_bitnet_quantize_ex(x, rows, cols, BNC_BITNET_TENSOR, 0, buf,
+                                                        cap, &wr, (bnc_isa)isa, pool, &err),
+                                 0);
+                assert_int_equal(wr, nref);
+                if (memcmp(buf, ref, wr))
+                    fail_msg("bitnet one pass, %s, isa %s, threads %d: differs from scalar",
+                             names[d], bnc_isa_name((bnc_isa)isa), th);
+                bnc_pool_free(pool);
+            }
+        }
+        /* a NaN is still named, whichever path runs */
+        x[n - 3] = NAN;
+        for (int isa = 0; isa < BNC_ISA_COUNT; isa++)
+            if (bnc_isa_supported((bnc_isa)isa))
+                assert_int_equal(bnc_bitnet_quantize_ex(x, rows, cols, BNC_BITNET_TENSOR, 0, buf,
+                                                        cap, &wr, (bnc_isa)isa, NULL, &err),
+                                 BNC_ERANGE);
+        free(ref);
+        free(buf);
+        free(x);
+    }
+}
+
 static void test_bitnet_normal_analytic(void **state)
 {
     (void)state;
@@ -580,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_ggml_table_crosscheck),
         cmocka_unit_test(test_bitnet_lut),
         cmocka_unit_test(test_bitnet_quantize_isa_threads),
+        cmocka_unit_test(test_bitnet_tensor_one_pass),
         cmocka_unit_test(test_bitnet_normal_analytic),
         cmocka_unit_test(test_errors),
     };

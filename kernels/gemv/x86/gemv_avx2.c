@@ -1,5 +1,6 @@
 /* AVX2 (+FMA, F16C) kernels; compiled with -mavx2 -mfma -mf16c and only
  * called after bnc_isa_supported(BNC_ISA_AVX2). */
+#include "bitnet_1pass.h"
 #include "x86_impl.h"
 
 static double absum_avx2(const float *x, int64_t n)
@@ -68,6 +69,69 @@ static void pack128_avx2(const float *x, int64_t n, float inv, uint8_t *out)
         res = _mm256_or_si256(res, _mm256_sll_epi16(c, _mm_cvtsi32_si128(2 * g)));
     }
     _mm256_storeu_si256((__m256i *)(void *)out, res);
+}
+
+/* The one-pass tensor quantizer's chunk (bitnet_1pass.h): |x| summed in
+ * the 16 double lanes of absum_avx2, and per 128-block the codes under the
+ * inverse lo (which hold for every inverse up to hi, except where
+ * fl(|x| lo) < 0.5 <= fl(|x| hi): those elements are listed). */
+double bnc_avx2_bitnet_spec_chunk(const float *x, int64_t n, float lo, float hi, uint8_t *codes,
+                                  uint32_t *uidx, float *uval, int64_t cap, int64_t *nunc)
+{
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), half = _mm256_set1_ps(0.5f);
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t cnt = 0;
+    for (int64_t blk = 0; blk < n; blk += 128) {
+        __m256i res = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            __m256i P[4], N[4];
+            for (int v = 0; v < 4; v++) {
+                int64_t o = blk + 32 * g + 8 * v;
+                __m256 xv = _mm256_loadu_ps(x + o), ax = _mm256_and_ps(xv, absm);
+                __m256d dl = _mm256_cvtps_pd(_mm256_castps256_ps128(ax));
+                __m256d dh = _mm256_cvtps_pd(_mm256_extractf128_ps(ax, 1));
+                if (v & 1) { /* lanes 8..15 */
+                    a2 = _mm256_add_pd(a2, dl);
+                    a3 = _mm256_add_pd(a3, dh);
+                } else {
+                    a0 = _mm256_add_pd(a0, dl);
+                    a1 = _mm256_add_pd(a1, dh);
+                }
+                __m256 plo = _mm256_cmp_ps(_mm256_mul_ps(ax, vlo), half, _CMP_GE_OQ);
+                __m256 phi = _mm256_cmp_ps(_mm256_mul_ps(ax, vhi), half, _CMP_GE_OQ);
+                unsigned um = (unsigned)_mm256_movemask_ps(_mm256_andnot_ps(plo, phi));
+                while (um) {
+                    int bit = __builtin_ctz(um);
+                    um &= um - 1;
+                    if (cnt < cap) {
+                        uidx[cnt] = (uint32_t)(o + bit);
+                        uval[cnt] = x[o + bit];
+                    }
+                    cnt++;
+                }
+                __m256i neg = _mm256_srai_epi32(_mm256_castps_si256(xv), 31);
+                __m256i pm = _mm256_castps_si256(plo);
+                P[v] = _mm256_andnot_si256(neg, pm);
+                N[v] = _mm256_and_si256(neg, pm);
+            }
+            __m256i c = _mm256_add_epi8(_mm256_sub_epi8(one, pack_masks(P[0], P[1], P[2], P[3])),
+                                        pack_masks(N[0], N[1], N[2], N[3]));
+            res = _mm256_or_si256(res, _mm256_sll_epi16(c, _mm_cvtsi32_si128(2 * g)));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(codes + blk / 4), res);
+    }
+    *nunc = cnt > cap ? cap + 1 : cnt;
+    double lane[16];
+    _mm256_storeu_pd(lane, a0);
+    _mm256_storeu_pd(lane + 4, a1);
+    _mm256_storeu_pd(lane + 8, a2);
+    _mm256_storeu_pd(lane + 12, a3);
+    double sum = 0;
+    for (int l = 0; l < 16; l++)
+        sum += lane[l];
+    return sum;
 }
 
 const bnc_isa_kernels bnc_kernels_avx2 = {.absum = absum_avx2, .pack128 = pack128_avx2};
