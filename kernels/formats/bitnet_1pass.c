@@ -10,7 +10,7 @@
  * share of elements kept aside is about 0.6 * BAND for Gaussian weights
  * (density of |x| at the threshold 0.4 sigma); the sample below (16384+
  * values) puts the estimate of a Gaussian tensor within 0.5% (1 sd). */
-#define BAND 0.03f
+#define BAND 0.02f
 /* Elements kept aside per chunk before the chunk is coded again (3%). */
 #define CAP (BNC_BITNET_CHUNK / 32)
 /* The sample: SAMPLE_RUN consecutive floats (a cache line) at SAMPLE_RUNS
@@ -27,6 +27,7 @@ struct bnc_bitnet_1pass {
     bnc_bitnet_spec_fn spec;
     uint8_t *codes;
     float lo, hi;
+    float tlo, thi; /* least |x| coded non-zero under lo and under hi */
     double *sums;   /* per chunk */
     int64_t *nunc;  /* per chunk: kept-aside count, CAP + 1 on overflow */
     uint32_t *uidx; /* nchunks x CAP */
@@ -51,9 +52,20 @@ static void run_chunks(void *arg, int t, int ntasks)
     for (int64_t c = c0; c < c1; c++) {
         int64_t b = c * BNC_BITNET_CHUNK;
         int64_t e = b + BNC_BITNET_CHUNK < s->n ? b + BNC_BITNET_CHUNK : s->n;
-        s->sums[c] = s->spec(s->x + b, e - b, s->lo, s->hi, s->codes + b / 4, s->uidx + c * CAP,
+        s->sums[c] = s->spec(s->x + b, e - b, s->tlo, s->thi, s->codes + b / 4, s->uidx + c * CAP,
                              s->uval + c * CAP, CAP, &s->nunc[c]);
     }
+}
+
+/* The least a >= 0 with fl(a * m) >= 0.5 (fl(a * m) is monotone in a). */
+static float threshold(float m)
+{
+    float a = 0.5f / m;
+    while (a > 0 && a * m >= 0.5f)
+        a = nextafterf(a, 0.0f);
+    while (!(a * m >= 0.5f))
+        a = nextafterf(a, INFINITY);
+    return a;
 }
 
 static void free_state(bnc_bitnet_1pass *s)
@@ -93,6 +105,8 @@ bnc_bitnet_1pass *bnc_bitnet_1pass_run(const float *x, int64_t rows, int64_t col
     s->codes = codes;
     s->lo = inv0 * (1.0f - BAND);
     s->hi = inv0 * (1.0f + BAND);
+    s->tlo = threshold(s->lo);
+    s->thi = threshold(s->hi);
     s->sums = malloc((size_t)s->nchunks * sizeof *s->sums);
     s->nunc = malloc((size_t)s->nchunks * sizeof *s->nunc);
     s->uidx = malloc((size_t)(s->nchunks * CAP) * sizeof *s->uidx);

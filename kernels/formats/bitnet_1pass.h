@@ -21,14 +21,18 @@
 
 /* One chunk (n floats, a multiple of 128): returns sum |x| as the absum
  * helpers do (16 double lanes, lane i % 16, lanes added in order); writes
- * n / 128 blocks of codes (bitnet layout, 32 bytes each) valid for every
- * inverse in [lo, hi], except at the elements it lists: their offsets in
- * the chunk in uidx and values in uval, at most cap of them; *nunc gets
+ * n / 128 blocks of codes (bitnet layout, 32 bytes each): t + 1 with
+ * t = sign(x) where |x| >= tlo, t = 0 where |x| < thi (thi <= tlo), and
+ * lists the elements in between: their offsets in the chunk in uidx and
+ * values in uval, at most cap of them (their codes are left 1); *nunc gets
  * their count, or cap + 1 when there were more (then the chunk must be
- * coded again). */
-typedef double (*bnc_bitnet_spec_fn)(const float *x, int64_t n, float lo, float hi, uint8_t *codes,
-                                     uint32_t *uidx, float *uval, int64_t cap, int64_t *nunc);
-double bnc_avx2_bitnet_spec_chunk(const float *x, int64_t n, float lo, float hi, uint8_t *codes,
+ * coded again). tlo and thi are the least |x| whose code is non-zero under
+ * the inverses lo and hi (fl(|x| * inv) >= 0.5), so the codes written hold
+ * for every inverse in [lo, hi]. */
+typedef double (*bnc_bitnet_spec_fn)(const float *x, int64_t n, float tlo, float thi,
+                                     uint8_t *codes, uint32_t *uidx, float *uval, int64_t cap,
+                                     int64_t *nunc);
+double bnc_avx2_bitnet_spec_chunk(const float *x, int64_t n, float tlo, float thi, uint8_t *codes,
                                   uint32_t *uidx, float *uval, int64_t cap, int64_t *nunc);
 
 typedef struct bnc_bitnet_1pass bnc_bitnet_1pass;
