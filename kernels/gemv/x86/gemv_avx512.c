@@ -287,23 +287,10 @@ static void pack128_avx512(const float *x, int64_t n, float inv, uint8_t *out)
 const bnc_isa_kernels bnc_kernels_avx512 = {.absum = absum_avx512, .pack128 = pack128_avx512};
 
 /* The GEMV row kernels the scheme table names for BNC_ISA_AVX512. */
-void bnc_avx512_bitnet_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    bitnet_rows_512(j, r0, r1);
-}
-void bnc_avx512_tq2_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    tq2_0_rows_512(j, r0, r1);
-}
-void bnc_avx512_tq1_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    tq1_0_rows_x86(j, r0, r1);
-}
-void bnc_avx512_q8_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    q8_0_rows_x86(j, r0, r1);
-}
-void bnc_avx512_q4_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    q4_0_rows_x86(j, r0, r1);
-}
+/* clang-format off */
+BNC_ROWS_EXPORT(avx512, bitnet, bitnet_rows_512)
+BNC_ROWS_EXPORT(avx512, tq2_0, tq2_0_rows_512)
+BNC_ROWS_EXPORT(avx512, tq1_0, tq1_0_rows_x86)
+BNC_ROWS_EXPORT(avx512, q8_0, q8_0_rows_x86)
+BNC_ROWS_EXPORT(avx512, q4_0, q4_0_rows_x86)
+/* clang-format on */
