@@ -15,7 +15,7 @@
 
 #include "bitnet_1pass.h"
 #include "bitnet_impl.h"
-#include "bnc_gemv.h" /* bnc_bitnet_quantize_ex, bnc_bitnet_pack */
+#include "bnc_bitnet.h"
 
 #define BITNET_EPS 1e-5f
 
