@@ -26,11 +26,10 @@ void bnc_pool_run(bnc_pool *p, bnc_pool_fn fn, void *arg);
  * below it a second thread does not pay for itself. Measured on the 2-vCPU
  * Sapphire Rapids VM (load average 8-15 from other jobs), bitnet and q8_0
  * GEMV with 2048 columns, 1 vs 2 threads, median of 41 interleaved pairs
- * (docs/kernels.md, "Thread pool"): 2 threads / 1 thread time gave a
- * speedup of 1.05 (1 MiB), 1.05 (2 MiB), 1.14 (4 MiB) for bitnet and 1.10
- * (2.2 MB) for q8_0 with the second core free, and 0.99, 1.02, 0.94 and
- * 0.77 (q8_0 2.2 MB) with it kept busy; from 4 MiB on two threads won in
- * both (1.04-1.22, median). */
+ * (table in docs/kernels.md, "Thread pool"): below 4 MiB two threads were
+ * 1.05-1.20x faster with the second core free and 0.77-1.18x with it kept
+ * busy (q8_0 2.2 MB: 0.77); from 4 MiB on, 1.00-1.14x free and 0.94-1.22x
+ * busy. */
 #ifndef BNC_POOL_MIN_BYTES /* -D only to measure the crossover again */
 #define BNC_POOL_MIN_BYTES ((size_t)4 << 20)
 #endif
