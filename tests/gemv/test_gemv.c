@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -302,6 +303,39 @@ static void test_pool_split_equal(void **state)
         free(w);
         free(wf);
     }
+}
+
+/* The default thread count: BNC_THREADS, else the CPUs shared among the MPI
+ * ranks on the node (one thread each when ranks outnumber cores). */
+static void test_threads_default(void **state)
+{
+    (void)state;
+    bnc_err err;
+    int n = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    char buf[32];
+    unsetenv("MPI_LOCALNRANKS");
+    setenv("BNC_THREADS", "3", 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "64", 1);
+    assert_int_equal(bnc_threads_default(&n, &err), 0);
+    assert_int_equal(n, 3); /* BNC_THREADS wins */
+    unsetenv("BNC_THREADS");
+    snprintf(buf, sizeof buf, "%ld", 2 * cpus);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", buf, 1);
+    assert_int_equal(bnc_threads_default(&n, &err), 0);
+    assert_int_equal(n, 1); /* more ranks than cores */
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
+    assert_int_equal(bnc_threads_default(&n, &err), 0);
+    assert_int_equal(n, cpus);
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    assert_int_equal(bnc_threads_default(&n, &err), 0);
+    assert_int_equal(n, cpus);
+    setenv("BNC_THREADS", "0", 1);
+    assert_int_equal(bnc_threads_default(&n, &err), BNC_EINVAL);
+    setenv("BNC_THREADS", "2x", 1);
+    assert_int_equal(bnc_threads_default(&n, &err), BNC_EINVAL);
+    assert_non_null(strstr(err.msg, "BNC_THREADS=2x"));
+    unsetenv("BNC_THREADS");
 }
 
 /* A hand-computed GEMV: the values pin the sign and scale conventions. */
@@ -647,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_bitnet_hand_values),
         cmocka_unit_test(test_fast_paths_equal_scalar),
         cmocka_unit_test(test_pool_split_equal),
+        cmocka_unit_test(test_threads_default),
         cmocka_unit_test(test_ggml_table_crosscheck),
         cmocka_unit_test(test_bitnet_lut),
         cmocka_unit_test(test_bitnet_quantize_isa_threads),
