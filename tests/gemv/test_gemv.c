@@ -49,8 +49,7 @@ static float *gen(int d, int64_t rows, int64_t cols, uint64_t seed, uint64_t str
     if (d == D_ZERO_ROWS)
         for (int64_t rr = 0; rr < rows; rr += 2)
             memset(x + rr * cols, 0, (size_t)cols * sizeof *x);
-    if (d == D_OUTLIER)
-        x[bnc_rng_below(&r, (uint64_t)(rows * cols))] = 1e4f;
+    if (d == D_OUTLIER) x[bnc_rng_below(&r, (uint64_t)(rows * cols))] = 1e4f;
     return x;
 }
 
@@ -128,7 +127,8 @@ static size_t pack_ggml(const char *s, const float *x, int64_t rows, int64_t col
                 float d = m / -8, id = d ? 1 / d : 0;
                 put16(o, bnc_f32_to_f16(d));
                 for (int e = 0; e < 16; e++) {
-                    int lo = (int)(int8_t)(b[e] * id + 8.5f), hi = (int)(int8_t)(b[e + 16] * id + 8.5f);
+                    int lo = (int)(int8_t)(b[e] * id + 8.5f),
+                        hi = (int)(int8_t)(b[e + 16] * id + 8.5f);
                     lo = lo > 15 ? 15 : lo;
                     hi = hi > 15 ? 15 : hi;
                     o[2 + e] = (uint8_t)(lo | hi << 4);
@@ -169,12 +169,14 @@ typedef struct tcase {
 } tcase;
 
 static const tcase cases[] = {
-    {"bitnet", 0, 37, 300},       {"bitnet", 0, 64, 1024},   {"bitnet", 0, 9, 128},
-    {"bitnet-row", 0, 40, 640},   {"bitnet-row", 0, 17, 77}, {"bitnet-group", 128, 33, 1000},
+    {"bitnet", 0, 37, 300},         {"bitnet", 0, 64, 1024},
+    {"bitnet", 0, 9, 128},          {"bitnet-row", 0, 40, 640},
+    {"bitnet-row", 0, 17, 77},      {"bitnet-group", 128, 33, 1000},
     {"bitnet-group", 256, 24, 768}, {"bitnet-group", 384, 16, 1152},
-    {"tq2_0", 0, 41, 512},        {"tq2_0", 0, 8, 2048},     {"tq1_0", 0, 41, 512},
-    {"tq1_0", 0, 8, 1280},        {"q8_0", 0, 39, 288},      {"q8_0", 0, 16, 1024},
-    {"q4_0", 0, 39, 288},         {"q4_0", 0, 16, 1024},
+    {"tq2_0", 0, 41, 512},          {"tq2_0", 0, 8, 2048},
+    {"tq1_0", 0, 41, 512},          {"tq1_0", 0, 8, 1280},
+    {"q8_0", 0, 39, 288},           {"q8_0", 0, 16, 1024},
+    {"q4_0", 0, 39, 288},           {"q4_0", 0, 16, 1024},
 };
 
 static double rel_err(const float *y, const double *y64, int64_t n)
@@ -213,18 +215,16 @@ static void test_fast_paths_equal_scalar(void **state)
                 assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
                 size_t ny = (size_t)(batch * tc->rows);
                 float *ref = malloc(ny * sizeof *ref), *y = malloc(ny * sizeof *y);
-                assert_int_equal(bnc_gemv(S(tc->scheme), &p, w, wn, tc->rows, a, ref, BNC_ISA_SCALAR,
-                                          NULL, &err),
+                assert_int_equal(bnc_gemv(S(tc->scheme), &p, w, wn, tc->rows, a, ref,
+                                          BNC_ISA_SCALAR, NULL, &err),
                                  0);
                 for (int isa = 0; isa < BNC_ISA_COUNT; isa++) {
-                    if (!bnc_isa_supported((bnc_isa)isa))
-                        continue;
+                    if (!bnc_isa_supported((bnc_isa)isa)) continue;
                     for (int t = 0; t < 3; t++) {
                         memset(y, 0xcd, ny * sizeof *y);
                         int rc = bnc_gemv(S(tc->scheme), &p, w, wn, tc->rows, a, y, (bnc_isa)isa,
                                           pools[t], &err);
-                        if (rc)
-                            fail_msg("%s: %s", tc->scheme, err.msg);
+                        if (rc) fail_msg("%s: %s", tc->scheme, err.msg);
                         if (memcmp(y, ref, ny * sizeof *y) != 0) {
                             for (size_t i = 0; i < ny; i++)
                                 if (memcmp(&y[i], &ref[i], sizeof *y))
@@ -245,7 +245,8 @@ static void test_fast_paths_equal_scalar(void **state)
                     double e = rel_err(ref, y64, (int64_t)ny);
                     printf("gemv %-12s %5lldx%-5lld batch %lld: relative error vs f64 %.3e "
                            "(activation int8)\n",
-                           tc->scheme, (long long)tc->rows, (long long)tc->cols, (long long)batch, e);
+                           tc->scheme, (long long)tc->rows, (long long)tc->cols, (long long)batch,
+                           e);
                     /* int8 activations on normal data: about 1% or less */
                     assert_true(e < 0.03);
                     free(y64);
@@ -283,15 +284,16 @@ static void test_pool_split_equal(void **state)
         assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
         size_t ny = (size_t)(2 * rows[k]);
         float *ref = malloc(ny * sizeof *ref), *y = malloc(ny * sizeof *y);
-        assert_int_equal(bnc_gemv(S(names[k]), NULL, w, wn, rows[k], a, ref, BNC_ISA_SCALAR, NULL,
-                                  &err), 0);
+        assert_int_equal(
+            bnc_gemv(S(names[k]), NULL, w, wn, rows[k], a, ref, BNC_ISA_SCALAR, NULL, &err), 0);
         for (int t = 1; t <= 3; t++) {
             bnc_pool *pool;
             assert_int_equal(bnc_pool_new(t, &pool, &err), 0);
             for (int rep = 0; rep < 3; rep++) {
                 memset(y, 0xcd, ny * sizeof *y);
-                assert_int_equal(bnc_gemv(S(names[k]), NULL, w, wn, rows[k], a, y, bnc_isa_best(),
-                                          pool, &err), 0);
+                assert_int_equal(
+                    bnc_gemv(S(names[k]), NULL, w, wn, rows[k], a, y, bnc_isa_best(), pool, &err),
+                    0);
                 assert_memory_equal(y, ref, ny * sizeof *y);
             }
             bnc_pool_free(pool);
@@ -361,11 +363,11 @@ static void test_bitnet_hand_values(void **state)
     assert_int_equal(a->q[1], -64);
     float y[2];
     for (int isa = 0; isa < BNC_ISA_COUNT; isa++) {
-        if (!bnc_isa_supported((bnc_isa)isa))
-            continue;
-        assert_int_equal(bnc_gemv(S("bitnet-row"), NULL, w, n, 2, a, y, (bnc_isa)isa, NULL, &err), 0);
-        assert_true(y[0] == 0.5f * (127 + 64));  /* 95.5 */
-        assert_true(y[1] == 2.0f * (-64 + 10));  /* -108 */
+        if (!bnc_isa_supported((bnc_isa)isa)) continue;
+        assert_int_equal(bnc_gemv(S("bitnet-row"), NULL, w, n, 2, a, y, (bnc_isa)isa, NULL, &err),
+                         0);
+        assert_true(y[0] == 0.5f * (127 + 64)); /* 95.5 */
+        assert_true(y[1] == 2.0f * (-64 + 10)); /* -108 */
     }
     bnc_act_free(a);
 }
@@ -382,8 +384,7 @@ static void test_ggml_table_crosscheck(void **state)
     int ran = 0;
     for (int k = 0; k < 4; k++) {
         const bnc_scheme *sc = bnc_scheme_find(names[k]);
-        if (!sc || !sc->quantize || !sc->dequantize || !sc->qsize)
-            continue;
+        if (!sc || !sc->quantize || !sc->dequantize || !sc->qsize) continue;
         ran++;
         for (int d = 0; d < D_COUNT; d++) {
             float *x = gen(d, rows, cols, 31, (uint64_t)(k * 10 + d));
@@ -399,12 +400,12 @@ static void test_ggml_table_crosscheck(void **state)
             for (int64_t j = 0; j < cols; j += 7) {
                 memset(e, 0, (size_t)cols * sizeof *e);
                 e[j] = 1;
-                assert_int_equal(bnc_gemv_ref_f64(S(names[k]), NULL, w, wr, rows, cols, e, 1, y64,
-                                                  &err), 0);
+                assert_int_equal(
+                    bnc_gemv_ref_f64(S(names[k]), NULL, w, wr, rows, cols, e, 1, y64, &err), 0);
                 for (int64_t i = 0; i < rows; i++)
                     if (y64[i] != (double)deq[i * cols + j])
-                        fail_msg("%s %s: row %lld col %lld decodes to %g, dequantize %g",
-                                 names[k], dist_names[d], (long long)i, (long long)j, y64[i],
+                        fail_msg("%s %s: row %lld col %lld decodes to %g, dequantize %g", names[k],
+                                 dist_names[d], (long long)i, (long long)j, y64[i],
                                  (double)deq[i * cols + j]);
             }
             bnc_act *a;
@@ -412,13 +413,12 @@ static void test_ggml_table_crosscheck(void **state)
             float *xf = gen(D_NORMAL, 2, cols, 32, (uint64_t)d);
             assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
             float ref[24], y[24];
-            assert_int_equal(bnc_gemv(S(names[k]), NULL, w, wr, rows, a, ref, BNC_ISA_SCALAR, NULL,
-                                      &err), 0);
+            assert_int_equal(
+                bnc_gemv(S(names[k]), NULL, w, wr, rows, a, ref, BNC_ISA_SCALAR, NULL, &err), 0);
             for (int isa = 1; isa < BNC_ISA_COUNT; isa++) {
-                if (!bnc_isa_supported((bnc_isa)isa))
-                    continue;
-                assert_int_equal(bnc_gemv(S(names[k]), NULL, w, wr, rows, a, y, (bnc_isa)isa, NULL,
-                                          &err), 0);
+                if (!bnc_isa_supported((bnc_isa)isa)) continue;
+                assert_int_equal(
+                    bnc_gemv(S(names[k]), NULL, w, wr, rows, a, y, (bnc_isa)isa, NULL, &err), 0);
                 assert_memory_equal(y, ref, sizeof y);
             }
             bnc_act_free(a);
@@ -430,8 +430,7 @@ static void test_ggml_table_crosscheck(void **state)
         }
     }
     printf("ggml cross-check against the scheme table: %d of 4 schemes present\n", ran);
-    if (!ran)
-        skip();
+    if (!ran) skip();
 }
 
 /* The LUT kernel (AVX-512 only) equals the scalar reference bitwise. */
@@ -462,8 +461,8 @@ static void test_bitnet_lut(void **state)
                     assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
                     size_t ny = (size_t)(batch * rows);
                     float *ref = malloc(ny * sizeof *ref), *y = malloc(ny * sizeof *y);
-                    assert_int_equal(bnc_gemv(S(sc), NULL, w, wn, rows, a, ref, BNC_ISA_SCALAR, NULL,
-                                              &err), 0);
+                    assert_int_equal(
+                        bnc_gemv(S(sc), NULL, w, wn, rows, a, ref, BNC_ISA_SCALAR, NULL, &err), 0);
                     assert_int_equal(bnc_bitnet_lut_gemv(lw, ln, mode, rows, a, y, NULL, &err), 0);
                     if (memcmp(y, ref, ny * sizeof *y))
                         fail_msg("lut %s %lldx%lld %s batch %lld differs", sc, (long long)rows,
@@ -491,8 +490,7 @@ static void test_bitnet_quantize_isa_threads(void **state)
             uint8_t *ref = NULL;
             size_t nref = 0;
             for (int isa = 0; isa < BNC_ISA_COUNT; isa++) {
-                if (!bnc_isa_supported((bnc_isa)isa))
-                    continue;
+                if (!bnc_isa_supported((bnc_isa)isa)) continue;
                 for (int th = 1; th <= 3; th++) {
                     bnc_pool *pool;
                     assert_int_equal(bnc_pool_new(th, &pool, &err), 0);
@@ -556,8 +554,8 @@ static void test_bitnet_tensor_one_pass(void **state)
         for (int isa = 1; isa < BNC_ISA_COUNT; isa++) {
             if (!bnc_isa_supported((bnc_isa)isa)) continue;
             double sum = 0;
-            bnc_bitnet_1pass *one = bnc_bitnet_1pass_run(x, rows, cols, (bnc_isa)isa, NULL, buf,
-                                                         &sum);
+            bnc_bitnet_1pass *one =
+                bnc_bitnet_1pass_run(x, rows, cols, (bnc_isa)isa, NULL, buf, &sum);
             if (one) { /* the path ran: finished, or fell back exactly when expected */
                 float inv = 1.0f / ((float)(sum / (double)n) + 1e-5f);
                 int fin = bnc_bitnet_1pass_finish(one, inv);
@@ -647,7 +645,8 @@ static void test_errors(void **state)
     bnc_act *a;
     assert_int_equal(bnc_act_new(1, 300, &a, &err), 0);
     float y[4];
-    assert_int_equal(bnc_gemv(S("q8_0"), NULL, w, 10, 1, a, y, BNC_ISA_SCALAR, NULL, &err), BNC_EINVAL);
+    assert_int_equal(bnc_gemv(S("q8_0"), NULL, w, 10, 1, a, y, BNC_ISA_SCALAR, NULL, &err),
+                     BNC_EINVAL);
     assert_int_equal(bnc_gemv(S("bitnet"), NULL, w, 10, 1, a, y, BNC_ISA_SCALAR, NULL, &err),
                      BNC_EFORMAT);
     assert_int_equal(bnc_gemv(S("f32"), NULL, w, 10, 1, a, y, BNC_ISA_SCALAR, NULL, &err),
