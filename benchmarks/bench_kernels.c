@@ -28,7 +28,6 @@
 #include "bnc_rng.h"
 #include "bnc_time.h"
 
-
 typedef struct shape {
     int64_t rows, cols;
     int in_cache;
@@ -39,8 +38,7 @@ static double load1(void)
     double l = -1;
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
-        if (fscanf(f, "%lf", &l) != 1)
-            l = -1;
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
         fclose(f);
     }
     return l;
@@ -50,8 +48,7 @@ static void cpu_model(char *buf, size_t n)
 {
     snprintf(buf, n, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
+    if (!f) return;
     char line[512];
     while (fgets(line, sizeof line, f))
         if (!strncmp(line, "model name", 10)) {
@@ -80,8 +77,7 @@ static int split(const char *list, char out[][32], int max)
             n++;
         }
         p += l;
-        if (*p == ',')
-            p++;
+        if (*p == ',') p++;
     }
     return n;
 }
@@ -103,8 +99,7 @@ static int make_weights(const bnc_scheme *s, const bnc_qparams *p, int64_t rows,
 {
     int64_t nx = s->layout == BNC_LAYOUT_BITNET ? rows : rows < 16 ? rows : 16;
     float *x = malloc((size_t)(nx * cols) * sizeof *x);
-    if (!x)
-        return bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
+    if (!x) return bnc_err_set(err, BNC_ENOMEM, "bench: out of memory");
     fill_normal(x, nx * cols, 5);
     int rc;
     if (s->layout == BNC_LAYOUT_BITNET) {
@@ -137,9 +132,8 @@ typedef struct ctx {
 } ctx;
 
 static void emit(ctx *c, const char *op, const char *scheme, const char *variant, bnc_isa isa,
-                 int threads,
-                 const shape *sh, int batch, size_t bytes, int copies, double secs, double gbps,
-                 double bw, double fp_mb)
+                 int threads, const shape *sh, int batch, size_t bytes, int copies, double secs,
+                 double gbps, double bw, double fp_mb)
 {
     double ratio = bw > 0 ? gbps / bw : 0;
     fprintf(c->out,
@@ -148,15 +142,14 @@ static void emit(ctx *c, const char *op, const char *scheme, const char *variant
             "\"bytes\":%zu,\"copies\":%d,\"footprint_mb\":%.1f,\"in_cache\":%s,"
             "\"seconds\":%.6f,\"gbps\":%.3f,\"gweights_per_s\":%.3f,\"bw_gbps\":%.3f,"
             "\"ratio\":%.3f,\"load1\":%.2f}\n",
-            op, scheme, variant, bnc_isa_name(isa), threads, (long long)sh->rows, (long long)sh->cols, batch,
-            bytes, copies, fp_mb, sh->in_cache ? "true" : "false", secs, gbps,
-            (double)(sh->rows * sh->cols) / secs / 1e9, bw, ratio, load1());
+            op, scheme, variant, bnc_isa_name(isa), threads, (long long)sh->rows,
+            (long long)sh->cols, batch, bytes, copies, fp_mb, sh->in_cache ? "true" : "false", secs,
+            gbps, (double)(sh->rows * sh->cols) / secs / 1e9, bw, ratio, load1());
     fflush(c->out);
     if (c->nrows == c->cap) {
         int nc = c->cap ? 2 * c->cap : 64;
         row_out *nr = realloc(c->rows, (size_t)nc * sizeof *nr);
-        if (!nr)
-            return;
+        if (!nr) return;
         c->rows = nr;
         c->cap = nc;
     }
@@ -178,10 +171,13 @@ static void emit(ctx *c, const char *op, const char *scheme, const char *variant
 int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
 {
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    int maxt = o->max_threads > 0 ? o->max_threads : (int)(nproc > 0 ? nproc : 1);
+    int maxt = o->max_threads;
+    if (maxt <= 0) { /* BNC_THREADS, else the CPUs this rank may use */
+        int rc = bnc_threads_default(&maxt, err);
+        if (rc) return rc;
+    }
     long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    if (llc <= 0)
-        llc = 32L << 20;
+    if (llc <= 0) llc = 32L << 20;
     size_t fp;
     if (o->footprint_mb > 0)
         fp = (size_t)o->footprint_mb << 20;
@@ -191,13 +187,17 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
         fp = 2 * (size_t)llc;
         fp = fp < (256u << 20) ? (256u << 20) : fp > (1u << 30) ? (1u << 30) : fp;
     }
-    ctx c = {.out = out, .min_s = o->min_seconds > 0 ? o->min_seconds : o->quick ? 0.002 : 0.005,
-             .reps = o->reps > 0 ? o->reps : o->quick ? 3 : 20};
+    ctx c = {.out = out,
+             .min_s = o->min_seconds > 0 ? o->min_seconds
+                      : o->quick         ? 0.002
+                                         : 0.005,
+             .reps = o->reps > 0 ? o->reps
+                     : o->quick  ? 3
+                                 : 20};
     int batch = o->batch > 0 ? o->batch : 1;
 
     char schemes[16][32], isas[4][32], shapes_s[16][32];
-    int ns = split(o->schemes ? o->schemes
-                              : "bitnet,bitnet-row,bitnet-group,tq2_0,tq1_0,q8_0,q4_0",
+    int ns = split(o->schemes ? o->schemes : "bitnet,bitnet-row,bitnet-group,tq2_0,tq1_0,q8_0,q4_0",
                    schemes, 16);
     bnc_isa isa_list[4];
     int ni = 0;
@@ -205,21 +205,19 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
         int n = split(o->isas, isas, 4);
         for (int i = 0; i < n; i++) {
             int rc = bnc_isa_parse(isas[i], &isa_list[ni], err);
-            if (rc)
-                return rc;
+            if (rc) return rc;
             if (!bnc_isa_supported(isa_list[ni]))
                 return bnc_err_set(err, BNC_ENOTSUP, "bench: ISA %s not on this CPU", isas[i]);
             ni++;
         }
     } else {
         int rc = bnc_isa_select(&isa_list[0], err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         ni = 1;
     }
     shape shapes[16];
     int nsh = 0;
-    const char *shp = o->shapes ? o->shapes
+    const char *shp = o->shapes  ? o->shapes
                       : o->quick ? "1024x1024,2048x1024,1024x2048,256x1024"
                                  : "4096x4096,11008x4096,4096x11008,1024x2048";
     int nss = split(shp, shapes_s, 16);
@@ -233,8 +231,7 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
         nsh++;
     }
     /* the last default shape is the L2-sized one: 1024x2048 2-bit is 512 KiB */
-    if (!o->shapes && nsh > 0)
-        shapes[nsh - 1].in_cache = 1;
+    if (!o->shapes && nsh > 0) shapes[nsh - 1].in_cache = 1;
     const bnc_scheme *rowof[16];
     for (int i = 0; i < ns; i++) {
         rowof[i] = bnc_scheme_find(schemes[i]);
@@ -251,16 +248,14 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
             load1());
 
     uint8_t *arena = aligned_alloc(64, fp);
-    if (!arena)
-        return bnc_err_set(err, BNC_ENOMEM, "bench: cannot allocate %zu bytes", fp);
+    if (!arena) return bnc_err_set(err, BNC_ENOMEM, "bench: cannot allocate %zu bytes", fp);
     memset(arena, 1, fp);
     float *normals[16] = {0};
     int rc = 0;
     for (int t = 1; t <= maxt && !rc; t++) {
         bnc_pool *pool;
         rc = bnc_pool_new(t, &pool, err);
-        if (rc)
-            break;
+        if (rc) break;
         double bw0 = bnc_stream_read_gbps(pool, arena, fp, c.min_s, c.reps);
         fprintf(out,
                 "{\"bench\":\"kernels\",\"op\":\"bandwidth\",\"threads\":%d,\"bytes\":%zu,"
@@ -274,8 +269,8 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                 for (int h = 0; h < nsh && !rc; h++) {
                     const shape *sh = &shapes[h];
                     size_t in_bytes = (size_t)(sh->rows * sh->cols) * sizeof(float);
-                    size_t cap = bnc_gemv_weight_bytes(bnc_scheme_find(qs[si]), NULL, sh->rows,
-                                                       sh->cols);
+                    size_t cap =
+                        bnc_gemv_weight_bytes(bnc_scheme_find(qs[si]), NULL, sh->rows, sh->cols);
                     int copies = sh->in_cache ? 1 : (int)(fp / in_bytes);
                     if (copies < 1) {
                         copies = 1;
@@ -305,7 +300,9 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                         double t0 = bnc_now(), el;
                         long it = 0;
                         do {
-                            const float *x = (const float *)(const void *)(arena + (size_t)(pos++ % copies) * in_bytes);
+                            const float *x =
+                                (const float *)(const void *)(arena +
+                                                              (size_t)(pos++ % copies) * in_bytes);
                             rc = bnc_bitnet_quantize_ex(x, sh->rows, sh->cols, si, 128, dst, cap,
                                                         &wr, isa, pool, err);
                             it++;
@@ -319,8 +316,8 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                     }
                     free(dst);
                     if (!rc)
-                        emit(&c, "quantize", qs[si], "pack", isa, t, sh, 1, in_bytes, copies, bsec, best,
-                             bw, (double)fp / 1048576.0);
+                        emit(&c, "quantize", qs[si], "pack", isa, t, sh, 1, in_bytes, copies, bsec,
+                             best, bw, (double)fp / 1048576.0);
                 }
             }
             for (int si = 0; si < ns && !rc; si++) {
@@ -328,21 +325,18 @@ int bnc_bench_kernels(const bnc_bench_kernels_opts *o, FILE *out, bnc_err *err)
                     const shape *sh = &shapes[h];
                     bnc_qparams p = {.group = 128};
                     size_t wb = bnc_gemv_weight_bytes(rowof[si], &p, sh->rows, sh->cols);
-                    if (wb == 0 || wb > fp)
-                        continue;
+                    if (wb == 0 || wb > fp) continue;
                     int copies = sh->in_cache ? 1 : (int)(fp / wb);
                     size_t stride = (wb + 63) / 64 * 64;
                     while (copies > 1 && (size_t)copies * stride > fp)
                         copies--;
                     rc = make_weights(rowof[si], &p, sh->rows, sh->cols, arena, wb, isa, err);
-                    if (rc)
-                        break;
+                    if (rc) break;
                     for (int k = 1; k < copies; k++)
                         memcpy(arena + (size_t)k * stride, arena, wb);
                     bnc_act *a;
                     rc = bnc_act_new(batch, sh->cols, &a, err);
-                    if (rc)
-                        break;
+                    if (rc) break;
                     float *xf = malloc((size_t)(batch * sh->cols) * sizeof *xf);
                     float *y = malloc((size_t)(batch * sh->rows) * sizeof *y);
                     if (!xf || !y) {

@@ -23,12 +23,16 @@ int bnc_pool_threads(const bnc_pool *p);
 void bnc_pool_run(bnc_pool *p, bnc_pool_fn fn, void *arg);
 
 /* Work that reads fewer bytes than this runs on the calling thread alone:
- * handing it to a worker costs more than it saves. Measured with
- * `bnc bench kernels --threads 2` on the 2-vCPU Sapphire Rapids VM (see
- * docs/kernels.md, "Thread pool"): the bitnet and q8_0 GEMVs ran faster on
- * two threads than on one only from about 1 MiB of weights on, and
- * with a busy second core two threads never won below 4 MiB. */
-#define BNC_POOL_MIN_BYTES ((size_t)2 << 20)
+ * below it a second thread does not pay for itself. Measured on the 2-vCPU
+ * Sapphire Rapids VM (load average 8-15 from other jobs), bitnet and q8_0
+ * GEMV with 2048 columns, 1 vs 2 threads, median of 41 interleaved pairs
+ * (table in docs/kernels.md, "Thread pool"): below 4 MiB two threads were
+ * 1.05-1.20x faster with the second core free and 0.77-1.18x with it kept
+ * busy (q8_0 2.2 MB: 0.77); from 4 MiB on, 1.00-1.14x free and 0.94-1.22x
+ * busy. */
+#ifndef BNC_POOL_MIN_BYTES /* -D only to measure the crossover again */
+#define BNC_POOL_MIN_BYTES ((size_t)4 << 20)
+#endif
 
 /* Runs fn(arg, t, ntasks) once for each task t in 0..ntasks-1 (ntasks >= 1)
  * and returns when all have finished. The caller runs tasks too and takes

@@ -29,8 +29,7 @@ double bnc_stream_read_gbps(bnc_pool *pool, const uint8_t *buf, size_t bytes, do
 {
     size_t slice = bytes / 16 < (16u << 20) ? bytes : bytes / 16;
     slice = slice / 64 * 64;
-    if (slice == 0)
-        return 0.0;
+    if (slice == 0) return 0.0;
     size_t nslices = bytes / slice, pos = 0;
     bw_arg a = {.p = (const uint64_t *)(const void *)buf, .words = slice / 8};
     double best = 0;

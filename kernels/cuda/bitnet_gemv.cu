@@ -43,8 +43,7 @@ __global__ void k_bitnet(const uint8_t *__restrict__ w, int64_t row_bytes, int64
 {
     int64_t r0 = (((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5) * RPW;
     int lane = threadIdx.x & 31;
-    if (r0 >= rows)
-        return;
+    if (r0 >= rows) return;
     int nr = rows - r0 < RPW ? (int)(rows - r0) : RPW;
     const float *scales = (const float *)(w + rows * row_bytes);
     for (int b = 0; b < batch; b++) {
@@ -104,8 +103,7 @@ __global__ void k_tq2_0(const uint8_t *__restrict__ w, int64_t nb, int64_t rows,
     extern __shared__ int smem[];
     int64_t r0 = (((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5) * RPW;
     int lane = threadIdx.x & 31, h = lane >> 4, j = lane & 15;
-    if (r0 >= rows)
-        return;
+    if (r0 >= rows) return;
     int nr = rows - r0 < RPW ? (int)(rows - r0) : RPW;
     int *isum = smem + (threadIdx.x >> 5) * RPW * nb;
     int64_t rb = nb * 66;
@@ -170,8 +168,7 @@ __global__ void k_read(const uint4 *__restrict__ p, size_t n, uint32_t *sink)
 extern "C" int bnc_cuda_device_count(void)
 {
     int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess)
-        return 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
     return n;
 }
 
@@ -196,16 +193,13 @@ extern "C" int bnc_cuda_gemv(const bnc_scheme *s, const void *w, size_t wbytes, 
     int is_tq2 = s && s == tq2, per_row = bitnet && s->bitnet_mode == BNC_BITNET_ROW;
     if (!is_tq2 && !per_row && !(bitnet && s->bitnet_mode == BNC_BITNET_TENSOR))
         return bnc_err_set(err, BNC_ENOTSUP, "cuda gemv: no kernel for '%s'", scheme);
-    if (bnc_cuda_device_count() < 1)
-        return bnc_err_set(err, BNC_ENOTSUP, "cuda gemv: no device");
+    if (bnc_cuda_device_count() < 1) return bnc_err_set(err, BNC_ENOTSUP, "cuda gemv: no device");
     size_t need = bnc_gemv_weight_bytes(s, NULL, rows, a->cols);
     if (need == 0 || need != wbytes)
-        return bnc_err_set(err, BNC_EFORMAT, "cuda gemv %s: %zu weight bytes, expected %zu",
-                           scheme, wbytes, need);
-    if (copies < 1)
-        copies = 1;
-    if (iters < 1)
-        iters = 1;
+        return bnc_err_set(err, BNC_EFORMAT, "cuda gemv %s: %zu weight bytes, expected %zu", scheme,
+                           wbytes, need);
+    if (copies < 1) copies = 1;
+    if (iters < 1) iters = 1;
     size_t wstride = (wbytes + 255) / 256 * 256;
     int64_t nseg = is_tq2 ? a->cols / 256 : 1;
     int32_t *hseg = (int32_t *)malloc((size_t)(a->batch * nseg) * sizeof(int32_t));
@@ -220,8 +214,7 @@ extern "C" int bnc_cuda_gemv(const bnc_scheme *s, const void *w, size_t wbytes, 
     int64_t warps = (rows + RPW - 1) / RPW;
     unsigned grid = (unsigned)((warps * 32 + threads - 1) / threads);
     size_t smem = is_tq2 ? (size_t)(threads / 32) * RPW * (size_t)nseg * sizeof(int) : 0;
-    if (!hseg)
-        return bnc_err_set(err, BNC_ENOMEM, "cuda gemv: out of memory");
+    if (!hseg) return bnc_err_set(err, BNC_ENOMEM, "cuda gemv: out of memory");
     if (smem > 48 * 1024) {
         free(hseg);
         return bnc_err_set(err, BNC_ENOTSUP, "cuda gemv tq2_0: %lld columns is too many",
@@ -250,13 +243,12 @@ extern "C" int bnc_cuda_gemv(const bnc_scheme *s, const void *w, size_t wbytes, 
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
     for (int it = -1; it < iters; it++) {
-        if (it == 0)
-            CK(cudaEventRecord(e0));
+        if (it == 0) CK(cudaEventRecord(e0));
         for (int i = 0; i < copies; i++) {
             const uint8_t *wi = dw + (size_t)i * wstride;
             if (is_tq2)
                 k_tq2_0<<<grid, threads, smem>>>(wi, a->cols / 256, rows, dx, a->stride, dseg, dd,
-                                           (int)a->batch, dy);
+                                                 (int)a->batch, dy);
             else
                 k_bitnet<<<grid, threads>>>(wi, row_bytes, rows, per_row, dx, a->stride, dseg, dd,
                                             (int)a->batch, dy);
@@ -269,10 +261,8 @@ extern "C" int bnc_cuda_gemv(const bnc_scheme *s, const void *w, size_t wbytes, 
     *sec_per_call = (double)ms / 1e3 / ((double)iters * copies);
     CK(cudaMemcpy(y, dy, (size_t)(a->batch * rows) * sizeof(float), cudaMemcpyDeviceToHost));
 done:
-    if (e0)
-        cudaEventDestroy(e0);
-    if (e1)
-        cudaEventDestroy(e1);
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
     cudaFree(dw);
     cudaFree(dx);
     cudaFree(dseg);
@@ -282,8 +272,7 @@ done:
     return rc;
 }
 
-extern "C" int bnc_cuda_bandwidth(size_t bytes, double *read_gbps, double *copy_gbps,
-                                  bnc_err *err)
+extern "C" int bnc_cuda_bandwidth(size_t bytes, double *read_gbps, double *copy_gbps, bnc_err *err)
 {
     int rc = 0;
     uint8_t *a = NULL, *b = NULL;
@@ -293,8 +282,7 @@ extern "C" int bnc_cuda_bandwidth(size_t bytes, double *read_gbps, double *copy_
     const int iters = 20;
     int sms = 0;
     bytes = bytes / 16 * 16;
-    if (bnc_cuda_device_count() < 1)
-        return bnc_err_set(err, BNC_ENOTSUP, "cuda: no device");
+    if (bnc_cuda_device_count() < 1) return bnc_err_set(err, BNC_ENOTSUP, "cuda: no device");
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     CK(cudaMalloc((void **)&a, bytes));
     CK(cudaMalloc((void **)&b, bytes));
@@ -319,10 +307,8 @@ extern "C" int bnc_cuda_bandwidth(size_t bytes, double *read_gbps, double *copy_
     CK(cudaEventElapsedTime(&ms, e0, e1));
     *copy_gbps = 2.0 * (double)bytes * iters / ((double)ms / 1e3) / 1e9;
 done:
-    if (e0)
-        cudaEventDestroy(e0);
-    if (e1)
-        cudaEventDestroy(e1);
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
     cudaFree(a);
     cudaFree(b);
     cudaFree(sink);

@@ -28,9 +28,8 @@ int bnc_cuda_device_name(char *buf, size_t n, bnc_err *err);
  * "bitnet", "bitnet-row" or "tq2_0". BNC_ENOTSUP for another scheme or no device,
  * BNC_EFORMAT when wbytes does not match, BNC_ENOMEM, BNC_EINTERNAL with
  * the CUDA error string. */
-int bnc_cuda_gemv(const bnc_scheme *s, const void *w, size_t wbytes, int64_t rows,
-                  const bnc_act *a, float *y, int copies, int iters, double *sec_per_call,
-                  bnc_err *err);
+int bnc_cuda_gemv(const bnc_scheme *s, const void *w, size_t wbytes, int64_t rows, const bnc_act *a,
+                  float *y, int copies, int iters, double *sec_per_call, bnc_err *err);
 
 /* Device bandwidth measured now on `bytes` bytes: a streaming read kernel
  * (*read_gbps, bytes read / s) and cudaMemcpy device to device

@@ -26,8 +26,7 @@ static uint8_t *weights(const bnc_scheme *s, int64_t rows, int64_t cols, size_t 
 {
     *n = bnc_gemv_weight_bytes(s, NULL, rows, cols);
     uint8_t *w = malloc(*n);
-    if (!w)
-        return NULL;
+    if (!w) return NULL;
     if (s->layout == BNC_LAYOUT_BLOCKS) { /* tq2_0 */
         bnc_rng r;
         bnc_rng_init(&r, 3, 0);
@@ -78,8 +77,8 @@ int main(int argc, char **argv)
            "\"read_gbps\":%.1f,\"memcpy_gbps\":%.1f}\n",
            name, (size_t)1 << 30, rd, cp);
     const char *schemes[] = {"bitnet", "bitnet-row", "tq2_0"};
-    const int64_t shapes[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {16384, 16384},
-                                 {37, 300}};
+    const int64_t shapes[][2] = {
+        {4096, 4096}, {11008, 4096}, {4096, 11008}, {16384, 16384}, {37, 300}};
     const int64_t batches[] = {1, 8};
     int bad = 0;
     for (size_t si = 0; si < 3; si++)
@@ -87,10 +86,8 @@ int main(int argc, char **argv)
             for (size_t bi = 0; bi < 2; bi++) {
                 int64_t rows = shapes[h][0], cols = shapes[h][1], batch = batches[bi];
                 const bnc_scheme *row = bnc_scheme_find(schemes[si]);
-                if (cols % row->block)
-                    continue;
-                if ((quick || batch > 1) && rows * cols > 4096 * 11008)
-                    continue;
+                if (cols % row->block) continue;
+                if ((quick || batch > 1) && rows * cols > 4096 * 11008) continue;
                 size_t wn;
                 uint8_t *w = weights(row, rows, cols, &wn, &err);
                 bnc_act *a;
@@ -103,8 +100,7 @@ int main(int argc, char **argv)
                 float *y = malloc((size_t)(batch * rows) * sizeof *y);
                 fill(x, batch * cols, 5 + bi);
                 if (bnc_act_quantize(a, x, &err) ||
-                    bnc_gemv(row, NULL, w, wn, rows, a, ref, bnc_isa_best(),
-                             NULL, &err)) {
+                    bnc_gemv(row, NULL, w, wn, rows, a, ref, bnc_isa_best(), NULL, &err)) {
                     fprintf(stderr, "cpu: %s\n", err.msg);
                     return 1;
                 }
@@ -112,8 +108,7 @@ int main(int argc, char **argv)
                 int copies = (int)((512u << 20) / wn);
                 copies = copies < 1 ? 1 : copies > 64 ? 64 : copies;
                 double sec;
-                if (bnc_cuda_gemv(row, w, wn, rows, a, y, copies, quick ? 3 : 10, &sec,
-                                  &err)) {
+                if (bnc_cuda_gemv(row, w, wn, rows, a, y, copies, quick ? 3 : 10, &sec, &err)) {
                     fprintf(stderr, "cuda: %s\n", err.msg);
                     return 1;
                 }
@@ -127,14 +122,14 @@ int main(int argc, char **argv)
                     }
                 bad += mism != 0;
                 double gbps = (double)wn / sec / 1e9;
-                printf("{\"bench\":\"cuda_gemv\",\"op\":\"gemv\",\"scheme\":\"%s\",\"device\":\"%s\","
-                       "\"rows\":%lld,\"cols\":%lld,\"batch\":%lld,\"bytes\":%zu,\"copies\":%d,"
-                       "\"us\":%.2f,\"gbps\":%.1f,\"read_gbps\":%.1f,\"ratio\":%.3f,"
-                       "\"memcpy_gbps\":%.1f,\"ratio_memcpy\":%.3f,\"mismatches\":%lld,"
-                       "\"max_abs_diff\":%.3g}\n",
-                       schemes[si], name, (long long)rows, (long long)cols, (long long)batch, wn,
-                       copies, sec * 1e6, gbps, rd, gbps / rd, cp, gbps / cp, (long long)mism,
-                       maxd);
+                printf(
+                    "{\"bench\":\"cuda_gemv\",\"op\":\"gemv\",\"scheme\":\"%s\",\"device\":\"%s\","
+                    "\"rows\":%lld,\"cols\":%lld,\"batch\":%lld,\"bytes\":%zu,\"copies\":%d,"
+                    "\"us\":%.2f,\"gbps\":%.1f,\"read_gbps\":%.1f,\"ratio\":%.3f,"
+                    "\"memcpy_gbps\":%.1f,\"ratio_memcpy\":%.3f,\"mismatches\":%lld,"
+                    "\"max_abs_diff\":%.3g}\n",
+                    schemes[si], name, (long long)rows, (long long)cols, (long long)batch, wn,
+                    copies, sec * 1e6, gbps, rd, gbps / rd, cp, gbps / cp, (long long)mism, maxd);
                 fflush(stdout);
                 free(w);
                 free(x);

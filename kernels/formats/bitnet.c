@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitnet_1pass.h"
 #include "bitnet_impl.h"
-#include "bnc_gemv.h" /* bnc_bitnet_quantize_ex, bnc_bitnet_pack */
+#include "bnc_bitnet.h"
 
 #define BITNET_EPS 1e-5f
 
@@ -222,24 +223,35 @@ int bnc_bitnet_quantize_ex(const float *x, int64_t rows, int64_t cols, int mode,
     /* a row scale is a group scale with the group spanning the row (the row
      * may then exceed 128-multiples: blocks take the row's inverse) */
     if (mode == BNC_BITNET_ROW) q.group = cols;
+    /* tasks of a fixed partition (by task number), so any thread may run any */
+    const int ntasks = 4 * bnc_pool_threads(pool);
+    const size_t in_bytes = (size_t)q.n * sizeof(float);
     float scale_tmp;
     if (mode == BNC_BITNET_TENSOR) {
-        q.nchunks = (q.n + BNC_BITNET_CHUNK - 1) / BNC_BITNET_CHUNK;
-        q.chunk_sums = malloc((size_t)q.nchunks * sizeof *q.chunk_sums);
-        if (!q.chunk_sums) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
-        bnc_pool_run(pool, pass_sums, &q);
+        /* one pass over x where the ISA has it (bitnet_1pass.h), else two */
         double sum = 0;
-        for (int64_t c = 0; c < q.nchunks; c++)
-            sum += q.chunk_sums[c];
-        free(q.chunk_sums);
-        if (!isfinite(sum)) return first_bad(x, q.n, err, name);
+        bnc_bitnet_1pass *one = bnc_bitnet_1pass_run(x, rows, cols, isa, pool, codes, &sum);
+        if (!one) {
+            q.nchunks = (q.n + BNC_BITNET_CHUNK - 1) / BNC_BITNET_CHUNK;
+            q.chunk_sums = malloc((size_t)q.nchunks * sizeof *q.chunk_sums);
+            if (!q.chunk_sums) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
+            bnc_pool_run_tasks(pool, pass_sums, &q, ntasks, in_bytes);
+            for (int64_t c = 0; c < q.nchunks; c++)
+                sum += q.chunk_sums[c];
+            free(q.chunk_sums);
+        }
+        if (!isfinite(sum)) {
+            if (one) bnc_bitnet_1pass_finish(one, 0.0f);
+            return first_bad(x, q.n, err, name);
+        }
         float gamma = (float)(sum / (double)q.n);
         q.tensor_inv = inv_of(gamma);
         scale_tmp = gamma;
-        bnc_pool_run(pool, pass_rows, &q);
+        if (!one || !bnc_bitnet_1pass_finish(one, q.tensor_inv))
+            bnc_pool_run_tasks(pool, pass_rows, &q, ntasks, in_bytes);
         memcpy(q.scales, &scale_tmp, sizeof scale_tmp);
     } else {
-        bnc_pool_run(pool, pass_rows, &q);
+        bnc_pool_run_tasks(pool, pass_rows, &q, ntasks, in_bytes);
         if (q.failed) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", name);
         int64_t ns = nscales(mode, rows, cols, group);
         for (int64_t i = 0; i < ns; i++)

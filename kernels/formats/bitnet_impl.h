@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bnc_kernels.h"
+#include "qimpl.h"
 
 /* bitnet layout: each row is cols rounded up to 128 weights, 32 bytes per
  * 128; in a 128-block byte m holds the codes (t + 1) of elements m + 32n,
@@ -23,15 +24,9 @@ static inline int64_t bnc_bitnet_row_bytes(int64_t cols)
 }
 
 /* Functions behind the three bitnet rows of the table. */
-#define BNC_BITNET_DECL(fn)                                                                        \
-    size_t bnc_##fn##_qsize(int64_t rows, int64_t cols, const bnc_qparams *p);                     \
-    int bnc_##fn##_quantize(const float *x, int64_t rows, int64_t cols, const bnc_qparams *p,      \
-                            void *dst, size_t cap, size_t *written, bnc_err *err);                 \
-    int bnc_##fn##_dequantize(const void *src, size_t n, int64_t rows, int64_t cols,               \
-                              const bnc_qparams *p, float *y, bnc_err *err)
-BNC_BITNET_DECL(bitnet);
-BNC_BITNET_DECL(bitnet_row);
-BNC_BITNET_DECL(bitnet_group);
+BNC_QDECL(bitnet);
+BNC_QDECL(bitnet_row);
+BNC_QDECL(bitnet_group);
 
 /* The bitnet quantizer's helpers for one instruction set; a NULL entry
  * falls back to bnc_isa_fallback's. */

@@ -1,6 +1,9 @@
 /* The tensor functions of every block scheme, from its row: the shape
  * check, the buffer sizes, the row functions over rows * cols weights and,
  * for untrusted bytes, the row's check of each block. */
+#include <math.h>
+
+#include "bnc_fp16.h"
 #include "qimpl.h"
 
 size_t bnc_blocks_qsize(const bnc_scheme *s, int64_t rows, int64_t cols)
@@ -42,5 +45,41 @@ int bnc_blocks_dequantize(const bnc_scheme *s, const void *src, size_t n, int64_
                                    s->block == 1 ? "at index" : "in block", b);
         }
     s->dequantize_row(src, y, rows * cols);
+    return 0;
+}
+
+int bnc_row_blocks(const char *name, int64_t n, int qk, bnc_err *err)
+{
+    if (n < 0 || n % qk != 0)
+        return bnc_err_set(err, BNC_EINVAL, "%s: row of %lld is not a multiple of %d", name,
+                           (long long)n, qk);
+    return 0;
+}
+
+int bnc_block_absmax(const char *name, const float *xb, int qk, int64_t base, float *amax,
+                     float *max, bnc_err *err)
+{
+    float a = 0.0f, m = 0.0f;
+    for (int j = 0; j < qk; j++) {
+        if (!isfinite(xb[j]))
+            return bnc_err_set(err, BNC_ERANGE, "%s: non-finite value %g at index %lld", name,
+                               (double)xb[j], (long long)(base + j));
+        if (a < fabsf(xb[j])) {
+            a = fabsf(xb[j]);
+            m = xb[j];
+        }
+    }
+    *amax = a;
+    *max = m;
+    return 0;
+}
+
+int bnc_block_scale16(const char *name, float d, int64_t base, uint16_t *dh, bnc_err *err)
+{
+    *dh = bnc_f32_to_f16(d);
+    if (!bnc_f16_is_finite(*dh))
+        return bnc_err_set(err, BNC_ERANGE,
+                           "%s: scale %g of the block at index %lld overflows fp16", name,
+                           (double)d, (long long)base);
     return 0;
 }

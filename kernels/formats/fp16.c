@@ -57,32 +57,35 @@ float bnc_bf16_to_f32(uint16_t h)
     return f;
 }
 
+static void to16_row(uint16_t (*cv)(float), const float *x, void *dst, int64_t n)
+{
+    uint8_t *d = dst;
+    for (int64_t i = 0; i < n; i++)
+        bnc_st16(d + 2 * i, cv(x[i]));
+}
+
+static void from16_row(float (*cv)(uint16_t), const void *src, float *y, int64_t n)
+{
+    const uint8_t *s = src;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = cv(bnc_ld16(s + 2 * i));
+}
+
 void bnc_f32_to_f16_row(const float *x, void *dst, int64_t n)
 {
-    uint8_t *d = dst;
-    for (int64_t i = 0; i < n; i++)
-        bnc_st16(d + 2 * i, bnc_f32_to_f16(x[i]));
+    to16_row(bnc_f32_to_f16, x, dst, n);
 }
-
 void bnc_f16_to_f32_row(const void *src, float *y, int64_t n)
 {
-    const uint8_t *s = src;
-    for (int64_t i = 0; i < n; i++)
-        y[i] = bnc_f16_to_f32(bnc_ld16(s + 2 * i));
+    from16_row(bnc_f16_to_f32, src, y, n);
 }
-
 void bnc_f32_to_bf16_row(const float *x, void *dst, int64_t n)
 {
-    uint8_t *d = dst;
-    for (int64_t i = 0; i < n; i++)
-        bnc_st16(d + 2 * i, bnc_f32_to_bf16(x[i]));
+    to16_row(bnc_f32_to_bf16, x, dst, n);
 }
-
 void bnc_bf16_to_f32_row(const void *src, float *y, int64_t n)
 {
-    const uint8_t *s = src;
-    for (int64_t i = 0; i < n; i++)
-        y[i] = bnc_bf16_to_f32(bnc_ld16(s + 2 * i));
+    from16_row(bnc_bf16_to_f32, src, y, n);
 }
 
 /* ---- the f16 and bf16 schemes (block of one weight) ---------------------- */

@@ -76,6 +76,16 @@ BNC_QDECL(tentropy);
     void bnc_dequantize_row_##T(const void *src, float *y, int64_t n);                             \
     const char *bnc_check_block_##T(const uint8_t *blk)
 
+/* Shared by the block row quantizers: BNC_EINVAL unless n >= 0 is a
+ * multiple of the block qk; the largest magnitude of block xb (qk floats
+ * starting at index base of the row) as *amax and its first element of that
+ * magnitude, sign kept, as *max, BNC_ERANGE naming the first NaN/Inf; the
+ * fp16 bits of block scale d, BNC_ERANGE when d overflows fp16. */
+int bnc_row_blocks(const char *name, int64_t n, int qk, bnc_err *err);
+int bnc_block_absmax(const char *name, const float *xb, int qk, int64_t base, float *amax,
+                     float *max, bnc_err *err);
+int bnc_block_scale16(const char *name, float d, int64_t base, uint16_t *dh, bnc_err *err);
+
 /* Group-wise symmetric integer quantization shared by int4 and int2. */
 size_t bnc_intg_qsize(int bits, int64_t rows, int64_t cols, const bnc_qparams *p);
 int bnc_intg_quantize(int bits, const float *x, int64_t rows, int64_t cols, const bnc_qparams *p,

@@ -196,11 +196,31 @@ OTHER(sparse_dia, "sparse-dia", 4.0, sparse_dia);
 OTHER(sparse_auto, "sparse-auto", 4.0, sparse_auto);
 OTHER(tentropy, "ternary-entropy", 1.58, tentropy); /* ~ codes entropy, N(0,1) */
 
+/* The listing order (bnc_scheme_at), one row a line. */
+/* clang-format off */
 static const bnc_scheme *const table[] = {
-    &f32,        &bitnet,     &bitnet_row, &bitnet_group, &f16,         &bf16,     &q8_0,
-    &q4_0,       &tq1_0,      &tq2_0,      &int8,         &int4,        &int2,     &tstoch,
-    &sparse_csr, &sparse_coo, &sparse_ell, &sparse_dia,   &sparse_auto, &tentropy,
+    &f32,
+    &bitnet,
+    &bitnet_row,
+    &bitnet_group,
+    &f16,
+    &bf16,
+    &q8_0,
+    &q4_0,
+    &tq1_0,
+    &tq2_0,
+    &int8,
+    &int4,
+    &int2,
+    &tstoch,
+    &sparse_csr,
+    &sparse_coo,
+    &sparse_ell,
+    &sparse_dia,
+    &sparse_auto,
+    &tentropy,
 };
+/* clang-format on */
 
 /* ---- ggml types no scheme quantizes: geometry only, for GGUF readers ------- */
 
@@ -209,16 +229,25 @@ static const bnc_scheme *const table[] = {
         .name = NAME, .ggml_type = ID, .block = BLOCK, .block_bytes = BYTES,                       \
         .bpw = 8.0 * (BYTES) / (BLOCK), .is_float = FLOAT                                          \
     }
+/* clang-format off */
 static const bnc_scheme ggml_only[] = {
-    GGML_ONLY("q4_1", 3, 32, 20, 0),    GGML_ONLY("q5_0", 6, 32, 22, 0),
-    GGML_ONLY("q5_1", 7, 32, 24, 0),    GGML_ONLY("q8_1", 9, 32, 36, 0),
-    GGML_ONLY("q2_K", 10, 256, 84, 0),  GGML_ONLY("q3_K", 11, 256, 110, 0),
-    GGML_ONLY("q4_K", 12, 256, 144, 0), GGML_ONLY("q5_K", 13, 256, 176, 0),
-    GGML_ONLY("q6_K", 14, 256, 210, 0), GGML_ONLY("q8_K", 15, 256, 292, 0),
-    GGML_ONLY("i8", 24, 1, 1, 0),       GGML_ONLY("i16", 25, 1, 2, 0),
-    GGML_ONLY("i32", 26, 1, 4, 0),      GGML_ONLY("i64", 27, 1, 8, 0),
+    GGML_ONLY("q4_1", 3, 32, 20, 0),
+    GGML_ONLY("q5_0", 6, 32, 22, 0),
+    GGML_ONLY("q5_1", 7, 32, 24, 0),
+    GGML_ONLY("q8_1", 9, 32, 36, 0),
+    GGML_ONLY("q2_K", 10, 256, 84, 0),
+    GGML_ONLY("q3_K", 11, 256, 110, 0),
+    GGML_ONLY("q4_K", 12, 256, 144, 0),
+    GGML_ONLY("q5_K", 13, 256, 176, 0),
+    GGML_ONLY("q6_K", 14, 256, 210, 0),
+    GGML_ONLY("q8_K", 15, 256, 292, 0),
+    GGML_ONLY("i8", 24, 1, 1, 0),
+    GGML_ONLY("i16", 25, 1, 2, 0),
+    GGML_ONLY("i32", 26, 1, 4, 0),
+    GGML_ONLY("i64", 27, 1, 8, 0),
     GGML_ONLY("f64", 28, 1, 8, 1),
 };
+/* clang-format on */
 
 const bnc_scheme *bnc_scheme_find(const char *name)
 {

@@ -26,27 +26,17 @@ static uint8_t frac_byte(unsigned v)
 
 int bnc_quantize_row_tq1_0(const float *x, void *dst, int64_t n, bnc_err *err)
 {
-    if (n < 0 || n % QK != 0)
-        return bnc_err_set(err, BNC_EINVAL, "tq1_0: row of %lld is not a multiple of %d",
-                           (long long)n, QK);
+    int rc = bnc_row_blocks("tq1_0", n, QK, err);
+    if (rc) return rc;
     uint8_t *out = dst;
     for (int64_t b = 0; b < n / QK; b++) {
         const float *xb = x + b * QK;
-        float amax = 0.0f;
-        for (int j = 0; j < QK; j++) {
-            if (!isfinite(xb[j]))
-                return bnc_err_set(err, BNC_ERANGE, "tq1_0: non-finite value %g at index %lld",
-                                   (double)xb[j], (long long)(b * QK + j));
-            amax = fmaxf(amax, fabsf(xb[j]));
-        }
+        float amax, max;
+        if ((rc = bnc_block_absmax("tq1_0", xb, QK, b * QK, &amax, &max, err))) return rc;
         const float d = amax;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        uint16_t dh = bnc_f32_to_f16(d);
-        if (!bnc_f16_is_finite(dh))
-            return bnc_err_set(err, BNC_ERANGE,
-                               "tq1_0: scale %g of the block at index %lld "
-                               "overflows fp16",
-                               (double)d, (long long)(b * QK));
+        uint16_t dh;
+        if ((rc = bnc_block_scale16("tq1_0", d, b * QK, &dh, err))) return rc;
         uint8_t *blk = out + b * BLOCK_BYTES;
         for (int m = 0; m < 32; m++) {
             unsigned v = 0;

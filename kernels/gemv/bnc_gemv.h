@@ -24,7 +24,8 @@
 #include "bnc_err.h"
 #include "bnc_isa.h" /* bnc_isa, bnc_isa_select, ... */
 #include "bnc_kernels.h"
-#include "bnc_pool.h" /* bnc_pool, bnc_pool_new, ... */
+#include "bnc_bitnet.h" /* bnc_bitnet_quantize_ex, bnc_bitnet_pack */
+#include "bnc_pool.h"   /* bnc_pool, bnc_pool_new, ... */
 
 /* ---- activations ----------------------------------------------------------- */
 
@@ -83,22 +84,7 @@ size_t bnc_gemv_weight_bytes(const bnc_scheme *s, const bnc_qparams *p, int64_t 
 
 /* The bitnet scale modes BNC_BITNET_TENSOR, _ROW, _GROUP: bnc_kernels.h. */
 
-/* The bitnet quantizer of the scheme table (bitnet.c) with an explicit
- * mode, group (multiple of 128; ignored unless mode is BNC_BITNET_GROUP),
- * ISA and pool (the table's functions use bnc_isa_select and one thread).
- * The bytes written do not depend on the ISA or the thread count. Errors:
- * BNC_ERANGE naming the first NaN/Inf, BNC_EINVAL for a bad shape or a
- * small buffer, BNC_ENOTSUP for an ISA the CPU lacks, BNC_ENOMEM. */
-int bnc_bitnet_quantize_ex(const float *x, int64_t rows, int64_t cols, int mode, int64_t group,
-                           void *dst, size_t cap, size_t *written, bnc_isa isa, bnc_pool *pool,
-                           bnc_err *err);
-
-/* Packs an already ternary tensor t (rows x cols, values -1/0/+1) with
- * f32 scales into the bitnet layout: mode 0 one scale, 1 one per row, 2 one
- * per group of p->group columns. Used by tests and benchmarks to build
- * weights without a float tensor. dst must hold bnc_gemv_weight_bytes. */
-int bnc_bitnet_pack(const int8_t *t, int64_t rows, int64_t cols, int mode, int64_t group,
-                    const float *scales, void *dst, size_t cap, bnc_err *err);
+/* bnc_bitnet_quantize_ex, bnc_bitnet_pack: bnc_bitnet.h (included above). */
 
 /* Lookup-table GEMV (T-MAC style) for bitnet and bitnet-row, AVX-512BW
  * only, measured against the default kernels by `bnc bench kernels`

@@ -36,6 +36,13 @@ typedef struct bnc_gemv_job {
     void bnc_##isa##_tq1_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1);                    \
     void bnc_##isa##_q8_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1);                     \
     void bnc_##isa##_q4_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
+/* Defines row kernel bnc_<isa>_<scheme>_rows (declared above) as a call of
+ * the ISA file's impl, so the table can name it. */
+#define BNC_ROWS_EXPORT(isa, scheme, impl)                                                         \
+    void bnc_##isa##_##scheme##_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)                \
+    {                                                                                              \
+        impl(j, r0, r1);                                                                           \
+    }
 BNC_ROWS_DECL(scalar);
 BNC_ROWS_DECL(avx2);
 BNC_ROWS_DECL(avx512);

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "bitnet_1pass.h"
 #include "gemv_impl.h"
 #include "bnc_gemv.h"
 #include "bnc_fp16.h"
@@ -47,8 +49,7 @@ static float *gen(int d, int64_t rows, int64_t cols, uint64_t seed, uint64_t str
     if (d == D_ZERO_ROWS)
         for (int64_t rr = 0; rr < rows; rr += 2)
             memset(x + rr * cols, 0, (size_t)cols * sizeof *x);
-    if (d == D_OUTLIER)
-        x[bnc_rng_below(&r, (uint64_t)(rows * cols))] = 1e4f;
+    if (d == D_OUTLIER) x[bnc_rng_below(&r, (uint64_t)(rows * cols))] = 1e4f;
     return x;
 }
 
@@ -126,7 +127,8 @@ static size_t pack_ggml(const char *s, const float *x, int64_t rows, int64_t col
                 float d = m / -8, id = d ? 1 / d : 0;
                 put16(o, bnc_f32_to_f16(d));
                 for (int e = 0; e < 16; e++) {
-                    int lo = (int)(int8_t)(b[e] * id + 8.5f), hi = (int)(int8_t)(b[e + 16] * id + 8.5f);
+                    int lo = (int)(int8_t)(b[e] * id + 8.5f),
+                        hi = (int)(int8_t)(b[e + 16] * id + 8.5f);
                     lo = lo > 15 ? 15 : lo;
                     hi = hi > 15 ? 15 : hi;
                     o[2 + e] = (uint8_t)(lo | hi << 4);
@@ -167,12 +169,14 @@ typedef struct tcase {
 } tcase;
 
 static const tcase cases[] = {
-    {"bitnet", 0, 37, 300},       {"bitnet", 0, 64, 1024},   {"bitnet", 0, 9, 128},
-    {"bitnet-row", 0, 40, 640},   {"bitnet-row", 0, 17, 77}, {"bitnet-group", 128, 33, 1000},
+    {"bitnet", 0, 37, 300},         {"bitnet", 0, 64, 1024},
+    {"bitnet", 0, 9, 128},          {"bitnet-row", 0, 40, 640},
+    {"bitnet-row", 0, 17, 77},      {"bitnet-group", 128, 33, 1000},
     {"bitnet-group", 256, 24, 768}, {"bitnet-group", 384, 16, 1152},
-    {"tq2_0", 0, 41, 512},        {"tq2_0", 0, 8, 2048},     {"tq1_0", 0, 41, 512},
-    {"tq1_0", 0, 8, 1280},        {"q8_0", 0, 39, 288},      {"q8_0", 0, 16, 1024},
-    {"q4_0", 0, 39, 288},         {"q4_0", 0, 16, 1024},
+    {"tq2_0", 0, 41, 512},          {"tq2_0", 0, 8, 2048},
+    {"tq1_0", 0, 41, 512},          {"tq1_0", 0, 8, 1280},
+    {"q8_0", 0, 39, 288},           {"q8_0", 0, 16, 1024},
+    {"q4_0", 0, 39, 288},           {"q4_0", 0, 16, 1024},
 };
 
 static double rel_err(const float *y, const double *y64, int64_t n)
@@ -211,18 +215,16 @@ static void test_fast_paths_equal_scalar(void **state)
                 assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
                 size_t ny = (size_t)(batch * tc->rows);
                 float *ref = malloc(ny * sizeof *ref), *y = malloc(ny * sizeof *y);
-                assert_int_equal(bnc_gemv(S(tc->scheme), &p, w, wn, tc->rows, a, ref, BNC_ISA_SCALAR,
-                                          NULL, &err),
+                assert_int_equal(bnc_gemv(S(tc->scheme), &p, w, wn, tc->rows, a, ref,
+                                          BNC_ISA_SCALAR, NULL, &err),
                                  0);
                 for (int isa = 0; isa < BNC_ISA_COUNT; isa++) {
-                    if (!bnc_isa_supported((bnc_isa)isa))
-                        continue;
+                    if (!bnc_isa_supported((bnc_isa)isa)) continue;
                     for (int t = 0; t < 3; t++) {
                         memset(y, 0xcd, ny * sizeof *y);
                         int rc = bnc_gemv(S(tc->scheme), &p, w, wn, tc->rows, a, y, (bnc_isa)isa,
                                           pools[t], &err);
-                        if (rc)
-                            fail_msg("%s: %s", tc->scheme, err.msg);
+                        if (rc) fail_msg("%s: %s", tc->scheme, err.msg);
                         if (memcmp(y, ref, ny * sizeof *y) != 0) {
                             for (size_t i = 0; i < ny; i++)
                                 if (memcmp(&y[i], &ref[i], sizeof *y))
@@ -243,7 +245,8 @@ static void test_fast_paths_equal_scalar(void **state)
                     double e = rel_err(ref, y64, (int64_t)ny);
                     printf("gemv %-12s %5lldx%-5lld batch %lld: relative error vs f64 %.3e "
                            "(activation int8)\n",
-                           tc->scheme, (long long)tc->rows, (long long)tc->cols, (long long)batch, e);
+                           tc->scheme, (long long)tc->rows, (long long)tc->cols, (long long)batch,
+                           e);
                     /* int8 activations on normal data: about 1% or less */
                     assert_true(e < 0.03);
                     free(y64);
@@ -269,7 +272,7 @@ static void test_pool_split_equal(void **state)
     (void)state;
     bnc_err err;
     const char *names[] = {"q8_0", "bitnet-row"};
-    const int64_t rows[] = {1024, 4160}, cols = 2048;
+    const int64_t rows[] = {2048, 8200}, cols = 2048;
     for (int k = 0; k < 2; k++) {
         float *wf = gen(D_NORMAL, rows[k], cols, 51, (uint64_t)k);
         size_t wn;
@@ -281,15 +284,16 @@ static void test_pool_split_equal(void **state)
         assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
         size_t ny = (size_t)(2 * rows[k]);
         float *ref = malloc(ny * sizeof *ref), *y = malloc(ny * sizeof *y);
-        assert_int_equal(bnc_gemv(S(names[k]), NULL, w, wn, rows[k], a, ref, BNC_ISA_SCALAR, NULL,
-                                  &err), 0);
+        assert_int_equal(
+            bnc_gemv(S(names[k]), NULL, w, wn, rows[k], a, ref, BNC_ISA_SCALAR, NULL, &err), 0);
         for (int t = 1; t <= 3; t++) {
             bnc_pool *pool;
             assert_int_equal(bnc_pool_new(t, &pool, &err), 0);
             for (int rep = 0; rep < 3; rep++) {
                 memset(y, 0xcd, ny * sizeof *y);
-                assert_int_equal(bnc_gemv(S(names[k]), NULL, w, wn, rows[k], a, y, bnc_isa_best(),
-                                          pool, &err), 0);
+                assert_int_equal(
+                    bnc_gemv(S(names[k]), NULL, w, wn, rows[k], a, y, bnc_isa_best(), pool, &err),
+                    0);
                 assert_memory_equal(y, ref, ny * sizeof *y);
             }
             bnc_pool_free(pool);
@@ -301,6 +305,39 @@ static void test_pool_split_equal(void **state)
         free(w);
         free(wf);
     }
+}
+
+/* The default thread count: BNC_THREADS, else the CPUs shared among the MPI
+ * ranks on the node (one thread each when ranks outnumber cores). */
+static void test_threads_default(void **state)
+{
+    (void)state;
+    bnc_err err;
+    int n = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    char buf[32];
+    unsetenv("MPI_LOCALNRANKS");
+    setenv("BNC_THREADS", "3", 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "64", 1);
+    assert_int_equal(bnc_threads_default(&n, &err), 0);
+    assert_int_equal(n, 3); /* BNC_THREADS wins */
+    unsetenv("BNC_THREADS");
+    snprintf(buf, sizeof buf, "%ld", 2 * cpus);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", buf, 1);
+    assert_int_equal(bnc_threads_default(&n, &err), 0);
+    assert_int_equal(n, 1); /* more ranks than cores */
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
+    assert_int_equal(bnc_threads_default(&n, &err), 0);
+    assert_int_equal(n, cpus);
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    assert_int_equal(bnc_threads_default(&n, &err), 0);
+    assert_int_equal(n, cpus);
+    setenv("BNC_THREADS", "0", 1);
+    assert_int_equal(bnc_threads_default(&n, &err), BNC_EINVAL);
+    setenv("BNC_THREADS", "2x", 1);
+    assert_int_equal(bnc_threads_default(&n, &err), BNC_EINVAL);
+    assert_non_null(strstr(err.msg, "BNC_THREADS=2x"));
+    unsetenv("BNC_THREADS");
 }
 
 /* A hand-computed GEMV: the values pin the sign and scale conventions. */
@@ -326,11 +363,11 @@ static void test_bitnet_hand_values(void **state)
     assert_int_equal(a->q[1], -64);
     float y[2];
     for (int isa = 0; isa < BNC_ISA_COUNT; isa++) {
-        if (!bnc_isa_supported((bnc_isa)isa))
-            continue;
-        assert_int_equal(bnc_gemv(S("bitnet-row"), NULL, w, n, 2, a, y, (bnc_isa)isa, NULL, &err), 0);
-        assert_true(y[0] == 0.5f * (127 + 64));  /* 95.5 */
-        assert_true(y[1] == 2.0f * (-64 + 10));  /* -108 */
+        if (!bnc_isa_supported((bnc_isa)isa)) continue;
+        assert_int_equal(bnc_gemv(S("bitnet-row"), NULL, w, n, 2, a, y, (bnc_isa)isa, NULL, &err),
+                         0);
+        assert_true(y[0] == 0.5f * (127 + 64)); /* 95.5 */
+        assert_true(y[1] == 2.0f * (-64 + 10)); /* -108 */
     }
     bnc_act_free(a);
 }
@@ -347,8 +384,7 @@ static void test_ggml_table_crosscheck(void **state)
     int ran = 0;
     for (int k = 0; k < 4; k++) {
         const bnc_scheme *sc = bnc_scheme_find(names[k]);
-        if (!sc || !sc->quantize || !sc->dequantize || !sc->qsize)
-            continue;
+        if (!sc || !sc->quantize || !sc->dequantize || !sc->qsize) continue;
         ran++;
         for (int d = 0; d < D_COUNT; d++) {
             float *x = gen(d, rows, cols, 31, (uint64_t)(k * 10 + d));
@@ -364,12 +400,12 @@ static void test_ggml_table_crosscheck(void **state)
             for (int64_t j = 0; j < cols; j += 7) {
                 memset(e, 0, (size_t)cols * sizeof *e);
                 e[j] = 1;
-                assert_int_equal(bnc_gemv_ref_f64(S(names[k]), NULL, w, wr, rows, cols, e, 1, y64,
-                                                  &err), 0);
+                assert_int_equal(
+                    bnc_gemv_ref_f64(S(names[k]), NULL, w, wr, rows, cols, e, 1, y64, &err), 0);
                 for (int64_t i = 0; i < rows; i++)
                     if (y64[i] != (double)deq[i * cols + j])
-                        fail_msg("%s %s: row %lld col %lld decodes to %g, dequantize %g",
-                                 names[k], dist_names[d], (long long)i, (long long)j, y64[i],
+                        fail_msg("%s %s: row %lld col %lld decodes to %g, dequantize %g", names[k],
+                                 dist_names[d], (long long)i, (long long)j, y64[i],
                                  (double)deq[i * cols + j]);
             }
             bnc_act *a;
@@ -377,13 +413,12 @@ static void test_ggml_table_crosscheck(void **state)
             float *xf = gen(D_NORMAL, 2, cols, 32, (uint64_t)d);
             assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
             float ref[24], y[24];
-            assert_int_equal(bnc_gemv(S(names[k]), NULL, w, wr, rows, a, ref, BNC_ISA_SCALAR, NULL,
-                                      &err), 0);
+            assert_int_equal(
+                bnc_gemv(S(names[k]), NULL, w, wr, rows, a, ref, BNC_ISA_SCALAR, NULL, &err), 0);
             for (int isa = 1; isa < BNC_ISA_COUNT; isa++) {
-                if (!bnc_isa_supported((bnc_isa)isa))
-                    continue;
-                assert_int_equal(bnc_gemv(S(names[k]), NULL, w, wr, rows, a, y, (bnc_isa)isa, NULL,
-                                          &err), 0);
+                if (!bnc_isa_supported((bnc_isa)isa)) continue;
+                assert_int_equal(
+                    bnc_gemv(S(names[k]), NULL, w, wr, rows, a, y, (bnc_isa)isa, NULL, &err), 0);
                 assert_memory_equal(y, ref, sizeof y);
             }
             bnc_act_free(a);
@@ -395,8 +430,7 @@ static void test_ggml_table_crosscheck(void **state)
         }
     }
     printf("ggml cross-check against the scheme table: %d of 4 schemes present\n", ran);
-    if (!ran)
-        skip();
+    if (!ran) skip();
 }
 
 /* The LUT kernel (AVX-512 only) equals the scalar reference bitwise. */
@@ -427,8 +461,8 @@ static void test_bitnet_lut(void **state)
                     assert_int_equal(bnc_act_quantize(a, xf, &err), 0);
                     size_t ny = (size_t)(batch * rows);
                     float *ref = malloc(ny * sizeof *ref), *y = malloc(ny * sizeof *y);
-                    assert_int_equal(bnc_gemv(S(sc), NULL, w, wn, rows, a, ref, BNC_ISA_SCALAR, NULL,
-                                              &err), 0);
+                    assert_int_equal(
+                        bnc_gemv(S(sc), NULL, w, wn, rows, a, ref, BNC_ISA_SCALAR, NULL, &err), 0);
                     assert_int_equal(bnc_bitnet_lut_gemv(lw, ln, mode, rows, a, y, NULL, &err), 0);
                     if (memcmp(y, ref, ny * sizeof *y))
                         fail_msg("lut %s %lldx%lld %s batch %lld differs", sc, (long long)rows,
@@ -456,8 +490,7 @@ static void test_bitnet_quantize_isa_threads(void **state)
             uint8_t *ref = NULL;
             size_t nref = 0;
             for (int isa = 0; isa < BNC_ISA_COUNT; isa++) {
-                if (!bnc_isa_supported((bnc_isa)isa))
-                    continue;
+                if (!bnc_isa_supported((bnc_isa)isa)) continue;
                 for (int th = 1; th <= 3; th++) {
                     bnc_pool *pool;
                     assert_int_equal(bnc_pool_new(th, &pool, &err), 0);
@@ -488,6 +521,76 @@ static void test_bitnet_quantize_isa_threads(void **state)
 /* Relative RMSE and non-zero fraction of bitnet on N(0,1) against the
  * analytic values: with gamma = E|W| = sqrt(2/pi) and a = gamma / 2,
  * nz = 2 (1 - Phi(a)), rel^2 = 1 - 4 gamma phi(a) + gamma^2 nz. */
+/* The tensor-scale quantizer's one-pass path (bitnet_1pass.h, ISAs with a
+ * kernel, cols a multiple of 128): the same bytes as the scalar two-pass
+ * quantizer when the estimated band holds (normal, rows of different
+ * scales), when a value sits at the threshold in most places (the chunks
+ * overflow their kept-aside lists and are coded again) and when the sample
+ * misleads (the band misses: the second pass runs); the path itself is
+ * checked to have run and to have finished or fallen back as stated. */
+static void test_bitnet_tensor_one_pass(void **state)
+{
+    (void)state;
+    bnc_err err;
+    enum { P_NORMAL, P_ROWS, P_THRESHOLD, P_SAMPLE, P_BIG, P_COUNT };
+    static const char *names[P_COUNT] = {"normal", "row scales", "at threshold", "bad sample",
+                                         "4 MiB normal"};
+    for (int d = 0; d < P_COUNT; d++) {
+        int64_t rows = d == P_BIG ? 1024 : d == P_SAMPLE ? 256 : 96, cols = 1024, n = rows * cols;
+        float *x = gen(D_NORMAL, rows, cols, 8, (uint64_t)d);
+        bnc_rng r;
+        bnc_rng_init(&r, 9, (uint64_t)d);
+        for (int64_t i = 0; i < n; i++) {
+            if (d == P_ROWS) x[i] *= (float)(i / cols % 7 + 1);
+            if (d == P_THRESHOLD) /* mean |x| 2: |x| = 1 sits at the threshold */
+                x[i] = (bnc_rng_below(&r, 2) ? 1.0f : -1.0f) * (i % 2 ? 3.0f : 1.0f);
+            /* what the sample reads (16 floats every n / 4096: every 64 here) */
+            if (d == P_SAMPLE && i % 64 < 16) x[i] *= 50.0f;
+        }
+        size_t cap = (size_t)(n / 4 + 4), wr = 0, nref = 0;
+        uint8_t *ref = malloc(cap), *buf = malloc(cap);
+        assert_int_equal(bnc_bitnet_quantize_ex(x, rows, cols, BNC_BITNET_TENSOR, 0, ref, cap,
+                                                &nref, BNC_ISA_SCALAR, NULL, &err),
+                         0);
+        for (int isa = 1; isa < BNC_ISA_COUNT; isa++) {
+            if (!bnc_isa_supported((bnc_isa)isa)) continue;
+            double sum = 0;
+            bnc_bitnet_1pass *one =
+                bnc_bitnet_1pass_run(x, rows, cols, (bnc_isa)isa, NULL, buf, &sum);
+            if (one) { /* the path ran: finished, or fell back exactly when expected */
+                float inv = 1.0f / ((float)(sum / (double)n) + 1e-5f);
+                int fin = bnc_bitnet_1pass_finish(one, inv);
+                if (fin != (d == P_SAMPLE ? 0 : 1))
+                    fail_msg("bitnet one pass, %s, isa %s: finished %d", names[d],
+                             bnc_isa_name((bnc_isa)isa), fin);
+            }
+            for (int th = 1; th <= 2; th++) {
+                bnc_pool *pool;
+                assert_int_equal(bnc_pool_new(th, &pool, &err), 0);
+                memset(buf, 0xa5, cap);
+                assert_int_equal(bnc_bitnet_quantize_ex(x, rows, cols, BNC_BITNET_TENSOR, 0, buf,
+                                                        cap, &wr, (bnc_isa)isa, pool, &err),
+                                 0);
+                assert_int_equal(wr, nref);
+                if (memcmp(buf, ref, wr))
+                    fail_msg("bitnet one pass, %s, isa %s, threads %d: differs from scalar",
+                             names[d], bnc_isa_name((bnc_isa)isa), th);
+                bnc_pool_free(pool);
+            }
+        }
+        /* a NaN is still named, whichever path runs */
+        x[n - 3] = NAN;
+        for (int isa = 0; isa < BNC_ISA_COUNT; isa++)
+            if (bnc_isa_supported((bnc_isa)isa))
+                assert_int_equal(bnc_bitnet_quantize_ex(x, rows, cols, BNC_BITNET_TENSOR, 0, buf,
+                                                        cap, &wr, (bnc_isa)isa, NULL, &err),
+                                 BNC_ERANGE);
+        free(ref);
+        free(buf);
+        free(x);
+    }
+}
+
 static void test_bitnet_normal_analytic(void **state)
 {
     (void)state;
@@ -543,7 +646,8 @@ static void test_errors(void **state)
     bnc_act *a;
     assert_int_equal(bnc_act_new(1, 300, &a, &err), 0);
     float y[4];
-    assert_int_equal(bnc_gemv(S("q8_0"), NULL, w, 10, 1, a, y, BNC_ISA_SCALAR, NULL, &err), BNC_EINVAL);
+    assert_int_equal(bnc_gemv(S("q8_0"), NULL, w, 10, 1, a, y, BNC_ISA_SCALAR, NULL, &err),
+                     BNC_EINVAL);
     assert_int_equal(bnc_gemv(S("bitnet"), NULL, w, 10, 1, a, y, BNC_ISA_SCALAR, NULL, &err),
                      BNC_EFORMAT);
     assert_int_equal(bnc_gemv(S("f32"), NULL, w, 10, 1, a, y, BNC_ISA_SCALAR, NULL, &err),
@@ -577,9 +681,11 @@ int main(void)
         cmocka_unit_test(test_bitnet_hand_values),
         cmocka_unit_test(test_fast_paths_equal_scalar),
         cmocka_unit_test(test_pool_split_equal),
+        cmocka_unit_test(test_threads_default),
         cmocka_unit_test(test_ggml_table_crosscheck),
         cmocka_unit_test(test_bitnet_lut),
         cmocka_unit_test(test_bitnet_quantize_isa_threads),
+        cmocka_unit_test(test_bitnet_tensor_one_pass),
         cmocka_unit_test(test_bitnet_normal_analytic),
         cmocka_unit_test(test_errors),
     };

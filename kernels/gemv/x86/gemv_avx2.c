@@ -1,5 +1,6 @@
 /* AVX2 (+FMA, F16C) kernels; compiled with -mavx2 -mfma -mf16c and only
  * called after bnc_isa_supported(BNC_ISA_AVX2). */
+#include "bitnet_1pass.h"
 #include "x86_impl.h"
 
 static double absum_avx2(const float *x, int64_t n)
@@ -68,6 +69,70 @@ static void pack128_avx2(const float *x, int64_t n, float inv, uint8_t *out)
         res = _mm256_or_si256(res, _mm256_sll_epi16(c, _mm_cvtsi32_si128(2 * g)));
     }
     _mm256_storeu_si256((__m256i *)(void *)out, res);
+}
+
+/* The one-pass tensor quantizer's chunk (bitnet_1pass.h): |x| summed in
+ * the 16 double lanes of absum_avx2; per 128-block the codes by comparing
+ * x with +-tlo, and the elements with thi <= |x| < tlo listed. */
+double bnc_avx2_bitnet_spec_chunk(const float *x, int64_t n, float tlo, float thi, uint8_t *codes,
+                                  uint32_t *uidx, float *uval, int64_t cap, int64_t *nunc)
+{
+    const __m256 vtlo = _mm256_set1_ps(tlo), vnlo = _mm256_set1_ps(-tlo),
+                 vthi = _mm256_set1_ps(thi);
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t cnt = 0;
+    for (int64_t blk = 0; blk < n; blk += 128) {
+        __m256i res = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            __m256i P[4], N[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) {
+                int64_t o = blk + 32 * g + 8 * v;
+                __m256d dl = _mm256_andnot_pd(sign, _mm256_cvtps_pd(_mm_loadu_ps(x + o)));
+                __m256d dh = _mm256_andnot_pd(sign, _mm256_cvtps_pd(_mm_loadu_ps(x + o + 4)));
+                if (v & 1) { /* lanes 8..15 */
+                    a2 = _mm256_add_pd(a2, dl);
+                    a3 = _mm256_add_pd(a3, dh);
+                } else {
+                    a0 = _mm256_add_pd(a0, dl);
+                    a1 = _mm256_add_pd(a1, dh);
+                }
+                __m256 xv = _mm256_loadu_ps(x + o), ax = _mm256_and_ps(xv, absm);
+                __m256 und = _mm256_andnot_ps(_mm256_cmp_ps(ax, vtlo, _CMP_GE_OQ),
+                                              _mm256_cmp_ps(ax, vthi, _CMP_GE_OQ));
+                unsigned um = (unsigned)_mm256_movemask_ps(und);
+                while (__builtin_expect(um != 0, 0)) {
+                    int bit = __builtin_ctz(um);
+                    um &= um - 1;
+                    if (cnt < cap) {
+                        uidx[cnt] = (uint32_t)(o + bit);
+                        uval[cnt] = x[o + bit];
+                    }
+                    cnt++;
+                }
+                P[v] = _mm256_castps_si256(_mm256_cmp_ps(xv, vtlo, _CMP_GE_OQ));
+                N[v] = _mm256_castps_si256(_mm256_cmp_ps(xv, vnlo, _CMP_LE_OQ));
+            }
+            __m256i c = _mm256_add_epi8(_mm256_sub_epi8(one, pack_masks(P[0], P[1], P[2], P[3])),
+                                        pack_masks(N[0], N[1], N[2], N[3]));
+            res = _mm256_or_si256(res, _mm256_sll_epi16(c, _mm_cvtsi32_si128(2 * g)));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(codes + blk / 4), res);
+    }
+    *nunc = cnt > cap ? cap + 1 : cnt;
+    double lane[16];
+    _mm256_storeu_pd(lane, a0);
+    _mm256_storeu_pd(lane + 4, a1);
+    _mm256_storeu_pd(lane + 8, a2);
+    _mm256_storeu_pd(lane + 12, a3);
+    double sum = 0;
+    for (int l = 0; l < 16; l++)
+        sum += lane[l];
+    return sum;
 }
 
 const bnc_isa_kernels bnc_kernels_avx2 = {.absum = absum_avx2, .pack128 = pack128_avx2};
@@ -424,23 +489,10 @@ static void tq1_0_rows_avx2(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
 }
 
 /* The GEMV row kernels the scheme table names for BNC_ISA_AVX2. */
-void bnc_avx2_bitnet_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    bitnet_rows_avx2(j, r0, r1);
-}
-void bnc_avx2_tq2_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    tq2_0_rows_avx2(j, r0, r1);
-}
-void bnc_avx2_tq1_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    tq1_0_rows_avx2(j, r0, r1);
-}
-void bnc_avx2_q8_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    q8_0_rows_avx2(j, r0, r1);
-}
-void bnc_avx2_q4_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    q4_0_rows_avx2(j, r0, r1);
-}
+/* clang-format off */
+BNC_ROWS_EXPORT(avx2, bitnet, bitnet_rows_avx2)
+BNC_ROWS_EXPORT(avx2, tq2_0, tq2_0_rows_avx2)
+BNC_ROWS_EXPORT(avx2, tq1_0, tq1_0_rows_avx2)
+BNC_ROWS_EXPORT(avx2, q8_0, q8_0_rows_avx2)
+BNC_ROWS_EXPORT(avx2, q4_0, q4_0_rows_avx2)
+/* clang-format on */

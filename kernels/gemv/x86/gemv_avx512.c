@@ -37,12 +37,9 @@ AI __m512i pair256(__m512i acc, const uint8_t *w, const int8_t *xp)
     const __m512i m3 = _mm512_set1_epi8(3);
     __m512i q = _mm512_loadu_si512(w);
     acc = dpz(acc, _mm512_and_si512(q, m3), _mm512_loadu_si512(xp));
-    acc = dpz(acc, _mm512_and_si512(_mm512_srli_epi16(q, 2), m3),
-                              _mm512_loadu_si512(xp + 64));
-    acc = dpz(acc, _mm512_and_si512(_mm512_srli_epi16(q, 4), m3),
-                              _mm512_loadu_si512(xp + 128));
-    acc = dpz(acc, _mm512_and_si512(_mm512_srli_epi16(q, 6), m3),
-                              _mm512_loadu_si512(xp + 192));
+    acc = dpz(acc, _mm512_and_si512(_mm512_srli_epi16(q, 2), m3), _mm512_loadu_si512(xp + 64));
+    acc = dpz(acc, _mm512_and_si512(_mm512_srli_epi16(q, 4), m3), _mm512_loadu_si512(xp + 128));
+    acc = dpz(acc, _mm512_and_si512(_mm512_srli_epi16(q, 6), m3), _mm512_loadu_si512(xp + 192));
     return acc;
 }
 
@@ -59,8 +56,7 @@ static int32_t bitnet_seg(const uint8_t *row, const int8_t *x, const int8_t *xp,
     __m512i a0 = _mm512_setzero_si512();
     for (; k + 2 <= k1; k += 2)
         a0 = pair256(a0, row + 32 * k, xp + 128 * k);
-    if (k < k1)
-        a256 = blk128(a256, row + 32 * k, x + 128 * k);
+    if (k < k1) a256 = blk128(a256, row + 32 * k, x + 128 * k);
     return _mm512_reduce_add_epi32(a0) + hsum32(a256);
 }
 
@@ -70,13 +66,13 @@ static int32_t bitnet_seg(const uint8_t *row, const int8_t *x, const int8_t *xp,
  * then carries a factor 4^n, kept in its own accumulator and divided out
  * exactly at the end (every lane is a multiple of 4^n). */
 #define DPB(acc, q, m, x) acc = dpz(acc, _mm512_and_si512(q, m), x)
-#define ROW4(i)                                                                                   \
-    do {                                                                                          \
-        __m512i q = _mm512_loadu_si512(w##i + 64 * k);                                            \
-        DPB(a##i##0, q, m0, x0);                                                                  \
-        DPB(a##i##1, q, m1, x1);                                                                  \
-        DPB(a##i##2, q, m2, x2);                                                                  \
-        DPB(a##i##3, q, m3, x3);                                                                  \
+#define ROW4(i)                                                                                    \
+    do {                                                                                           \
+        __m512i q = _mm512_loadu_si512(w##i + 64 * k);                                             \
+        DPB(a##i##0, q, m0, x0);                                                                   \
+        DPB(a##i##1, q, m1, x1);                                                                   \
+        DPB(a##i##2, q, m2, x2);                                                                   \
+        DPB(a##i##3, q, m3, x3);                                                                   \
     } while (0)
 
 AI int32_t fold4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
@@ -134,8 +130,8 @@ static void bitnet_tile(const bnc_gemv_job *jb, int64_t r, int nr, int64_t b)
     for (int i = 0; i < nr; i++) {
         int32_t t = isum[i] - xs;
         if (nblk & 1)
-            t += hsum32(blk128(_mm256_setzero_si256(), wr[i] + 32 * (nblk - 1),
-                               x + 128 * (nblk - 1)));
+            t += hsum32(
+                blk128(_mm256_setzero_si256(), wr[i] + 32 * (nblk - 1), x + 128 * (nblk - 1)));
         float s = jb->scales[jb->mode == BNC_BITNET_ROW ? r + i : 0];
         jb->y[b * jb->rows + r + i] = (float)t * s * a->d[b];
     }
@@ -190,13 +186,12 @@ static void tq2_tile(const bnc_gemv_job *jb, int64_t r, int nr, int64_t b)
          * stall in the profile (23% of the samples); this took tq2_0 from
          * 0.6 to 0.75-0.9 of the read bandwidth (1 thread). */
 #define DH4(k)                                                                                     \
-    _mm_setr_epi16((short)ld16(w0 + 66 * (k) + 64), (short)ld16(w1 + 66 * (k) + 64),              \
+    _mm_setr_epi16((short)ld16(w0 + 66 * (k) + 64), (short)ld16(w1 + 66 * (k) + 64),               \
                    (short)ld16(w2 + 66 * (k) + 64), (short)ld16(w3 + 66 * (k) + 64), 0, 0, 0, 0)
         __m128i dnext = nb > 0 ? DH4(0) : _mm_setzero_si128();
         for (int64_t k = 0; k < nb; k++) {
             __m128i dh = dnext;
-            if (k + 1 < nb)
-                dnext = DH4(k + 1);
+            if (k + 1 < nb) dnext = DH4(k + 1);
             const int8_t *xk = xp + 256 * k;
             __m512i x0 = _mm512_load_si512(xk), x1 = _mm512_load_si512(xk + 64),
                     x2 = _mm512_load_si512(xk + 128), x3 = _mm512_load_si512(xk + 192);
@@ -287,23 +282,10 @@ static void pack128_avx512(const float *x, int64_t n, float inv, uint8_t *out)
 const bnc_isa_kernels bnc_kernels_avx512 = {.absum = absum_avx512, .pack128 = pack128_avx512};
 
 /* The GEMV row kernels the scheme table names for BNC_ISA_AVX512. */
-void bnc_avx512_bitnet_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    bitnet_rows_512(j, r0, r1);
-}
-void bnc_avx512_tq2_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    tq2_0_rows_512(j, r0, r1);
-}
-void bnc_avx512_tq1_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    tq1_0_rows_x86(j, r0, r1);
-}
-void bnc_avx512_q8_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    q8_0_rows_x86(j, r0, r1);
-}
-void bnc_avx512_q4_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1)
-{
-    q4_0_rows_x86(j, r0, r1);
-}
+/* clang-format off */
+BNC_ROWS_EXPORT(avx512, bitnet, bitnet_rows_512)
+BNC_ROWS_EXPORT(avx512, tq2_0, tq2_0_rows_512)
+BNC_ROWS_EXPORT(avx512, tq1_0, tq1_0_rows_x86)
+BNC_ROWS_EXPORT(avx512, q8_0, q8_0_rows_x86)
+BNC_ROWS_EXPORT(avx512, q4_0, q4_0_rows_x86)
+/* clang-format on */

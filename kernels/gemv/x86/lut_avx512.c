@@ -41,16 +41,20 @@ static void lut_tile(const lut_job *j, int64_t t, int64_t b)
             __m512i lo = _mm512_and_si512(w, m4);
             __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
             const uint8_t *tp = tab + 64 * q;
-            __m512i tl0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)tp));
-            __m512i th0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(tp + 16)));
-            __m512i tl1 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(tp + 32)));
-            __m512i th1 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(tp + 48)));
+            __m512i tl0 =
+                _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)tp));
+            __m512i th0 =
+                _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(tp + 16)));
+            __m512i tl1 =
+                _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(tp + 32)));
+            __m512i th1 =
+                _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(tp + 48)));
             __m512i l0 = _mm512_shuffle_epi8(tl0, lo), h0 = _mm512_shuffle_epi8(th0, lo);
             __m512i l1 = _mm512_shuffle_epi8(tl1, hi), h1 = _mm512_shuffle_epi8(th1, hi);
-            a0 = _mm512_add_epi16(a0, _mm512_add_epi16(_mm512_unpacklo_epi8(l0, h0),
-                                                       _mm512_unpacklo_epi8(l1, h1)));
-            a1 = _mm512_add_epi16(a1, _mm512_add_epi16(_mm512_unpackhi_epi8(l0, h0),
-                                                       _mm512_unpackhi_epi8(l1, h1)));
+            a0 = _mm512_add_epi16(
+                a0, _mm512_add_epi16(_mm512_unpacklo_epi8(l0, h0), _mm512_unpacklo_epi8(l1, h1)));
+            a1 = _mm512_add_epi16(
+                a1, _mm512_add_epi16(_mm512_unpackhi_epi8(l0, h0), _mm512_unpackhi_epi8(l1, h1)));
         }
         /* at most 64 quads: |sum| <= 64 * 2 * 254 < 32768 */
         s0 = _mm512_add_epi32(s0, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(a0)));
@@ -86,8 +90,7 @@ static void lut_run(void *arg, int tid, int nth)
 
 size_t bnc_bitnet_lut_bytes(int mode, int64_t rows, int64_t cols)
 {
-    if (rows < 1 || cols < 1 || mode == BNC_BITNET_GROUP)
-        return 0;
+    if (rows < 1 || cols < 1 || mode == BNC_BITNET_GROUP) return 0;
     int64_t nq = (cols + 3) / 4, nt = (rows + 63) / 64;
     return (size_t)(nt * nq * 64) + (size_t)(mode == BNC_BITNET_ROW ? rows : 1) * sizeof(float);
 }
@@ -112,7 +115,8 @@ int bnc_bitnet_lut_pack(const void *w, size_t wbytes, int mode, int64_t rows, in
                     int64_t col = 4 * q + k;
                     c[k] = 1;
                     if (r < rows && col < cols)
-                        c[k] = (src[r * rb + col / 128 * 32 + col % 32] >> (2 * (col % 128 / 32))) & 3;
+                        c[k] =
+                            (src[r * rb + col / 128 * 32 + col % 32] >> (2 * (col % 128 / 32))) & 3;
                 }
                 out[(t * nq + q) * 64 + i] = (uint8_t)((3 * c[0] + c[1]) | (3 * c[2] + c[3]) << 4);
             }
@@ -130,8 +134,7 @@ int bnc_bitnet_lut_gemv(const void *w, size_t wbytes, int mode, int64_t rows, co
         return bnc_err_set(err, BNC_EFORMAT, "bitnet lut: %zu bytes, expected %zu", wbytes, need);
     int64_t nq = (a->cols + 3) / 4, np = 2 * nq;
     uint8_t *tab = malloc((size_t)(a->batch * np) * 32);
-    if (!tab)
-        return bnc_err_set(err, BNC_ENOMEM, "bitnet lut: out of memory");
+    if (!tab) return bnc_err_set(err, BNC_ENOMEM, "bitnet lut: out of memory");
     for (int64_t b = 0; b < a->batch; b++) {
         const int8_t *x = a->q + b * a->stride; /* zero padded past cols */
         for (int64_t p = 0; p < np; p++) {
@@ -147,10 +150,17 @@ int bnc_bitnet_lut_gemv(const void *w, size_t wbytes, int mode, int64_t rows, co
     }
     const uint8_t *wb = w;
     int64_t nt = (rows + 63) / 64;
-    lut_job j = {.w = wb, .scales = (const float *)(const void *)(wb + nt * nq * 64),
-                 .per_row = mode == BNC_BITNET_ROW, .rows = rows, .cols = a->cols, .nq = nq,
-                 .ntiles = nt, .a = a, .tab = tab, .y = y};
-    bnc_pool_run(pool, lut_run, &j);
+    lut_job j = {.w = wb,
+                 .scales = (const float *)(const void *)(wb + nt * nq * 64),
+                 .per_row = mode == BNC_BITNET_ROW,
+                 .rows = rows,
+                 .cols = a->cols,
+                 .nq = nq,
+                 .ntiles = nt,
+                 .a = a,
+                 .tab = tab,
+                 .y = y};
+    bnc_pool_run_tasks(pool, lut_run, &j, 4 * bnc_pool_threads(pool), wbytes);
     free(tab);
     return 0;
 }
