@@ -3,7 +3,7 @@
  * geometry, nominal bits per weight, the functions that quantize a
  * rows x cols f32 tensor (and, for block schemes, one row) into bytes and
  * back, and its GEMV kernel for each instruction set. The table
- * (formats/schemes.c) is the only place that states a scheme's ggml id and
+ * (kernels/schemes.c) is the only place that states a scheme's ggml id and
  * geometry. Kernels know nothing of MPI, files or databases. */
 #ifndef BNC_KERNELS_H
 #define BNC_KERNELS_H
