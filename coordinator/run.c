@@ -178,8 +178,8 @@ static int open_journal(coord *c, bnc_idset *done, bnc_idset *in_db, bnc_err *er
         return bnc_err_set(err, BNC_EIO, "cannot create the folder of journal %s: %s",
                            c->sum->journal, strerror(errno));
     bnc_journal_opened info;
-    int rc = bnc_journal_open_salvage(c->sum->journal, c->spec->name, c->spec->hash, c->spec->text,
-                                      c->o->salvage, &info, &c->journal, err);
+    int rc = bnc_journal_open_planned(c->sum->journal, c->spec->name, c->spec->hash, c->spec->text,
+                                      (uint64_t)c->plan.n, c->o->salvage, &info, &c->journal, err);
     if (!rc && (info.check.torn || info.check.n_damaged)) {
         char d[700];
         bnc_journal_check_describe(&info.check, d, sizeof d);

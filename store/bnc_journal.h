@@ -92,6 +92,12 @@ typedef struct bnc_journal_opened {
 int bnc_journal_open_salvage(const char *path, const char *campaign, const char *spec_hash,
                              const char *spec_text, int salvage, bnc_journal_opened *info,
                              bnc_journal **out, bnc_err *err);
+/* bnc_journal_open_salvage that records, in a new journal's header, the
+ * number of tasks the campaign's plan holds (bnc db sync settles the
+ * campaign's status against it). */
+int bnc_journal_open_planned(const char *path, const char *campaign, const char *spec_hash,
+                             const char *spec_text, uint64_t planned, int salvage,
+                             bnc_journal_opened *info, bnc_journal **out, bnc_err *err);
 /* Buffers one result; it is durable only after bnc_journal_sync. */
 int bnc_journal_append(bnc_journal *j, const Bnc__TaskResult *r, bnc_err *err);
 /* Writes the buffered records and fsyncs the file. */

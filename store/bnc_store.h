@@ -51,8 +51,9 @@ typedef struct bnc_campaign_def {
  * with another spec hash, else creates the row or marks it running again. */
 int bnc_store_campaign_begin(PGconn *c, const bnc_campaign_def *d, bnc_err *err);
 /* Creates the campaign row when it does not exist (status d->status, or
- * running), and unless d->any_spec checks that a stored one has d's spec
- * hash (BNC_EINVAL naming spec_file or the campaign). */
+ * running), fills a stored total of 0 (unknown) from d->total_tasks, and
+ * unless d->any_spec checks that a stored one has d's spec hash
+ * (BNC_EINVAL naming spec_file or the campaign). */
 int bnc_store_campaign_ensure(PGconn *c, const bnc_campaign_def *d, bnc_err *err);
 /* Deletes the campaign and, by cascade, its tasks, metrics, environments
  * and analyses (benchmarks clean up with it). */

@@ -512,6 +512,14 @@ int bnc_journal_open_salvage(const char *path, const char *campaign, const char 
                              const char *spec_text, int salvage_ok, bnc_journal_opened *info,
                              bnc_journal **out, bnc_err *err)
 {
+    return bnc_journal_open_planned(path, campaign, spec_hash, spec_text, 0, salvage_ok, info, out,
+                                    err);
+}
+
+int bnc_journal_open_planned(const char *path, const char *campaign, const char *spec_hash,
+                             const char *spec_text, uint64_t planned, int salvage_ok,
+                             bnc_journal_opened *info, bnc_journal **out, bnc_err *err)
+{
     bnc_journal_opened local;
     if (!info) info = &local;
     memset(info, 0, sizeof *info);
@@ -580,6 +588,7 @@ int bnc_journal_open_salvage(const char *path, const char *campaign, const char 
         hdr.campaign = (char *)campaign;
         hdr.spec_hash = (char *)spec_hash;
         hdr.spec_text = (char *)spec_text;
+        hdr.planned_tasks = planned;
         Bnc__JournalRecord rec = BNC__JOURNAL_RECORD__INIT;
         rec.body_case = BNC__JOURNAL_RECORD__BODY_HEADER;
         rec.header = &hdr;

@@ -151,7 +151,8 @@ int bnc_store_campaign_ensure(PGconn *c, const bnc_campaign_def *d, bnc_err *err
     int rc = one_statement(c,
                            "INSERT INTO campaigns (name, description, spec_text, spec_hash, "
                            "total_tasks, status) VALUES ($1, $2, $3, $4, $5, $6) "
-                           "ON CONFLICT (name) DO NOTHING",
+                           "ON CONFLICT (name) DO UPDATE SET total_tasks = EXCLUDED.total_tasks "
+                           "WHERE campaigns.total_tasks = 0 AND EXCLUDED.total_tasks > 0",
                            6, p, err);
     return rc || d->any_spec ? rc : check_hash(c, d, err);
 }
