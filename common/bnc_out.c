@@ -31,8 +31,8 @@ int bnc_out_check(const char *path, const char *const *inputs, bnc_err *err)
         return 0; /* nothing there yet (or a dangling link, which rename replaces) */
     if (!S_ISREG(so.st_mode))
         return bnc_err_set(err, BNC_EINVAL,
-                           "%s: is %s; refusing to replace it with an output (write to standard "
-                           "output with '-' and redirect it instead)",
+                           "%s: is %s; refusing to replace it with an output (give a regular "
+                           "file's path; report and export also take '-' for standard output)",
                            path, kind_of(so.st_mode));
     for (; inputs && *inputs; inputs++) {
         struct stat si;
