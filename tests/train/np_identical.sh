@@ -31,8 +31,24 @@ for q in none bitnet; do
     cmp "$T/$q-np1.gguf" "$T/$q-res.gguf" || fail "$q: resumed model differs"
     cmp "$T/$q-np1.gguf.train" "$T/$q-res.gguf.train" || fail "$q: resumed state differs"
 done
+# compressed exchange: the error-feedback residuals are saved per rank, so a
+# resume on as many ranks continues bit-identically, and another count is refused
+gc=(--train "$C/kjv-train.txt" --valid "$C/kjv-valid.txt" --dim 64 --heads 2 --ff 128 --ctx 64
+    --eval-seqs 4 --quiet --grad-compress ternary --batch 6 --steps 6)
+mpirun --oversubscribe -np 2 "$BNC" train "${gc[@]}" --out "$T/gc.gguf" >/dev/null
+mpirun --oversubscribe -np 2 "$BNC" train "${gc[@]}" --stop-after 3 --out "$T/gc-res.gguf" >/dev/null
+set +e
+mpirun --oversubscribe -np 3 "$BNC" train "${gc[@]}" --resume "$T/gc-res.gguf" \
+    --out "$T/gc-res.gguf" >/dev/null 2>"$T/gc.err"
+rc=$?
+set -e
+expect_eq $rc 2 "compressed resume on another rank count"
+grep -q "error-feedback state is for 2 ranks, this run has 3" "$T/gc.err" || fail "$(cat "$T/gc.err")"
+mpirun --oversubscribe -np 2 "$BNC" train "${gc[@]}" --resume "$T/gc-res.gguf" \
+    --out "$T/gc-res.gguf" >/dev/null
+cmp "$T/gc.gguf.train" "$T/gc-res.gguf.train" || fail "compressed resume differs"
 # the models differ between modes and seeds (the comparison above can fail)
 cmp -s "$T/none-np1.gguf.train" "$T/bitnet-np1.gguf.train" && fail "modes gave the same state"
 train_small --steps 8 --batch 6 --warmup 2 --lr 5e-3 --seed 8 --out "$T/seed8.gguf" >/dev/null
 cmp -s "$T/none-np1.gguf" "$T/seed8.gguf" && fail "seeds 7 and 8 gave the same model"
-echo "ok: -np 1/2/3 and stop/resume bit-identical for none and bitnet"
+echo "ok: -np 1/2/3 and stop/resume bit-identical for none and bitnet; compressed resume too"
