@@ -52,6 +52,8 @@ typedef struct bnc_llm_linear {
     int64_t rows, cols;
     const void *data;
     size_t nbytes;
+    size_t stored_bytes; /* bytes of the weights as the file (or the in-memory
+                            quantization) holds them: 2 a weight for f16 */
     float *f32; /* owned f32 weights (f16/bf16 converted) or NULL (f32: data is the floats) */
 } bnc_llm_linear;
 

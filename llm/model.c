@@ -366,6 +366,7 @@ static int load_linear(loader *L, const char *gname, int64_t rows, int64_t cols,
     out->cols = cols;
     out->data = t->data;
     out->nbytes = (size_t)t->nbytes;
+    out->stored_bytes = (size_t)t->nbytes;
     int permute = L->hf && heads > 0;
     int aligned = ((uintptr_t)t->data % sizeof(float)) == 0;
     if (t->type == 0 && !permute && aligned) return 0;

@@ -78,6 +78,7 @@ static int requant(bnc_llm_model *m, bnc_llm_linear *L, const bnc_scheme *s, con
         L->f32 = y;
         L->data = y;
         L->nbytes = (size_t)(L->rows * L->cols) * sizeof *y;
+        L->stored_bytes = written; /* what the scheme stores, decoded for the run */
         return 0;
     }
     if ((rc = llm_own(m, dst, err))) return rc;
@@ -86,6 +87,7 @@ static int requant(bnc_llm_model *m, bnc_llm_linear *L, const bnc_scheme *s, con
     L->type = s->ggml_type >= 0 ? (uint32_t)s->ggml_type : 0;
     L->data = dst;
     L->nbytes = written;
+    L->stored_bytes = written;
     L->f32 = NULL;
     return 0;
 }

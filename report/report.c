@@ -108,9 +108,11 @@ static long pair_index(const bnc_group_stats *g, const char *key)
 static void bpw_fit_build(const bnc_analysis *a, const names *nm, bpw_fit *bf)
 {
     memset(bf, 0, sizeof *bf);
-    static const char *errs[] = {"rel_rmse", "rmse", "mse", "rel_err", "error"};
+    /* perplexity first: a ppl_eval campaign plots the model's quality
+     * against bits per weight; weight-error campaigns their error */
+    static const char *errs[] = {"ppl", "rel_rmse", "rmse", "mse", "rel_err", "error"};
     bf->bpw = find_metric(a, "bits_per_weight");
-    for (size_t i = 0; i < 5 && !bf->err; i++)
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0] && !bf->err; i++)
         bf->err = find_metric(a, errs[i]);
     for (size_t i = 0; i < a->nm && !bf->err; i++)
         if (strstr(a->m[i].metric, "err")) bf->err = &a->m[i];

@@ -151,7 +151,8 @@ static double matrix_bits(const bnc_llm_model *m, double *weights)
                                          &y->w_gate, &y->w_up, &y->w_down};
         for (int k = 0; k < 7; k++) {
             const bnc_llm_linear *L = mats[k];
-            size_t b = bnc_llm_linear_bytes(L);
+            /* the bytes stored (f16: 2 a weight), not the f32 copy computed on */
+            size_t b = L->stored_bytes ? L->stored_bytes : bnc_llm_linear_bytes(L);
             bits += 8.0 * (double)b;
             w += (double)(L->rows * L->cols);
         }

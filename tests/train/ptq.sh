@@ -42,7 +42,7 @@ expect_eq $? 2 "unknown method"
 expect_eq $? 1 "quantized input"
 grep -q "is already quantized" "$T/err" || fail "$(cat "$T/err")"
 "$BNC" quantize "$T/f32.gguf" "$T/x.gguf" --type q4_0 --method awq --calib "$T/none.txt" 2>"$T/err"
-expect_eq $? 1 "missing calibration file"
+expect_eq $? 2 "missing calibration file (bad input: exit 2)"
 grep -q "none.txt: cannot open corpus" "$T/err" || fail "$(cat "$T/err")"
 set -e
 [ ! -e "$T/x.gguf" ] || fail "an output was written for bad input"
