@@ -224,10 +224,12 @@ AI __m128i seg4(const uint8_t *w0, const uint8_t *w1, const uint8_t *w2, const u
         BLK4(k + 3);
         acc = _mm_add_epi32(acc, reduce4(widen(c0), widen(c1), widen(c2), widen(c3)));
     }
-    if (k < k1) {
+    if (k < k1) { /* short segments (groups of 128 or 256 columns) come here */
         __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
-        for (; k < k1; k++)
+        for (; k < k1; k++) {
+            if (pf && !(k & 1)) PF4(32 * k);
             BLK4(k);
+        }
         acc = _mm_add_epi32(acc, reduce4(widen(c0), widen(c1), widen(c2), widen(c3)));
     }
     return acc;
