@@ -378,10 +378,13 @@ AI void q_tile(const bnc_gemv_job *jb, int64_t r, int nr, int is4)
         __m256 facc = _mm256_setzero_ps();
         for (int64_t k = 0; k < nb; k++) {
             const int64_t o = bytes * k;
-            if (b == 0 && (is4 ? (k & 3) == 0 : (k & 1) == 0))
+            if (b == 0 && (is4 ? (k & 3) == 0 : (k & 1) == 0)) {
+                /* past its row's end a stream goes on in the next tile's row */
+                int64_t po = o + PF_DIST, pa = po < jb->row_bytes ? po : po + 7 * jb->row_bytes;
 #pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
-                    _mm_prefetch((const char *)(w[i] + o + PF_DIST), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(w[i] + pa), _MM_HINT_T0);
+            }
             __m256i xv = ld256(x + 32 * k);
             __m256i p[8];
 #pragma GCC unroll 8
