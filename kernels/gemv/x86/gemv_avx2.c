@@ -224,10 +224,12 @@ AI __m128i seg4(const uint8_t *w0, const uint8_t *w1, const uint8_t *w2, const u
         BLK4(k + 3);
         acc = _mm_add_epi32(acc, reduce4(widen(c0), widen(c1), widen(c2), widen(c3)));
     }
-    if (k < k1) {
+    if (k < k1) { /* short segments (groups of 128 or 256 columns) come here */
         __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
-        for (; k < k1; k++)
+        for (; k < k1; k++) {
+            if (pf && !(k & 1)) PF4(32 * k);
             BLK4(k);
+        }
         acc = _mm_add_epi32(acc, reduce4(widen(c0), widen(c1), widen(c2), widen(c3)));
     }
     return acc;
@@ -376,10 +378,13 @@ AI void q_tile(const bnc_gemv_job *jb, int64_t r, int nr, int is4)
         __m256 facc = _mm256_setzero_ps();
         for (int64_t k = 0; k < nb; k++) {
             const int64_t o = bytes * k;
-            if (b == 0 && (is4 ? (k & 3) == 0 : (k & 1) == 0))
+            if (b == 0 && (is4 ? (k & 3) == 0 : (k & 1) == 0)) {
+                /* past its row's end a stream goes on in the next tile's row */
+                int64_t po = o + PF_DIST, pa = po < jb->row_bytes ? po : po + 7 * jb->row_bytes;
 #pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
-                    _mm_prefetch((const char *)(w[i] + o + PF_DIST), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(w[i] + pa), _MM_HINT_T0);
+            }
             __m256i xv = ld256(x + 32 * k);
             __m256i p[8];
 #pragma GCC unroll 8
