@@ -28,10 +28,11 @@ int bnc_bench_scheduler(long tasks, const char *db_url, const char *workdir,
         snprintf(journal, sizeof journal, "%s/%s.journal", workdir, name);
         if (rank == 0) {
             FILE *f = fopen(spec, "w");
-            if (!f)
-                return bnc_err_set(err, BNC_EIO, "cannot write %s", spec);
-            fprintf(f, "name: %s\nseeds: [1]\nrepetitions: %ld\ngroups:\n  - kind: noop\n"
-                       "    grid: {i: 1}\n", name, tasks);
+            if (!f) return bnc_err_set(err, BNC_EIO, "cannot write %s", spec);
+            fprintf(f,
+                    "name: %s\nseeds: [1]\nrepetitions: %ld\ngroups:\n  - kind: noop\n"
+                    "    grid: {i: 1}\n",
+                    name, tasks);
             fclose(f);
         }
         bnc_run_opts o = {0};
@@ -68,8 +69,7 @@ int bnc_bench_ingest(long tasks, int metrics, const char *db_url, FILE *out, bnc
 {
     PGconn *c = NULL;
     int rc = bnc_db_connect(db_url, &c, err);
-    if (!rc)
-        rc = bnc_db_migrate(c, err);
+    if (!rc) rc = bnc_db_migrate(c, err);
     if (rc) {
         bnc_db_close(c);
         return rc;
@@ -85,7 +85,7 @@ int bnc_bench_ingest(long tasks, int metrics, const char *db_url, FILE *out, bnc
     /* The same results for both paths. */
     Bnc__Metric *ms = calloc((size_t)metrics, sizeof *ms);
     Bnc__Metric **mp = calloc((size_t)metrics, sizeof *mp);
-    char (*names)[16] = calloc((size_t)metrics, sizeof *names);
+    char(*names)[16] = calloc((size_t)metrics, sizeof *names);
     for (int k = 0; k < metrics; k++) {
         bnc__metric__init(&ms[k]);
         snprintf(names[k], sizeof names[k], "m%02d", k);
@@ -122,20 +122,19 @@ int bnc_bench_ingest(long tasks, int metrics, const char *db_url, FILE *out, bnc
             rc = bnc_sink_add(sink, &res, err);
         }
         double a = bnc_now();
-        if (!rc)
-            rc = bnc_sink_flush(sink, &nt, &nm, err);
+        if (!rc) rc = bnc_sink_flush(sink, &nt, &nm, err);
         double b = bnc_now();
         t_sink += b - a;
         /* The ceiling: COPY alone into a table without keys or indexes. */
         if (!rc)
-            rc = bnc_db_exec(c, "CREATE TEMP TABLE IF NOT EXISTS bench_raw (task_id text, name text, "
-                                "value double precision, unit text)", err);
+            rc = bnc_db_exec(c,
+                             "CREATE TEMP TABLE IF NOT EXISTS bench_raw (task_id text, name text, "
+                             "value double precision, unit text)",
+                             err);
         a = bnc_now();
-        if (!rc)
-            rc = bnc_db_copy(c, "COPY bench_raw FROM STDIN", raw.p, raw.n, err);
+        if (!rc) rc = bnc_db_copy(c, "COPY bench_raw FROM STDIN", raw.p, raw.n, err);
         t_copy += bnc_now() - a;
-        if (!rc)
-            rc = bnc_db_exec(c, "TRUNCATE bench_raw", err);
+        if (!rc) rc = bnc_db_exec(c, "TRUNCATE bench_raw", err);
     }
     if (!rc) {
         double rows = (double)tasks * metrics;

@@ -37,9 +37,9 @@ static void fill_int(int r, size_t n, float *x)
 /* One timed measurement: the slowest rank's average microseconds a call. */
 typedef struct run_ctx {
     bnc_comm *c;
-    bnc_car *car;       /* compressed (host buffers) */
+    bnc_car *car; /* compressed (host buffers) */
     bnc_car_algo algo;
-    void *x, *y;        /* backend buffers for f32; host for compressed */
+    void *x, *y; /* backend buffers for f32; host for compressed */
     size_t n;
 } run_ctx;
 
@@ -55,19 +55,16 @@ static int timed(run_ctx *r, int in_place, int warmup, int iters, double *us, bn
 {
     for (int i = 0; i < warmup; i++) {
         int rc = call_once(r, in_place, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     MPI_Barrier(bnc_comm_mpi(r->c));
     double t0 = bnc_now();
     for (int i = 0; i < iters; i++) {
         int rc = call_once(r, in_place, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     int rc = bnc_comm_sync(r->c, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     double t = (bnc_now() - t0) / iters * 1e6, worst = t;
     MPI_Allreduce(&t, &worst, 1, MPI_DOUBLE, MPI_MAX, bnc_comm_mpi(r->c));
     *us = worst;
@@ -88,8 +85,7 @@ static int check_size(bnc_comm *c, bnc_car_algo a, const bnc_car_opts *co, size_
     int ok = in && yref && y;
     for (int r = 0; ok && r < size; r++) {
         ok = (in[r] = malloc(n * 4 + 4)) != NULL;
-        if (ok)
-            (a == BNC_CAR_F32 ? fill_int : fill_gauss)(r, n, in[r]);
+        if (ok) (a == BNC_CAR_F32 ? fill_int : fill_gauss)(r, n, in[r]);
     }
     if (!ok) {
         rc = bnc_err_set(err, BNC_ENOMEM, "rank %d: check of %zu values on %d ranks: out of memory",
@@ -103,7 +99,8 @@ static int check_size(bnc_comm *c, bnc_car_algo a, const bnc_car_opts *co, size_
     for (int ip = 0; ip < 2; ip++) {
         int64_t bad = 0;
         if (a == BNC_CAR_F32) {
-            if ((rc = bnc_comm_buf_new(c, n * 4, &dx, err)) || (rc = bnc_comm_buf_new(c, n * 4, &dy, err)) ||
+            if ((rc = bnc_comm_buf_new(c, n * 4, &dx, err)) ||
+                (rc = bnc_comm_buf_new(c, n * 4, &dy, err)) ||
                 (rc = bnc_comm_buf_put(c, dx, in[rank], n * 4, err)) ||
                 (rc = bnc_comm_allreduce(c, dx, ip ? dx : dy, n, BNC_DT_F32, BNC_OP_SUM, err)) ||
                 (rc = bnc_comm_buf_get(c, y, ip ? dx : dy, n * 4, err)))
@@ -113,15 +110,12 @@ static int check_size(bnc_comm *c, bnc_car_algo a, const bnc_car_opts *co, size_
             dx = dy = NULL;
         } else {
             bnc_car *car = NULL;
-            if ((rc = bnc_car_new(c, a, co, n, &car, err)))
-                goto out;
+            if ((rc = bnc_car_new(c, a, co, n, &car, err))) goto out;
             /* out of place reads in[rank] and writes y; in place works on y */
-            if (ip)
-                memcpy(y, in[rank], n * 4);
+            if (ip) memcpy(y, in[rank], n * 4);
             rc = bnc_car_allreduce(car, ip ? y : in[rank], y, NULL, err);
             bnc_car_free(car);
-            if (rc)
-                goto out;
+            if (rc) goto out;
         }
         for (size_t i = 0; i < n; i++)
             bad += memcmp(&y[i], &yref[i], 4) != 0;
@@ -186,8 +180,7 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
 {
     bnc_comm *c = NULL;
     int rc = bnc_comm_new(MPI_COMM_WORLD, o->backend, &c, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     int rank = bnc_comm_rank(c), size = bnc_comm_size(c);
     double bus = size > 1 ? 2.0 * (size - 1) / size : 1.0;
     size_t cap = 64, nr = 0;
@@ -207,15 +200,14 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
                         bnc_car_name(a), bnc_comm_backend_name(o->backend));
             continue;
         }
-        if (rank == 0)
-            header(out, o, a, c);
+        if (rank == 0) header(out, o, a, c);
         double bus_sum = 0;
         int bus_n = 0, si = 0;
         size_t first_row = nr;
-        for (double b = (double)o->min_bytes; b <= (double)o->max_bytes && !rc; b *= o->factor, si++) {
+        for (double b = (double)o->min_bytes; b <= (double)o->max_bytes && !rc;
+             b *= o->factor, si++) {
             size_t n = (size_t)b / 4;
-            if (n == 0)
-                continue;
+            if (n == 0) continue;
             uint64_t bytes = (uint64_t)n * 4;
             run_ctx r = {.c = c, .algo = a, .n = n};
             float *h = malloc(n * 4);
@@ -238,8 +230,11 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
                     rc = bnc_car_new(c, a, &o->car, n, &r.car, err);
             }
             free(h);
-            bnc_bench_coll_row row = {.algo = bnc_car_name(a), .bytes = bytes, .count = n,
-                                      .wrong = {-1, -1}, .rel_error = NAN};
+            bnc_bench_coll_row row = {.algo = bnc_car_name(a),
+                                      .bytes = bytes,
+                                      .count = n,
+                                      .wrong = {-1, -1},
+                                      .rel_error = NAN};
             for (int ip = 0; ip < 2 && !rc; ip++)
                 rc = timed(&r, ip, o->warmup, o->iters, &row.time_us[ip], err);
             if (a == BNC_CAR_F32) {
@@ -250,8 +245,7 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
                 free(r.y);
                 bnc_car_free(r.car);
             }
-            if (rc)
-                break;
+            if (rc) break;
             if (o->check && bytes <= o->check_max_bytes &&
                 (rc = check_size(c, a, &o->car, n, row.wrong, &row.rel_error, err)))
                 break;
@@ -263,17 +257,18 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
             }
             row.wire_bytes = bnc_car_wire_bytes(a, &o->car, size, n);
             row.f32_wire_bytes = bnc_car_wire_bytes(BNC_CAR_F32, &o->car, size, n);
-            if (a == BNC_CAR_F32 && si < 128)
-                f32_us[si] = row.time_us[0];
+            if (a == BNC_CAR_F32 && si < 128) f32_us[si] = row.time_us[0];
             if (rank == 0) {
                 char t0[16], t1[16], w0[16], w1[16];
                 fmt_time(t0, sizeof t0, row.time_us[0]);
                 fmt_time(t1, sizeof t1, row.time_us[1]);
                 fmt_wrong(w0, sizeof w0, row.wrong[0]);
                 fmt_wrong(w1, sizeof w1, row.wrong[1]);
-                fprintf(out, "%12llu  %12llu  %8s  %6s  %6d  %s  %6.2f  %6.2f  %s  %s  %6.2f  %6.2f  %s\n",
-                        (unsigned long long)bytes, (unsigned long long)n, "float", "sum", -1, t0,
-                        row.algbw[0], row.busbw[0], w0, t1, row.algbw[1], row.busbw[1], w1);
+                fprintf(
+                    out,
+                    "%12llu  %12llu  %8s  %6s  %6d  %s  %6.2f  %6.2f  %s  %s  %6.2f  %6.2f  %s\n",
+                    (unsigned long long)bytes, (unsigned long long)n, "float", "sum", -1, t0,
+                    row.algbw[0], row.busbw[0], w0, t1, row.algbw[1], row.busbw[1], w1);
             }
             if (nr == cap) {
                 bnc_bench_coll_row *g = realloc(rs, 2 * cap * sizeof *rs);
@@ -286,8 +281,7 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
             }
             rs[nr++] = row;
         }
-        if (rc || rank != 0)
-            continue;
+        if (rc || rank != 0) continue;
         int64_t oob = 0;
         for (size_t i = first_row; i < nr; i++)
             for (int ip = 0; ip < 2; ip++)
@@ -299,8 +293,7 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
             /* the f32 time of the same size (same index in the size sweep) */
             size_t k = 0;
             for (double b = (double)o->min_bytes; b <= (double)o->max_bytes; b *= o->factor, k++)
-                if ((uint64_t)((size_t)b / 4) * 4 == w->bytes)
-                    break;
+                if ((uint64_t)((size_t)b / 4) * 4 == w->bytes) break;
             double base = k < 128 ? f32_us[k] : 0;
             char rel[32], spd[32];
             if (isnan(w->rel_error))
@@ -311,18 +304,19 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
                 snprintf(spd, sizeof spd, "%.4f", base / w->time_us[0]);
             else
                 snprintf(spd, sizeof spd, "null");
-            fprintf(out,
-                    "{\"bench\":\"collectives\",\"backend\":\"%s\",\"algo\":\"%s\",\"ranks\":%d,"
-                    "\"bytes\":%llu,\"count\":%llu,\"time_us\":%.3f,\"time_us_in_place\":%.3f,"
-                    "\"algbw_GBps\":%.4f,\"busbw_GBps\":%.4f,\"wrong\":%lld,\"wrong_in_place\":%lld,"
-                    "\"wire_bytes\":%llu,\"f32_wire_bytes\":%llu,\"wire_ratio\":%.5f,"
-                    "\"rel_error\":%s,\"speedup_vs_f32\":%s}\n",
-                    bnc_comm_backend_name(o->backend), w->algo, size, (unsigned long long)w->bytes,
-                    (unsigned long long)w->count, w->time_us[0], w->time_us[1], w->algbw[0],
-                    w->busbw[0], (long long)w->wrong[0], (long long)w->wrong[1],
-                    (unsigned long long)w->wire_bytes, (unsigned long long)w->f32_wire_bytes,
-                    w->f32_wire_bytes ? (double)w->wire_bytes / (double)w->f32_wire_bytes : 0.0,
-                    rel, spd);
+            fprintf(
+                out,
+                "{\"bench\":\"collectives\",\"backend\":\"%s\",\"algo\":\"%s\",\"ranks\":%d,"
+                "\"bytes\":%llu,\"count\":%llu,\"time_us\":%.3f,\"time_us_in_place\":%.3f,"
+                "\"algbw_GBps\":%.4f,\"busbw_GBps\":%.4f,\"wrong\":%lld,\"wrong_in_place\":%lld,"
+                "\"wire_bytes\":%llu,\"f32_wire_bytes\":%llu,\"wire_ratio\":%.5f,"
+                "\"rel_error\":%s,\"speedup_vs_f32\":%s}\n",
+                bnc_comm_backend_name(o->backend), w->algo, size, (unsigned long long)w->bytes,
+                (unsigned long long)w->count, w->time_us[0], w->time_us[1], w->algbw[0],
+                w->busbw[0], (long long)w->wrong[0], (long long)w->wrong[1],
+                (unsigned long long)w->wire_bytes, (unsigned long long)w->f32_wire_bytes,
+                w->f32_wire_bytes ? (double)w->wire_bytes / (double)w->f32_wire_bytes : 0.0, rel,
+                spd);
         }
         fflush(out);
     }
@@ -330,8 +324,7 @@ int bnc_bench_collectives(const bnc_bench_coll_opts *o, FILE *out, bnc_bench_col
     bnc_comm_free(c);
     if (rc || !rows) {
         free(rs);
-        if (nrows)
-            *nrows = 0;
+        if (nrows) *nrows = 0;
         return rc;
     }
     *rows = rs;

@@ -22,7 +22,7 @@ typedef struct bnc_bench_coll_opts {
     uint64_t check_max_bytes;      /* sizes above are not checked (default 64 MiB) */
     int algos[BNC_CAR_COUNT];      /* algorithms to run, in this order */
     int nalgos;
-    bnc_car_opts car;              /* top-k fraction, error feedback */
+    bnc_car_opts car; /* top-k fraction, error feedback */
     bnc_comm_backend backend;
 } bnc_bench_coll_opts;
 

@@ -48,12 +48,17 @@ static void usage(FILE *f)
 static int bench_kernels(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"quick", no_argument, 0, 'q'},          {"threads", required_argument, 0, 't'},
-        {"schemes", required_argument, 0, 's'},  {"isa", required_argument, 0, 'i'},
-        {"shapes", required_argument, 0, 'S'},   {"footprint-mb", required_argument, 0, 'f'},
-        {"batch", required_argument, 0, 'b'},    {"min-seconds", required_argument, 0, 'm'},
+        {"quick", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, 't'},
+        {"schemes", required_argument, 0, 's'},
+        {"isa", required_argument, 0, 'i'},
+        {"shapes", required_argument, 0, 'S'},
+        {"footprint-mb", required_argument, 0, 'f'},
+        {"batch", required_argument, 0, 'b'},
+        {"min-seconds", required_argument, 0, 'm'},
         {"reps", required_argument, 0, 'r'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     bnc_bench_kernels_opts o = {0};
     int ch;
@@ -102,8 +107,7 @@ static int bench_kernels(int argc, char **argv)
     bnc_err err;
     bnc_err_clear(&err);
     int rc = bnc_bench_kernels(&o, stdout, &err);
-    if (rc)
-        return bnc_cli_fail(rc, err.msg);
+    if (rc) return bnc_cli_fail(rc, err.msg);
     return 0;
 }
 
@@ -111,24 +115,34 @@ static int bench_kernels(int argc, char **argv)
  * current mpirun, without and with the database. */
 static int bench_scheduler(int argc, char **argv)
 {
-    static const struct option lo[] = {{"tasks", required_argument, 0, 'n'},
-                                       {"db", required_argument, 0, 'd'},
-                                       {"no-db", no_argument, 0, 'N'},
-                                       {"workdir", required_argument, 0, 'w'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"tasks", required_argument, 0, 'n'}, {"db", required_argument, 0, 'd'},
+        {"no-db", no_argument, 0, 'N'},       {"workdir", required_argument, 0, 'w'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     long tasks = 20000;
     const char *db = NULL, *workdir = "/tmp";
     int no_db = 0, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (ch) {
-        case 'n': tasks = atol(optarg); break;
-        case 'd': db = optarg; break;
-        case 'N': no_db = 1; break;
-        case 'w': workdir = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'n':
+            tasks = atol(optarg);
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'N':
+            no_db = 1;
+            break;
+        case 'w':
+            workdir = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc || tasks < 1) {
@@ -146,8 +160,7 @@ static int bench_scheduler(int argc, char **argv)
     bnc_err err;
     bnc_err_clear(&err);
     int rc = bnc_bench_scheduler(tasks, no_db ? NULL : db, workdir, bnc_cli_kinds(), stdout, &err);
-    if (rc && rank == 0)
-        fprintf(stderr, "bnc: %s\n", err.msg);
+    if (rc && rank == 0) fprintf(stderr, "bnc: %s\n", err.msg);
     MPI_Finalize();
     return rc ? bnc_exit_status(rc) : 0;
 }
@@ -167,11 +180,21 @@ static int bench_ingest(int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (ch) {
-        case 'n': tasks = atol(optarg); break;
-        case 'm': metrics = atoi(optarg); break;
-        case 'd': db = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'n':
+            tasks = atol(optarg);
+            break;
+        case 'm':
+            metrics = atoi(optarg);
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc || tasks < 1 || metrics < 1 || metrics > 99) {
@@ -190,16 +213,11 @@ int bnc_cmd_bench(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "kernels"))
-        return bench_kernels(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "scheduler"))
-        return bench_scheduler(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "ingest"))
-        return bench_ingest(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "collectives"))
-        return bnc_cmd_bench_collectives(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "llm"))
-        return bnc_cli_bench_llm(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "kernels")) return bench_kernels(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "scheduler")) return bench_scheduler(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ingest")) return bench_ingest(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "collectives")) return bnc_cmd_bench_collectives(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "llm")) return bnc_cli_bench_llm(argc - 1, argv + 1);
     fprintf(stderr, "bnc bench: unknown benchmark '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

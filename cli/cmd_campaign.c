@@ -18,48 +18,61 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bnc campaign run SPEC [--db URL | --no-db] [--journal PATH] [--inflight K]\n"
-            "                       [--threads N] [--progress auto|lines|none] [--dry-run]\n"
-            "                       [--salvage] [--max-tasks N]\n"
-            "       bnc campaign status NAME [--db URL]\n"
-            "       bnc campaign list [--db URL]\n"
-            "       bnc campaign export NAME [--db URL] [--format csv|jsonl] [-o FILE]\n\n"
-            "run      expand SPEC into tasks and run them on every MPI rank (rank 0 schedules;\n"
-            "         alone, it runs them itself). Results go to a journal and to PostgreSQL;\n"
-            "         tasks already stored are skipped, so rerunning resumes. --dry-run\n"
-            "         validates the spec and counts its tasks without running or storing.\n"
-            "         A spec expanding to more than --max-tasks tasks (default 10000000) is\n"
-            "         refused before it is planned.\n"
-            "         A damaged journal is refused (what is damaged is reported); --salvage\n"
-            "         moves it aside and goes on with the results that verify.\n"
-            "status   progress and failures of a stored campaign\n"
-            "list     every stored campaign\n"
-            "export   a campaign's results, one row per task and metric (csv) or one object\n"
-            "         per task (jsonl)\n\n"
-            "--db URL defaults to $BNC_DB, else the private server of scripts/pg (./var/pg).\n");
+    fprintf(f, "usage: bnc campaign run SPEC [--db URL | --no-db] [--journal PATH] [--inflight K]\n"
+               "                       [--threads N] [--progress auto|lines|none] [--dry-run]\n"
+               "                       [--salvage] [--max-tasks N]\n"
+               "       bnc campaign status NAME [--db URL]\n"
+               "       bnc campaign list [--db URL]\n"
+               "       bnc campaign export NAME [--db URL] [--format csv|jsonl] [-o FILE]\n\n"
+               "run      expand SPEC into tasks and run them on every MPI rank (rank 0 schedules;\n"
+               "         alone, it runs them itself). Results go to a journal and to PostgreSQL;\n"
+               "         tasks already stored are skipped, so rerunning resumes. --dry-run\n"
+               "         validates the spec and counts its tasks without running or storing.\n"
+               "         A spec expanding to more than --max-tasks tasks (default 10000000) is\n"
+               "         refused before it is planned.\n"
+               "         A damaged journal is refused (what is damaged is reported); --salvage\n"
+               "         moves it aside and goes on with the results that verify.\n"
+               "status   progress and failures of a stored campaign\n"
+               "list     every stored campaign\n"
+               "export   a campaign's results, one row per task and metric (csv) or one object\n"
+               "         per task (jsonl)\n\n"
+               "--db URL defaults to $BNC_DB, else the private server of scripts/pg (./var/pg).\n");
 }
 
 static int cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'},      {"no-db", no_argument, 0, 'n'},
-        {"journal", required_argument, 0, 'j'}, {"inflight", required_argument, 0, 'k'},
-        {"threads", required_argument, 0, 't'}, {"progress", required_argument, 0, 'p'},
-        {"dry-run", no_argument, 0, 'D'},       {"help", no_argument, 0, 'h'},
-        {"salvage", no_argument, 0, 'S'},       {"max-tasks", required_argument, 0, 'M'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"no-db", no_argument, 0, 'n'},
+                                         {"journal", required_argument, 0, 'j'},
+                                         {"inflight", required_argument, 0, 'k'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"progress", required_argument, 0, 'p'},
+                                         {"dry-run", no_argument, 0, 'D'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"salvage", no_argument, 0, 'S'},
+                                         {"max-tasks", required_argument, 0, 'M'},
+                                         {0, 0, 0, 0}};
     bnc_run_opts o = {0};
     o.kinds = bnc_cli_kinds();
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': o.db_url = optarg; break;
-        case 'n': o.no_db = 1; break;
-        case 'D': o.dry_run = 1; break;
-        case 'S': o.salvage = 1; break;
-        case 'j': o.journal_path = optarg; break;
+        case 'd':
+            o.db_url = optarg;
+            break;
+        case 'n':
+            o.no_db = 1;
+            break;
+        case 'D':
+            o.dry_run = 1;
+            break;
+        case 'S':
+            o.salvage = 1;
+            break;
+        case 'j':
+            o.journal_path = optarg;
+            break;
         case 'k':
         case 't':
         case 'M': {
@@ -69,20 +82,29 @@ static int cmd_run(int argc, char **argv)
             if (*end || !*optarg || errno || v == 0 || optarg[0] == '-' ||
                 (c != 'M' && v > 1000000)) {
                 fprintf(stderr, "bnc: campaign run: --%s wants a positive integer%s, not '%s'\n",
-                        c == 'k' ? "inflight" : c == 't' ? "threads" : "max-tasks",
+                        c == 'k'   ? "inflight"
+                        : c == 't' ? "threads"
+                                   : "max-tasks",
                         c == 'M' ? "" : " up to 1000000", optarg);
                 return 2;
             }
-            if (c == 'k') o.inflight = (int)v;
-            else if (c == 't') o.threads = (int)v;
-            else o.max_tasks = v;
+            if (c == 'k')
+                o.inflight = (int)v;
+            else if (c == 't')
+                o.threads = (int)v;
+            else
+                o.max_tasks = v;
             break;
         }
         case 'p':
             o.progress = !strcmp(optarg, "none") ? -1 : !strcmp(optarg, "lines") ? 1 : 0;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind + 1 != argc) {
@@ -126,13 +148,11 @@ static int cmd_run(int argc, char **argv)
             printf("database: unavailable (%s); results are in the journal: bnc db sync %s\n",
                    s.db_error, s.journal);
         printf("journal: %s\n", s.journal);
-        if (s.journal_note[0])
-            printf("journal: %s\n", s.journal_note);
+        if (s.journal_note[0]) printf("journal: %s\n", s.journal_note);
     }
     int status = 0;
     if (rc) {
-        if (rank == 0)
-            fprintf(stderr, "bnc: %s\n", err.msg);
+        if (rank == 0) fprintf(stderr, "bnc: %s\n", err.msg);
         status = bnc_exit_status(rc);
     }
     MPI_Finalize();
@@ -144,8 +164,7 @@ static int connect(const char *url, PGconn **c)
     bnc_err err;
     *c = NULL;
     int rc = bnc_db_connect(url, c, &err);
-    if (!rc)
-        rc = bnc_db_require_schema(*c, &err);
+    if (!rc) rc = bnc_db_require_schema(*c, &err);
     if (rc) {
         bnc_db_close(*c);
         return bnc_cli_fail(rc, err.msg);
@@ -157,14 +176,12 @@ static int cmd_list(const char *url)
 {
     PGconn *c = NULL;
     int st = connect(url, &c);
-    if (st)
-        return st;
+    if (st) return st;
     bnc_campaign_list l;
     bnc_err err;
     int rc = bnc_store_campaign_list(c, &l, &err);
     bnc_db_close(c);
-    if (rc)
-        return bnc_cli_fail(rc, err.msg);
+    if (rc) return bnc_cli_fail(rc, err.msg);
     printf("%-32s %-8s %8s %8s %8s  %s\n", "campaign", "status", "tasks", "done", "failed",
            "created");
     for (size_t i = 0; i < l.n; i++)
@@ -179,14 +196,12 @@ static int cmd_status(const char *name, const char *url)
 {
     PGconn *c = NULL;
     int st = connect(url, &c);
-    if (st)
-        return st;
+    if (st) return st;
     bnc_campaign_list l;
     bnc_failed_list fl = {0};
     bnc_err err;
     int rc = bnc_store_campaign_get(c, name, &l, &err);
-    if (!rc && l.n)
-        rc = bnc_store_failed_tasks(c, name, 20, &fl, &err);
+    if (!rc && l.n) rc = bnc_store_failed_tasks(c, name, 20, &fl, &err);
     bnc_db_close(c);
     if (!rc && l.n == 0) {
         bnc_campaign_list_free(&l);
@@ -243,10 +258,18 @@ static int cmd_export(int argc, char **argv)
                 return bnc_cli_fail(BNC_EINVAL, "--db is empty (an unset variable?); give a URL");
             url = optarg;
             break;
-        case 'f': format = optarg; break;
-        case 'o': outp = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'f':
+            format = optarg;
+            break;
+        case 'o':
+            outp = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind + 1 != argc || (strcmp(format, "csv") && strcmp(format, "jsonl"))) {
@@ -260,8 +283,7 @@ static int cmd_export(int argc, char **argv)
      * before the database is asked for anything. */
     bnc_out out;
     int rc = bnc_out_open(&out, outp ? outp : "-", NULL, &err);
-    if (rc)
-        return bnc_cli_fail(rc, err.msg);
+    if (rc) return bnc_cli_fail(rc, err.msg);
     PGconn *db = NULL;
     int st = connect(url, &db);
     if (st) {
@@ -269,18 +291,15 @@ static int cmd_export(int argc, char **argv)
         return st;
     }
     export_ctx x = {out.f, strcmp(format, "jsonl") == 0};
-    if (!x.jsonl)
-        bnc_export_csv_header(out.f);
+    if (!x.jsonl) bnc_export_csv_header(out.f);
     rc = bnc_store_export(db, name, export_task, &x, &err);
     bnc_db_close(db);
-    if (rc == BNC_ENOMEM)
-        bnc_err_set(&err, rc, "export: out of memory");
+    if (rc == BNC_ENOMEM) bnc_err_set(&err, rc, "export: out of memory");
     if (rc) {
         bnc_out_abort(&out);
         return bnc_cli_fail(rc, err.msg);
     }
-    if ((rc = bnc_out_commit(&out, &err)) != 0)
-        return bnc_cli_fail(rc, err.msg);
+    if ((rc = bnc_out_commit(&out, &err)) != 0) return bnc_cli_fail(rc, err.msg);
     return 0;
 }
 
@@ -291,15 +310,12 @@ int bnc_cmd_campaign(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
-    if (!strcmp(sub, "run"))
-        return cmd_run(argc - 1, argv + 1);
-    if (!strcmp(sub, "export"))
-        return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(sub, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(sub, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(sub, "list") || !strcmp(sub, "status")) {
         const char *url = NULL;
         int st = bnc_cli_db_opt(argc - 1, argv + 1, &url, usage);
-        if (st >= 0)
-            return st;
+        if (st >= 0) return st;
         int want = !strcmp(sub, "status") ? 1 : 0;
         if (argc - 1 - optind != want) {
             usage(stderr);

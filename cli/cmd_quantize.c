@@ -179,8 +179,7 @@ static int gpu_open(int rank, bnc_quant_opts *o, bnc_gpu_quant **gq, bnc_err *er
     }
     bnc_gpu_quant_attach(*gq, o);
     /* Larger slabs than the CPU's 8 MiB: fewer, longer transfers. */
-    if (!o->chunk_bytes)
-        o->chunk_bytes = (uint64_t)256 << 20;
+    if (!o->chunk_bytes) o->chunk_bytes = (uint64_t)256 << 20;
     return 0;
 }
 
@@ -197,8 +196,7 @@ static void gpu_report(bnc_gpu_quant *gq, int rank, int size)
     v[4] = (double)st.device;
     double *all = rank == 0 ? malloc(sizeof v * (size_t)size) : NULL;
     MPI_Gather(v, 5, MPI_DOUBLE, all, 5, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    if (rank != 0)
-        return;
+    if (rank != 0) return;
     for (int r = 0; all && r < size; r++) {
         double *w = all + 5 * r, gbps = w[1] > 0 ? w[0] / w[1] / 1e9 : 0;
         printf("{\"event\":\"quantize_gpu\",\"rank\":%d,\"device\":%d,\"f32_bytes\":%.0f,"
@@ -211,14 +209,19 @@ static void gpu_report(bnc_gpu_quant *gq, int rank, int size)
 
 int bnc_cmd_quantize(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"type", required_argument, NULL, 't'},     {"pack", required_argument, NULL, 'p'},
-        {"override", required_argument, NULL, 'o'}, {"split-mb", required_argument, NULL, 's'},
-        {"no-metrics", no_argument, NULL, 'M'},     {"db", required_argument, NULL, 'd'},
-        {"campaign", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
-        {"device", required_argument, NULL, 'D'},   {"help", no_argument, NULL, 'h'},
-        {"method", required_argument, NULL, 'W'},   {"calib", required_argument, NULL, 'C'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"type", required_argument, NULL, 't'},
+                                         {"pack", required_argument, NULL, 'p'},
+                                         {"override", required_argument, NULL, 'o'},
+                                         {"split-mb", required_argument, NULL, 's'},
+                                         {"no-metrics", no_argument, NULL, 'M'},
+                                         {"db", required_argument, NULL, 'd'},
+                                         {"campaign", required_argument, NULL, 'c'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"device", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"method", required_argument, NULL, 'W'},
+                                         {"calib", required_argument, NULL, 'C'},
+                                         {NULL, 0, NULL, 0}};
     int method = 0;
     const char *calib = NULL;
     bnc_quant_opts o = {0};
@@ -345,10 +348,8 @@ int bnc_cmd_quantize(int argc, char **argv)
     bnc_err_clear(&err);
     bnc_gpu_quant *gq = NULL;
     int rc = gpu ? gpu_open(rank, &o, &gq, &err) : 0;
-    if (!rc)
-        rc = bnc_quantize_run(MPI_COMM_WORLD, in, outp, &o, &plan, &res, &err);
-    if (!rc && gq)
-        gpu_report(gq, rank, size);
+    if (!rc) rc = bnc_quantize_run(MPI_COMM_WORLD, in, outp, &o, &plan, &res, &err);
+    if (!rc && gq) gpu_report(gq, rank, size);
     bnc_gpu_quant_free(gq);
     if (rc) {
         if (rank == 0) bnc_cli_fail(rc, err.msg);

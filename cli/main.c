@@ -11,7 +11,9 @@
 static const bnc_command commands[] = {
     {"campaign", "run a benchmark campaign and inspect its results", bnc_cmd_campaign},
     {"db", "migrate the schema, sync a journal into PostgreSQL", bnc_cmd_db},
-    {"bench", "benchmarks: kernels against memory bandwidth, scheduler, ingest", bnc_cmd_bench},
+    {"bench",
+     "benchmarks: kernels and LLM speed against memory bandwidth, collectives, scheduler, ingest",
+     bnc_cmd_bench},
     {"analyze", "statistics of a campaign's groups against a baseline", bnc_cmd_analyze},
     {"report", "write a campaign report: HTML with plots, Markdown or CSV", bnc_cmd_report},
     {"fed", "federated learning with compressed updates: server, client, sim", bnc_cmd_fed},
@@ -19,7 +21,8 @@ static const bnc_command commands[] = {
     {"quantize", "quantize a model to GGUF, in parallel under mpirun", bnc_cmd_quantize},
     {"eval", "model quality: perplexity and KL divergence (llama-perplexity style)", bnc_cmd_eval},
     {"generate", "generate text with a (quantized) llama/BitNet model", bnc_cmd_generate},
-    {"train", "train a byte-level llama / BitNet b1.58 model, data parallel under mpirun", bnc_cmd_train},
+    {"train", "train a byte-level llama / BitNet b1.58 model, data parallel under mpirun",
+     bnc_cmd_train},
 };
 
 static void usage(FILE *f)

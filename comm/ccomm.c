@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnc_select.h"
+
 /* ---- block codecs -----------------------------------------------------------
  * A payload of n values (n a multiple of the block) is nb = n / block
  * blocks, each an f32 scale (little-endian, as memcpy writes it on the
@@ -87,8 +89,7 @@ static void sign_enc(const float *v, int block, uint8_t *dst)
     memcpy(dst, &s, 4);
     memset(dst + 4, 0, (size_t)block / 8);
     for (int i = 0; i < block; i++)
-        if (v[i] >= 0)
-            dst[4 + i / 8] |= (uint8_t)(1u << (i % 8));
+        if (v[i] >= 0) dst[4 + i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
 static void sign_dec(const uint8_t *src, int block, float *y)
@@ -139,7 +140,10 @@ static void decode(const codec *k, const uint8_t *src, size_t n, float *y)
 
 static const char *const names[BNC_CAR_COUNT] = {"f32", "int8", "ternary", "sign", "topk"};
 
-const char *bnc_car_name(bnc_car_algo a) { return a < BNC_CAR_COUNT ? names[a] : "?"; }
+const char *bnc_car_name(bnc_car_algo a)
+{
+    return a < BNC_CAR_COUNT ? names[a] : "?";
+}
 
 int bnc_car_parse(const char *s, bnc_car_algo *out, bnc_err *err)
 {
@@ -156,8 +160,7 @@ int bnc_car_parse(const char *s, bnc_car_algo *out, bnc_err *err)
 static bnc_car_opts opts_of(const bnc_car_opts *o)
 {
     bnc_car_opts r = o ? *o : (bnc_car_opts){0};
-    if (r.topk_frac <= 0)
-        r.topk_frac = 0.01;
+    if (r.topk_frac <= 0) r.topk_frac = 0.01;
     return r;
 }
 
@@ -180,50 +183,13 @@ uint64_t bnc_car_wire_bytes(bnc_car_algo a, const bnc_car_opts *o, int size, siz
 {
     bnc_car_opts op = opts_of(o);
     uint64_t p1 = (uint64_t)(size - 1);
-    if (a == BNC_CAR_F32)
-        return size > 1 ? 2 * p1 * (uint64_t)n * 4 / (uint64_t)size : 0;
-    if (a == BNC_CAR_TOPK)
-        return p1 * topk_k(&op, n) * 8;
+    if (a == BNC_CAR_F32) return size > 1 ? 2 * p1 * (uint64_t)n * 4 / (uint64_t)size : 0;
+    if (a == BNC_CAR_TOPK) return p1 * topk_k(&op, n) * 8;
     const codec *k = codec_of(a);
     return 2 * p1 * payload_bytes(k, chunk_len(k, size, n));
 }
 
 /* ---- top-k selection ------------------------------------------------------------ */
-
-/* The k-th largest of a[0..n) (a is reordered), by quickselect with a
- * median-of-three pivot. */
-static float kth_largest(float *a, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        float x = a[lo], y = a[mid], z = a[hi];
-        float piv = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] > piv)
-                i++;
-            while (a[j] < piv)
-                j--;
-            if (i <= j) {
-                float t = a[i];
-                a[i] = a[j];
-                a[j] = t;
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (want <= j)
-            hi = j;
-        else if (want >= i)
-            lo = i;
-        else
-            return a[want];
-    }
-    return a[want];
-}
 
 /* Picks the k largest |v| (ties by lowest index) into idx/val, in index
  * order. scratch holds n floats. */
@@ -231,7 +197,7 @@ static void topk_pick(const float *v, size_t n, size_t k, float *scratch, uint32
 {
     for (size_t i = 0; i < n; i++)
         scratch[i] = fabsf(v[i]);
-    float thr = kth_largest(scratch, n, k);
+    float thr = bnc_select_kth_largest(scratch, (int64_t)n, (int64_t)k);
     size_t above = 0;
     for (size_t i = 0; i < n; i++)
         above += fabsf(v[i]) > thr;
@@ -239,8 +205,7 @@ static void topk_pick(const float *v, size_t n, size_t k, float *scratch, uint32
     for (size_t i = 0; i < n && m < k; i++) {
         float a = fabsf(v[i]);
         if (a > thr || (a == thr && ties > 0)) {
-            if (a == thr)
-                ties--;
+            if (a == thr) ties--;
             idx[m] = (uint32_t)i;
             val[m] = v[i];
             m++;
@@ -270,12 +235,14 @@ struct bnc_car {
     float *val;
 };
 
-static int ef_on(const bnc_car_opts *o) { return o->error_feedback >= 0; }
+static int ef_on(const bnc_car_opts *o)
+{
+    return o->error_feedback >= 0;
+}
 
 void bnc_car_free(bnc_car *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     free(s->me.ew);
     free(s->me.es);
     free(s->v);
@@ -293,10 +260,8 @@ void bnc_car_free(bnc_car *s)
 void bnc_car_reset(bnc_car *s)
 {
     size_t nw = s->k ? (size_t)bnc_comm_size(s->c) * s->chunk : s->n;
-    if (s->me.ew)
-        memset(s->me.ew, 0, nw * sizeof(float));
-    if (s->me.es)
-        memset(s->me.es, 0, s->chunk * sizeof(float));
+    if (s->me.ew) memset(s->me.ew, 0, nw * sizeof(float));
+    if (s->me.es) memset(s->me.es, 0, s->chunk * sizeof(float));
 }
 
 int bnc_car_new(bnc_comm *c, bnc_car_algo a, const bnc_car_opts *o, size_t n, bnc_car **out,
@@ -312,8 +277,7 @@ int bnc_car_new(bnc_comm *c, bnc_car_algo a, const bnc_car_opts *o, size_t n, bn
     if (n > UINT32_MAX)
         return bnc_err_set(err, BNC_EINVAL, "allreduce of %zu values: at most 2^32-1", n);
     bnc_car *s = calloc(1, sizeof *s);
-    if (!s)
-        return bnc_err_set(err, BNC_ENOMEM, "allreduce state: out of memory");
+    if (!s) return bnc_err_set(err, BNC_ENOMEM, "allreduce state: out of memory");
     s->c = c;
     s->algo = a;
     s->o = opts_of(o);
@@ -324,17 +288,21 @@ int bnc_car_new(bnc_comm *c, bnc_car_algo a, const bnc_car_opts *o, size_t n, bn
         s->chunk = chunk_len(s->k, size, n);
         s->pb = payload_bytes(s->k, s->chunk);
         size_t padded = (size_t)size * s->chunk;
-        ok = (s->me.ew = calloc(padded, sizeof(float))) && (s->me.es = calloc(s->chunk, sizeof(float))) &&
-             (s->v = calloc(padded, sizeof(float))) && (s->tmp = malloc(s->chunk * sizeof(float))) &&
-             (s->sum = malloc(s->chunk * sizeof(float))) && (s->sendb = malloc((size_t)size * s->pb)) &&
+        ok = (s->me.ew = calloc(padded, sizeof(float))) &&
+             (s->me.es = calloc(s->chunk, sizeof(float))) &&
+             (s->v = calloc(padded, sizeof(float))) &&
+             (s->tmp = malloc(s->chunk * sizeof(float))) &&
+             (s->sum = malloc(s->chunk * sizeof(float))) &&
+             (s->sendb = malloc((size_t)size * s->pb)) &&
              (s->recvb = malloc((size_t)size * s->pb)) && (s->mine = malloc(s->pb)) &&
              (s->all = malloc((size_t)size * s->pb));
     } else if (a == BNC_CAR_TOPK) {
         size_t k = topk_k(&s->o, n);
-        ok = (s->me.ew = calloc(n ? n : 1, sizeof(float))) && (s->v = malloc((n ? n : 1) * sizeof(float))) &&
-             (s->tmp = malloc((n ? n : 1) * sizeof(float))) &&
-             (s->sendb = malloc(k * 8 + 1)) && (s->all = malloc((size_t)size * k * 8 + 1)) &&
-             (s->idx = malloc(k * 4 + 4)) && (s->val = malloc(k * 4 + 4));
+        ok = (s->me.ew = calloc(n ? n : 1, sizeof(float))) &&
+             (s->v = malloc((n ? n : 1) * sizeof(float))) &&
+             (s->tmp = malloc((n ? n : 1) * sizeof(float))) && (s->sendb = malloc(k * 8 + 1)) &&
+             (s->all = malloc((size_t)size * k * 8 + 1)) && (s->idx = malloc(k * 4 + 4)) &&
+             (s->val = malloc(k * 4 + 4));
     }
     if (!ok) {
         bnc_car_free(s);
@@ -398,8 +366,7 @@ static void unpack_all(const codec *k, int size, size_t n, size_t chunk, const u
     size_t pb = payload_bytes(k, chunk);
     for (int j = 0; j < size; j++) {
         size_t off = (size_t)j * chunk;
-        if (off >= n)
-            break;
+        if (off >= n) break;
         decode(k, all + (size_t)j * pb, chunk, tmp);
         size_t m = n - off < chunk ? n - off : chunk;
         memcpy(y + off, tmp, m * sizeof(float));
@@ -435,8 +402,7 @@ static void topk_sum(int size, size_t n, size_t k, const uint8_t *all, float *y)
             float v;
             memcpy(&i, all + ((size_t)r * k + m) * 8, 4);
             memcpy(&v, all + ((size_t)r * k + m) * 8 + 4, 4);
-            if (i < n)
-                y[i] += v;
+            if (i < n) y[i] += v;
         }
 }
 
@@ -454,12 +420,12 @@ int bnc_car_allreduce(bnc_car *s, const float *x, float *y, bnc_car_stats *stats
     int anybad = bad;
     if (s->algo != BNC_CAR_F32) {
         int rc = bnc_comm_allreduce(c, &bad, &anybad, 1, BNC_DT_I32, BNC_OP_MAX, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     if (anybad)
         return bnc_err_set(err, BNC_ERANGE, "allreduce %s: rank %d %s a non-finite value",
-                           bnc_car_name(s->algo), rank, bad ? "holds" : "was told another rank holds");
+                           bnc_car_name(s->algo), rank,
+                           bad ? "holds" : "was told another rank holds");
     if (stats) {
         stats->wire_bytes = bnc_car_wire_bytes(s->algo, &s->o, size, s->n);
         stats->f32_bytes = bnc_car_wire_bytes(BNC_CAR_F32, &s->o, size, s->n);
@@ -468,23 +434,19 @@ int bnc_car_allreduce(bnc_car *s, const float *x, float *y, bnc_car_stats *stats
         return bnc_comm_allreduce(c, x, y, s->n, BNC_DT_F32, BNC_OP_SUM, err);
     if (s->algo == BNC_CAR_TOPK) {
         size_t k = topk_k(&s->o, s->n);
-        if (k == 0)
-            return 0;
+        if (k == 0) return 0;
         topk_local(&s->o, s->n, x, s->v, s->me.ew, s->tmp, s->idx, s->val, s->sendb);
         int rc = bnc_comm_allgather(c, s->sendb, s->all, k * 8, BNC_DT_U8, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         topk_sum(size, s->n, k, s->all, y);
         return 0;
     }
     phase1(s->k, &s->o, size, s->n, s->chunk, x, s->v, s->me.ew, s->tmp, s->sendb);
     int rc = bnc_comm_alltoall(c, s->sendb, s->recvb, s->pb, BNC_DT_U8, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     phase2(s->k, &s->o, size, s->chunk, s->recvb, s->sum, s->me.es, s->tmp, s->mine);
     rc = bnc_comm_allgather(c, s->mine, s->all, s->pb, BNC_DT_U8, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     unpack_all(s->k, size, s->n, s->chunk, s->all, s->tmp, y);
     return 0;
 }
@@ -506,8 +468,7 @@ struct bnc_car_sim {
 
 void bnc_car_sim_free(bnc_car_sim *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     if (s->ranks)
         for (int r = 0; r < s->size; r++) {
             free(s->ranks[r].ew);
@@ -533,8 +494,7 @@ int bnc_car_sim_new(bnc_car_algo a, const bnc_car_opts *o, int size, size_t n, b
         return bnc_err_set(err, BNC_EINVAL, "allreduce simulation: algorithm %d, %d ranks", (int)a,
                            size);
     bnc_car_sim *s = calloc(1, sizeof *s);
-    if (!s)
-        return bnc_err_set(err, BNC_ENOMEM, "allreduce simulation: out of memory");
+    if (!s) return bnc_err_set(err, BNC_ENOMEM, "allreduce simulation: out of memory");
     s->algo = a;
     s->o = opts_of(o);
     s->k = codec_of(a);
@@ -550,7 +510,8 @@ int bnc_car_sim_new(bnc_car_algo a, const bnc_car_opts *o, int size, size_t n, b
             ok = (s->ranks[r].ew = calloc(padded, sizeof(float))) &&
                  (s->ranks[r].es = calloc(s->chunk, sizeof(float)));
         ok = ok && (s->v = malloc(padded * sizeof(float))) &&
-             (s->tmp = malloc(s->chunk * sizeof(float))) && (s->sum = malloc(s->chunk * sizeof(float))) &&
+             (s->tmp = malloc(s->chunk * sizeof(float))) &&
+             (s->sum = malloc(s->chunk * sizeof(float))) &&
              (s->send = malloc((size_t)size * (size_t)size * s->pb)) &&
              (s->recv = malloc((size_t)size * s->pb)) && (s->all = malloc((size_t)size * s->pb));
     } else if (ok && a == BNC_CAR_TOPK) {
@@ -574,8 +535,8 @@ int bnc_car_simulate(bnc_car_sim *s, const float *const *inputs, float *y, bnc_e
     for (int r = 0; r < size; r++)
         for (size_t i = 0; i < s->n; i++)
             if (!isfinite(inputs[r][i]))
-                return bnc_err_set(err, BNC_ERANGE, "allreduce simulation: rank %d value %zu is not finite",
-                                   r, i);
+                return bnc_err_set(err, BNC_ERANGE,
+                                   "allreduce simulation: rank %d value %zu is not finite", r, i);
     if (s->algo == BNC_CAR_F32) {
         /* MPI may sum in any order: exact for the integer-valued data the
          * checks use, so rank order stands for all of them. */

@@ -8,9 +8,9 @@ struct bnc_comm {
     bnc_comm_backend backend;
     MPI_Comm mpi;
     int rank, size;
-    int device;    /* CUDA device (NCCL), -1 otherwise */
-    void *nccl;    /* ncclComm_t */
-    void *stream;  /* cudaStream_t */
+    int device;   /* CUDA device (NCCL), -1 otherwise */
+    void *nccl;   /* ncclComm_t */
+    void *stream; /* cudaStream_t */
 };
 
 /* Names the MPI call, the rank and MPI's reason. */

@@ -36,37 +36,34 @@ static ncclDataType_t nccl_type(bnc_dtype t)
 int bnc_comm_nccl_init(bnc_comm *c, bnc_err *err)
 {
     MPI_Comm node;
-    int local = 0, rc = MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL,
-                                            &node);
-    if (rc != MPI_SUCCESS)
-        return bnc_comm_mpi_fail(c, "MPI_Comm_split_type", rc, err);
+    int local = 0,
+        rc = MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
+    if (rc != MPI_SUCCESS) return bnc_comm_mpi_fail(c, "MPI_Comm_split_type", rc, err);
     MPI_Comm_rank(node, &local);
     MPI_Comm_free(&node);
     int ndev = 0;
     cudaError_t e = cudaGetDeviceCount(&ndev);
-    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || (e == cudaSuccess && ndev < 1))
+    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
+        (e == cudaSuccess && ndev < 1))
         return bnc_err_set(err, BNC_ENOTSUP, "rank %d: no CUDA device for the NCCL backend (%s)",
                            c->rank, cudaGetErrorString(e));
-    if (e != cudaSuccess)
-        return cuda_fail(c, "cudaGetDeviceCount", e, err);
+    if (e != cudaSuccess) return cuda_fail(c, "cudaGetDeviceCount", e, err);
     c->device = local % ndev;
-    if ((e = cudaSetDevice(c->device)) != cudaSuccess)
-        return cuda_fail(c, "cudaSetDevice", e, err);
+    if ((e = cudaSetDevice(c->device)) != cudaSuccess) return cuda_fail(c, "cudaSetDevice", e, err);
     cudaStream_t s;
     if ((e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking)) != cudaSuccess)
         return cuda_fail(c, "cudaStreamCreate", e, err);
     ncclUniqueId id;
     ncclResult_t r = ncclSuccess;
-    if (c->rank == 0)
-        r = ncclGetUniqueId(&id);
+    if (c->rank == 0) r = ncclGetUniqueId(&id);
     /* Every rank must learn whether rank 0 has an id before waiting on it. */
     int ok = r == ncclSuccess;
     MPI_Bcast(&ok, 1, MPI_INT, 0, c->mpi);
     if (!ok) {
         cudaStreamDestroy(s);
         return c->rank == 0 ? nccl_fail(c, "ncclGetUniqueId", r, err)
-                            : bnc_err_set(err, BNC_ENET, "rank %d: rank 0 could not make an NCCL id",
-                                          c->rank);
+                            : bnc_err_set(err, BNC_ENET,
+                                          "rank %d: rank 0 could not make an NCCL id", c->rank);
     }
     rc = MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, c->mpi);
     if (rc != MPI_SUCCESS) {
@@ -85,10 +82,8 @@ int bnc_comm_nccl_init(bnc_comm *c, bnc_err *err)
 
 void bnc_comm_nccl_fini(bnc_comm *c)
 {
-    if (c->nccl)
-        ncclCommDestroy((ncclComm_t)c->nccl);
-    if (c->stream)
-        cudaStreamDestroy((cudaStream_t)c->stream);
+    if (c->nccl) ncclCommDestroy((ncclComm_t)c->nccl);
+    if (c->stream) cudaStreamDestroy((cudaStream_t)c->stream);
 }
 
 int bnc_comm_nccl_sync(bnc_comm *c, bnc_err *err)
@@ -100,10 +95,10 @@ int bnc_comm_nccl_sync(bnc_comm *c, bnc_err *err)
 int bnc_comm_nccl_allreduce(bnc_comm *c, const void *send, void *recv, size_t count, bnc_dtype t,
                             bnc_redop op, bnc_err *err)
 {
-    ncclResult_t r = ncclAllReduce(send, recv, count, nccl_type(t), op == BNC_OP_MAX ? ncclMax : ncclSum,
-                                   (ncclComm_t)c->nccl, (cudaStream_t)c->stream);
-    if (r != ncclSuccess)
-        return nccl_fail(c, "ncclAllReduce", r, err);
+    ncclResult_t r =
+        ncclAllReduce(send, recv, count, nccl_type(t), op == BNC_OP_MAX ? ncclMax : ncclSum,
+                      (ncclComm_t)c->nccl, (cudaStream_t)c->stream);
+    if (r != ncclSuccess) return nccl_fail(c, "ncclAllReduce", r, err);
     return bnc_comm_nccl_sync(c, err);
 }
 
@@ -112,8 +107,7 @@ int bnc_comm_nccl_allgather(bnc_comm *c, const void *send, void *recv, size_t co
 {
     ncclResult_t r = ncclAllGather(send, recv, count, nccl_type(t), (ncclComm_t)c->nccl,
                                    (cudaStream_t)c->stream);
-    if (r != ncclSuccess)
-        return nccl_fail(c, "ncclAllGather", r, err);
+    if (r != ncclSuccess) return nccl_fail(c, "ncclAllGather", r, err);
     return bnc_comm_nccl_sync(c, err);
 }
 
@@ -121,8 +115,7 @@ int bnc_comm_nccl_bcast(bnc_comm *c, void *buf, size_t count, bnc_dtype t, int r
 {
     ncclResult_t r = ncclBroadcast(buf, buf, count, nccl_type(t), root, (ncclComm_t)c->nccl,
                                    (cudaStream_t)c->stream);
-    if (r != ncclSuccess)
-        return nccl_fail(c, "ncclBroadcast", r, err);
+    if (r != ncclSuccess) return nccl_fail(c, "ncclBroadcast", r, err);
     return bnc_comm_nccl_sync(c, err);
 }
 
@@ -135,13 +128,13 @@ int bnc_comm_nccl_buf_new(bnc_comm *c, size_t bytes, void **out, bnc_err *err)
 void bnc_comm_nccl_buf_free(bnc_comm *c, void *buf)
 {
     (void)c;
-    if (buf)
-        cudaFree(buf);
+    if (buf) cudaFree(buf);
 }
 
 int bnc_comm_nccl_copy(bnc_comm *c, void *dst, const void *src, size_t bytes, int to_device,
                        bnc_err *err)
 {
-    cudaError_t e = cudaMemcpy(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost);
+    cudaError_t e =
+        cudaMemcpy(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost);
     return e == cudaSuccess ? 0 : cuda_fail(c, "cudaMemcpy", e, err);
 }

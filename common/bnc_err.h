@@ -33,8 +33,7 @@ void bnc_err_clear(bnc_err *e);
 
 /* Records code and a printf-style message in *e (NULL allowed) and returns
  * code, so callers can write `return bnc_err_set(err, BNC_EINVAL, ...)`. */
-int bnc_err_set(bnc_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int bnc_err_set(bnc_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefixes the message already in *e with a context string ("file.yaml: ").
  * Returns e->code (or BNC_EINTERNAL when e is NULL). */

@@ -12,8 +12,8 @@ typedef struct bnc_rng {
     uint64_t ctr_hi; /* stream */
     uint64_t ctr_lo; /* position, advanced by each block */
     uint32_t buf[4];
-    int avail;       /* unread words in buf */
-    int has_spare;   /* Box-Muller keeps its second normal */
+    int avail;     /* unread words in buf */
+    int has_spare; /* Box-Muller keeps its second normal */
     double spare;
 } bnc_rng;
 

@@ -8,6 +8,7 @@
 
 #include "bnc_kernels.h"
 #include "bnc_rng.h"
+#include "bnc_select.h"
 
 /* ---- little-endian helpers ---------------------------------------------- */
 
@@ -286,36 +287,6 @@ static size_t topk_bound(int64_t n, const bnc_fed_cparams *p)
     return 4 + 8 * (size_t)keep_count(n, p->k_frac);
 }
 
-/* k-th largest of a[0..n) (1-based k), reorders a. */
-static float select_kth(float *a, int64_t n, int64_t k)
-{
-    int64_t lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        float pivot = a[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] > pivot)
-                i++;
-            while (a[j] < pivot)
-                j--;
-            if (i <= j) {
-                float t = a[i];
-                a[i] = a[j];
-                a[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (want <= j)
-            hi = j;
-        else if (want >= i)
-            lo = i;
-        else
-            break;
-    }
-    return a[want];
-}
-
 static int topk_encode(const float *x, int64_t n, const bnc_fed_cparams *p, uint64_t seed,
                        uint64_t stream, uint8_t *dst, size_t cap, size_t *written, bnc_err *err)
 {
@@ -331,7 +302,7 @@ static int topk_encode(const float *x, int64_t n, const bnc_fed_cparams *p, uint
     if (!mag) return bnc_err_set(err, BNC_ENOMEM, "topk: out of memory");
     for (int64_t i = 0; i < n; i++)
         mag[i] = fabsf(x[i]);
-    float thr = select_kth(mag, n, k);
+    float thr = bnc_select_kth_largest(mag, n, k);
     free(mag);
     int64_t above = 0;
     for (int64_t i = 0; i < n; i++)

@@ -27,9 +27,9 @@ static pthread_once_t schemes_once = PTHREAD_ONCE_INIT;
 static void schemes_fill(void)
 {
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
-        const bnc_scheme *k = bnc_scheme_find(schemes[i].kind == K_BITNET ? "tq2_0" : schemes[i].name);
-        if (!k)
-            continue;
+        const bnc_scheme *k =
+            bnc_scheme_find(schemes[i].kind == K_BITNET ? "tq2_0" : schemes[i].name);
+        if (!k) continue;
         schemes[i].ggml_type = (uint32_t)k->ggml_type;
         schemes[i].block_bytes = k->block_bytes;
         schemes[i].block = k->block;

@@ -423,7 +423,8 @@ int bnc_ptq_quantize_file(const bnc_ptq_opts *o, bnc_ptq_result *res, bnc_err *e
             odata[i] = owned[i];
         } else if (t && o->method == BNC_PTQ_AWQ && t->rows == 1) {
             /* norms (possibly divided by AWQ's scales) as f32 */
-            rc = bnc_gguf_add_tensor(og, gt->name, gt->n_dims, gt->ne, bnc_train_ggml_id("f32"), err);
+            rc = bnc_gguf_add_tensor(og, gt->name, gt->n_dims, gt->ne, bnc_train_ggml_id("f32"),
+                                     err);
             odata[i] = w + t->off;
         } else {
             rc = bnc_gguf_add_tensor(og, gt->name, gt->n_dims, gt->ne, gt->type, err);

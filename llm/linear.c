@@ -113,8 +113,8 @@ int llm_linear(const bnc_llm_linear *L, const float *x, int64_t n, float *y, llm
     a->batch = n; /* the buffers hold 64 rows; use the first n */
     rc = bnc_act_quantize(a, x, err);
     if (!rc)
-        rc = bnc_gemv(L->scheme, &L->qp, L->data, L->nbytes, L->rows, a, y,
-                      bnc_isa_best(), pool, err);
+        rc = bnc_gemv(L->scheme, &L->qp, L->data, L->nbytes, L->rows, a, y, bnc_isa_best(), pool,
+                      err);
     a->batch = LLM_MAX_BATCH;
     if (rc) bnc_err_prefix(err, "%s: ", L->name);
     return rc;

@@ -363,7 +363,8 @@ int bnc_tr_load(const char *path, const bnc_tr_layout *L, bnc_tr_state *s, bnc_e
     long ei = rc ? -1 : bnc_gguf_find_tensor(g, "train.ef");
     if (ei >= 0) {
         const bnc_gguf_tensor *gt = &g->tensors[ei];
-        if (gt->type != bnc_train_ggml_id("f32") || gt->ne[0] != (int64_t)L->n_params || gt->n_dims != 2) {
+        if (gt->type != bnc_train_ggml_id("f32") || gt->ne[0] != (int64_t)L->n_params ||
+            gt->n_dims != 2) {
             rc = bnc_err_set(err, BNC_EFORMAT, "%s: train.ef has the wrong shape", spath);
         } else {
             s->ef_ranks = (int)gt->ne[1];

@@ -78,11 +78,16 @@ const float *bnc_tr_ws_input(const bnc_tr_ws *ws, int64_t layer, int which)
 {
     if (!ws || layer < 0 || layer >= ws->L.cfg.n_layers) return NULL;
     switch (which) {
-    case BNC_TR_IN_ATTN: return ws->a_q[layer];
-    case BNC_TR_IN_ATTN_OUT: return ws->o_q[layer];
-    case BNC_TR_IN_FFN: return ws->b_q[layer];
-    case BNC_TR_IN_FFN_DOWN: return ws->m_q[layer];
-    default: return NULL;
+    case BNC_TR_IN_ATTN:
+        return ws->a_q[layer];
+    case BNC_TR_IN_ATTN_OUT:
+        return ws->o_q[layer];
+    case BNC_TR_IN_FFN:
+        return ws->b_q[layer];
+    case BNC_TR_IN_FFN_DOWN:
+        return ws->m_q[layer];
+    default:
+        return NULL;
     }
 }
 

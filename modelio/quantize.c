@@ -270,8 +270,7 @@ static int do_rows(ctx *c, size_t item, int64_t r0, int64_t r1, float gamma, bnc
                               err);
         if (rc == BNC_ENOTSUP)
             rc = s->quantize(src, nr, it->cols, &qp, c->q, c->cap_q, &written, err);
-        if (rc)
-            return bnc_err_prefix(err, "tensor %s: ", t->name);
+        if (rc) return bnc_err_prefix(err, "tensor %s: ", t->name);
         if (written != qn)
             return bnc_err_set(err, BNC_EINTERNAL, "tensor %s: %s wrote %zu bytes, planned %llu",
                                t->name, s->name, written, (unsigned long long)qn);

@@ -13,8 +13,7 @@ int bnc_coll_store(PGconn *c, const char *backend, int ranks, const char *enviro
                    const bnc_coll_result *rows, size_t n, long long *run_id, bnc_err *err)
 {
     int rc = bnc_db_exec(c, "BEGIN", err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     char rk[16];
     snprintf(rk, sizeof rk, "%d", ranks);
     const char *p[3] = {backend, rk, environment_json ? environment_json : "{}"};
@@ -23,8 +22,7 @@ int bnc_coll_store(PGconn *c, const char *backend, int ranks, const char *enviro
                       "INSERT INTO collective_runs (backend, ranks, environment)"
                       " VALUES ($1, $2, $3::jsonb) RETURNING id",
                       3, p, &r, err);
-    if (rc)
-        goto fail;
+    if (rc) goto fail;
     long long id = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     bnc_buf b = {0};
@@ -39,9 +37,9 @@ int bnc_coll_store(PGconn *c, const char *backend, int ranks, const char *enviro
         rc = rc ? rc
                 : bnc_buf_printf(&b, "\t%llu\t%llu\t", (unsigned long long)w->wire_bytes,
                                  (unsigned long long)w->f32_wire_bytes);
-        rc = rc ? rc
-                : isnan(w->rel_error) ? bnc_buf_puts(&b, "\\N\n")
-                                      : bnc_buf_printf(&b, "%.17g\n", w->rel_error);
+        rc = rc                    ? rc
+             : isnan(w->rel_error) ? bnc_buf_puts(&b, "\\N\n")
+                                   : bnc_buf_printf(&b, "%.17g\n", w->rel_error);
     }
     if (rc) {
         bnc_buf_free(&b);
@@ -54,13 +52,10 @@ int bnc_coll_store(PGconn *c, const char *backend, int ranks, const char *enviro
                      " wrong_in_place, wire_bytes, f32_wire_bytes, rel_error) FROM STDIN",
                      b.p ? b.p : "", b.n, err);
     bnc_buf_free(&b);
-    if (rc)
-        goto fail;
+    if (rc) goto fail;
     rc = bnc_db_exec(c, "COMMIT", err);
-    if (rc)
-        goto fail;
-    if (run_id)
-        *run_id = id;
+    if (rc) goto fail;
+    if (run_id) *run_id = id;
     return 0;
 fail:
     PQclear(PQexec(c, "ROLLBACK"));

@@ -35,8 +35,8 @@ int bnc_journal_load(PGconn *c, const char *path, int settle, bnc_sync_result *o
     int rc = bnc_journal_read(path, &h, NULL, NULL, &out->check, err);
     if (rc) return rc;
     if (!h) return bnc_err_set(err, BNC_EFORMAT, "journal %s: empty (no header)", path);
-    bnc_campaign_def d = {h->campaign, "", h->spec_text, h->spec_hash, path,
-                          (int64_t)h->planned_tasks, "running", 0};
+    bnc_campaign_def d = {
+        h->campaign, "", h->spec_text, h->spec_hash, path, (int64_t)h->planned_tasks, "running", 0};
     rc = bnc_store_campaign_ensure(c, &d, err);
     sync_ctx s = {NULL, out, h->campaign, err};
     if (!rc) rc = bnc_sink_new(c, &s.sink, err);

@@ -4,8 +4,8 @@
 
 #include "bnc_task.h"
 
-extern const bnc_task_kind bnc_kind_quant_error; /* quantize a tensor, every error metric */
-extern const bnc_task_kind bnc_kind_noop;        /* nothing: measures the scheduler */
+extern const bnc_task_kind bnc_kind_quant_error;       /* quantize a tensor, every error metric */
+extern const bnc_task_kind bnc_kind_noop;              /* nothing: measures the scheduler */
 extern const bnc_task_kind bnc_kind_layer_sensitivity; /* a model's per-tensor error, one scheme */
 extern const bnc_task_kind bnc_kind_mixed_precision;   /* a scheme per tensor under a bit budget */
 extern const bnc_task_kind bnc_kind_gemv_bench;        /* GEMV throughput against read bandwidth */

@@ -13,9 +13,9 @@ typedef struct bnc_synth_tensor {
     int64_t rows, cols;
     const char *distribution; /* normal, uniform, laplace, student_t, llm */
     uint64_t seed;
-    double df;                /* student_t degrees of freedom (default 3) */
-    double scale;             /* multiplies every value (default 1) */
-    double outlier_fraction;  /* llm: fraction of outlier columns (default 0.01) */
+    double df;               /* student_t degrees of freedom (default 3) */
+    double scale;            /* multiplies every value (default 1) */
+    double outlier_fraction; /* llm: fraction of outlier columns (default 0.01) */
 } bnc_synth_tensor;
 
 /* Reads a tensor definition from the spec's JSON ({rows, cols, ...}). */

@@ -30,10 +30,10 @@ void bnc_metrics_free(bnc_metrics *m);
 typedef struct bnc_task_ctx {
     int rank;
     int local_rank;
-    int threads;       /* threads the task may use */
-    int gpu;           /* device index, -1 for CPU */
+    int threads; /* threads the task may use */
+    int gpu;     /* device index, -1 for CPU */
     const char *host;
-    const char *spec_dir; /* directory of the campaign spec, for relative paths */
+    const char *spec_dir;  /* directory of the campaign spec, for relative paths */
     const json_t *tensors; /* the spec's `tensors:` map (synthetic tensors) */
     const json_t *models;  /* the spec's `models:` map */
     /* Per-process cache of open model files (a bnc_mcache *, owned by

@@ -48,13 +48,11 @@ int bnc_gpu_quant_new(int rank, int local_rank, FILE *log, bnc_gpu_quant **out, 
     *out = NULL;
 #ifdef BNC_HAVE_CUDA
     bnc_gpu_quant *g = calloc(1, sizeof *g);
-    if (!g)
-        return bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", rank);
+    if (!g) return bnc_err_set(err, BNC_ENOMEM, "rank %d: out of memory", rank);
     g->rank = rank;
     g->log = log;
     int rc = bnc_cuda_select_device(local_rank, &g->st.device, g->st.name, sizeof g->st.name, err);
-    if (!rc)
-        rc = bnc_cuda_qctx_new(&g->q, err);
+    if (!rc) rc = bnc_cuda_qctx_new(&g->q, err);
     if (rc) {
         bnc_err_prefix(err, "rank %d: --device gpu: ", rank);
         free(g);
@@ -72,8 +70,7 @@ int bnc_gpu_quant_new(int rank, int local_rank, FILE *log, bnc_gpu_quant **out, 
 
 void bnc_gpu_quant_free(bnc_gpu_quant *g)
 {
-    if (!g)
-        return;
+    if (!g) return;
 #ifdef BNC_HAVE_CUDA
     bnc_cuda_qctx_free(g->q);
 #endif
@@ -91,7 +88,10 @@ void bnc_gpu_quant_attach(bnc_gpu_quant *g, bnc_quant_opts *o)
 #endif
 }
 
-void bnc_gpu_quant_stats_get(const bnc_gpu_quant *g, bnc_gpu_quant_stats *s) { *s = g->st; }
+void bnc_gpu_quant_stats_get(const bnc_gpu_quant *g, bnc_gpu_quant_stats *s)
+{
+    *s = g->st;
+}
 
 int bnc_gpu_quant_h2d(bnc_gpu_quant *g, double *gbps, bnc_err *err)
 {
@@ -115,8 +115,7 @@ int bnc_gpu_quantize_on(int device, const bnc_scheme *s, const bnc_qparams *p, c
     int dev = 0;
     char name[128];
     int rc = bnc_cuda_select_device(device, &dev, name, sizeof name, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     bnc_cuda_quant_times t = {0};
     rc = bnc_cuda_quantize(s, p, x, rows, cols, dst, cap, written, &t, err);
     *seconds = t.total;

@@ -15,8 +15,8 @@
 #include "bnc_time.h"
 #include "kinds.h"
 
-static const char *const keys[] = {"scheme", "rows", "cols", "threads", "batch", "isa",
-                                   "group", "footprint_mb", "min_ms", "reps", NULL};
+static const char *const keys[] = {"scheme", "rows",         "cols",   "threads", "batch", "isa",
+                                   "group",  "footprint_mb", "min_ms", "reps",    NULL};
 
 typedef struct gb_args {
     const char *scheme;
@@ -30,18 +30,15 @@ static int parse(const json_t *params, gb_args *a, bnc_err *err)
     memset(a, 0, sizeof *a);
     long long v;
     int rc = bnc_params_only(params, keys, err);
-    if (!rc)
-        rc = bnc_param_str(params, "scheme", &a->scheme, err);
-    if (rc)
-        return rc;
+    if (!rc) rc = bnc_param_str(params, "scheme", &a->scheme, err);
+    if (rc) return rc;
     if (!bnc_gemv_supported(bnc_scheme_find(a->scheme)))
         return bnc_err_set(err, BNC_EINVAL,
                            "parameter 'scheme': '%s' has no GEMV kernel (bitnet, bitnet-row, "
                            "bitnet-group, tq2_0, tq1_0, q8_0, q4_0 have)",
                            a->scheme);
 #define INT(name, def, lo, hi, field)                                                              \
-    if ((rc = bnc_param_int(params, name, def, lo, hi, &v, err)))                                  \
-        return rc;                                                                                 \
+    if ((rc = bnc_param_int(params, name, def, lo, hi, &v, err))) return rc;                       \
     a->field = v;
     INT("rows", 4096, 1, 1 << 20, rows)
     INT("cols", 4096, 1, 1 << 20, cols)
@@ -54,8 +51,7 @@ static int parse(const json_t *params, gb_args *a, bnc_err *err)
 #undef INT
     const char *isa = NULL;
     if (json_object_get(params, "isa")) {
-        if ((rc = bnc_param_str(params, "isa", &isa, err)))
-            return rc;
+        if ((rc = bnc_param_str(params, "isa", &isa, err))) return rc;
         if ((rc = bnc_isa_parse(isa, &a->isa, err)))
             return bnc_err_prefix(err, "parameter 'isa': ");
     } else if ((rc = bnc_isa_select(&a->isa, err))) {
@@ -89,10 +85,8 @@ static size_t default_footprint(void)
 {
     long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
     size_t f = llc > 0 ? 2 * (size_t)llc : 0;
-    if (f < (256u << 20))
-        f = 256u << 20;
-    if (f > (1024u << 20))
-        f = 1024u << 20;
+    if (f < (256u << 20)) f = 256u << 20;
+    if (f > (1024u << 20)) f = 1024u << 20;
     return f;
 }
 
@@ -102,8 +96,7 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
     (void)ctx;
     gb_args a;
     int rc = parse(params, &a, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     const bnc_scheme *s = bnc_scheme_find(a.scheme);
     int64_t n = a.rows * a.cols;
     float *w = malloc((size_t)n * sizeof *w);
@@ -115,8 +108,8 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
     bnc_act *act = NULL;
     bnc_pool *pool = NULL;
     if (!w || !x || !y || !y64 || !q) {
-        rc = bnc_err_set(err, BNC_ENOMEM, "out of memory for a %lldx%lld matrix",
-                         (long long)a.rows, (long long)a.cols);
+        rc = bnc_err_set(err, BNC_ENOMEM, "out of memory for a %lldx%lld matrix", (long long)a.rows,
+                         (long long)a.cols);
         goto done;
     }
     bnc_rng r;
@@ -155,16 +148,15 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
         double t0 = bnc_now(), t;
         long calls = 0;
         do {
-            rc = bnc_gemv(s, &a.qp, arena + (pos++ % copies) * stride, wbytes, a.rows, act,
-                          y, a.isa, pool, err);
+            rc = bnc_gemv(s, &a.qp, arena + (pos++ % copies) * stride, wbytes, a.rows, act, y,
+                          a.isa, pool, err);
             calls++;
             t = bnc_now() - t0;
         } while (!rc && t < min_s);
         if (rep > 0 && t / (double)calls < best) /* rep 0 warms up */
             best = t / (double)calls;
     }
-    if (rc)
-        goto done;
+    if (rc) goto done;
     double bw = bnc_stream_read_gbps(pool, arena, copies * stride / 64 * 64, min_s, (int)a.reps);
     double gbps = (double)wbytes / best / 1e9;
     bnc_metrics_add(out, "gbps", gbps, "GB/s");

@@ -19,8 +19,7 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
 {
     (void)ctx;
     json_t *f = json_object_get(params, "fail");
-    if (f && json_is_true(f))
-        return bnc_err_set(err, BNC_EINVAL, "noop task asked to fail");
+    if (f && json_is_true(f)) return bnc_err_set(err, BNC_EINVAL, "noop task asked to fail");
     long long ms = json_integer_value(json_object_get(params, "sleep_ms"));
     if (ms > 0) {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

@@ -12,8 +12,8 @@
 #include "bnc_time.h"
 #include "kinds.h"
 
-static const char *const keys[] = {"tensor", "scheme", "group", "threshold", "row_begin",
-                                   "row_end", NULL};
+static const char *const keys[] = {"tensor",    "scheme",  "group", "threshold",
+                                   "row_begin", "row_end", NULL};
 
 typedef struct qe_args {
     const bnc_scheme *scheme;
@@ -26,30 +26,24 @@ static int parse(const json_t *params, const bnc_task_ctx *ctx, qe_args *a, bnc_
 {
     int rc = bnc_params_only(params, keys, err);
     const char *scheme = NULL, *tensor = NULL;
-    if (!rc)
-        rc = bnc_param_str(params, "scheme", &scheme, err);
-    if (!rc)
-        rc = bnc_param_str(params, "tensor", &tensor, err);
-    if (rc)
-        return rc;
+    if (!rc) rc = bnc_param_str(params, "scheme", &scheme, err);
+    if (!rc) rc = bnc_param_str(params, "tensor", &tensor, err);
+    if (rc) return rc;
     a->scheme = bnc_scheme_find(scheme);
     if (!a->scheme) {
         char list[600] = "";
         for (size_t i = 0; i < bnc_scheme_count(); i++) {
             strncat(list, bnc_scheme_at(i)->name, sizeof list - strlen(list) - 1);
-            if (i + 1 < bnc_scheme_count())
-                strncat(list, ", ", sizeof list - strlen(list) - 1);
+            if (i + 1 < bnc_scheme_count()) strncat(list, ", ", sizeof list - strlen(list) - 1);
         }
         return bnc_err_set(err, BNC_EINVAL, "parameter 'scheme': unknown scheme '%s' (known: %s)",
                            scheme, list);
     }
     rc = bnc_synth_from_json(json_object_get(ctx->tensors, tensor), tensor, &a->tensor, err);
-    if (rc)
-        return bnc_err_prefix(err, "parameter 'tensor': ");
+    if (rc) return bnc_err_prefix(err, "parameter 'tensor': ");
     memset(&a->qp, 0, sizeof a->qp);
     long long g, rb, re;
-    if ((rc = bnc_param_int(params, "group", 0, 0, 1 << 24, &g, err)))
-        return rc;
+    if ((rc = bnc_param_int(params, "group", 0, 0, 1 << 24, &g, err))) return rc;
     a->qp.group = g;
     json_t *th = json_object_get(params, "threshold");
     if (th && !json_is_number(th))
@@ -79,8 +73,7 @@ static double cost(const json_t *params, const bnc_task_ctx *ctx)
 {
     qe_args a;
     bnc_err e;
-    if (parse(params, ctx, &a, &e))
-        return 1.0;
+    if (parse(params, ctx, &a, &e)) return 1.0;
     return (double)(a.row_end - a.row_begin) * (double)a.tensor.cols;
 }
 
@@ -91,12 +84,11 @@ static int gpu_compare(const bnc_task_ctx *ctx, const qe_args *a, const float *x
                        bnc_err *err)
 {
     void *g = malloc(written ? written : 1);
-    if (!g)
-        return bnc_err_set(err, BNC_ENOMEM, "out of memory for the GPU copy");
+    if (!g) return bnc_err_set(err, BNC_ENOMEM, "out of memory for the GPU copy");
     size_t gw = 0;
     double sec = 0;
-    int rc = bnc_gpu_quantize_on(ctx->gpu, a->scheme, &a->qp, x, rows, cols, g, written, &gw,
-                                 &sec, err);
+    int rc =
+        bnc_gpu_quantize_on(ctx->gpu, a->scheme, &a->qp, x, rows, cols, g, written, &gw, &sec, err);
     if (rc == BNC_ENOTSUP) {
         bnc_err_clear(err);
         free(g);
@@ -117,8 +109,7 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
 {
     qe_args a;
     int rc = parse(params, ctx, &a, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     double t0 = bnc_now();
     int64_t rows = a.row_end - a.row_begin, cols = a.tensor.cols, n = rows * cols;
     a.qp.seed = seed;
@@ -131,26 +122,22 @@ static int run(const json_t *params, uint64_t seed, const bnc_task_ctx *ctx, bnc
                          (long long)cols);
         goto done;
     }
-    if ((rc = bnc_synth_fill(&a.tensor, seed, a.row_begin, a.row_end, x, err)))
-        goto done;
+    if ((rc = bnc_synth_fill(&a.tensor, seed, a.row_begin, a.row_end, x, err))) goto done;
     size_t written = 0;
     double tq = bnc_now();
-    if ((rc = a.scheme->quantize(x, rows, cols, &a.qp, q, cap, &written, err)))
-        goto done;
+    if ((rc = a.scheme->quantize(x, rows, cols, &a.qp, q, cap, &written, err))) goto done;
     double td = bnc_now();
     /* On a GPU lane: the GPU quantizes too, and must give the same bytes. */
     if (ctx->gpu >= 0 && (rc = gpu_compare(ctx, &a, x, rows, cols, q, written, out, err)))
         goto done;
-    if ((rc = a.scheme->dequantize(q, written, rows, cols, &a.qp, y, err)))
-        goto done;
+    if ((rc = a.scheme->dequantize(q, written, rows, cols, &a.qp, y, err))) goto done;
     double tend = bnc_now();
     bnc_qerr e;
     bnc_qerr_compute(x, y, n, &e);
     double bpw = 8.0 * (double)written / (double)n;
     bnc_metrics_add(out, "rel_rmse", e.rel_rmse, "");
     bnc_metrics_add(out, "mse", e.mse, "");
-    if (isfinite(e.sqnr_db))
-        bnc_metrics_add(out, "sqnr_db", e.sqnr_db, "dB");
+    if (isfinite(e.sqnr_db)) bnc_metrics_add(out, "sqnr_db", e.sqnr_db, "dB");
     bnc_metrics_add(out, "cosine", e.cosine, "");
     bnc_metrics_add(out, "max_abs_err", e.max_abs, "");
     bnc_metrics_add(out, "nonzero_fraction", 1.0 - e.sparsity, "");

@@ -10,8 +10,8 @@
 int bnc_params_only(const json_t *params, const char *const *allowed, bnc_err *err);
 /* Reads an optional integer parameter (def when absent); BNC_EINVAL naming
  * key when it is not an integer in [lo, hi]. */
-int bnc_param_int(const json_t *params, const char *key, long long def, long long lo,
-                  long long hi, long long *out, bnc_err *err);
+int bnc_param_int(const json_t *params, const char *key, long long def, long long lo, long long hi,
+                  long long *out, bnc_err *err);
 /* Reads a required string parameter. */
 int bnc_param_str(const json_t *params, const char *key, const char **out, bnc_err *err);
 

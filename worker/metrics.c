@@ -8,8 +8,7 @@ int bnc_metrics_add(bnc_metrics *m, const char *name, double value, const char *
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 16;
         bnc_metric *v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return BNC_ENOMEM;
+        if (!v) return BNC_ENOMEM;
         m->v = v;
         m->cap = cap;
     }
@@ -20,7 +19,10 @@ int bnc_metrics_add(bnc_metrics *m, const char *name, double value, const char *
     return 0;
 }
 
-void bnc_metrics_reset(bnc_metrics *m) { m->n = 0; }
+void bnc_metrics_reset(bnc_metrics *m)
+{
+    m->n = 0;
+}
 
 void bnc_metrics_free(bnc_metrics *m)
 {

@@ -16,8 +16,7 @@ int bnc_params_only(const json_t *params, const char *const *allowed, bnc_err *e
             char list[300] = "";
             for (const char *const *a = allowed; *a; a++) {
                 strncat(list, *a, sizeof list - strlen(list) - 1);
-                if (a[1])
-                    strncat(list, ", ", sizeof list - strlen(list) - 1);
+                if (a[1]) strncat(list, ", ", sizeof list - strlen(list) - 1);
             }
             return bnc_err_set(err, BNC_EINVAL, "unknown parameter '%s' (expected: %s)", k, list);
         }
@@ -25,8 +24,8 @@ int bnc_params_only(const json_t *params, const char *const *allowed, bnc_err *e
     return 0;
 }
 
-int bnc_param_int(const json_t *params, const char *key, long long def, long long lo,
-                  long long hi, long long *out, bnc_err *err)
+int bnc_param_int(const json_t *params, const char *key, long long def, long long lo, long long hi,
+                  long long *out, bnc_err *err)
 {
     json_t *v = json_object_get(params, key);
     if (!v) {
@@ -46,8 +45,7 @@ int bnc_param_int(const json_t *params, const char *key, long long def, long lon
 int bnc_param_str(const json_t *params, const char *key, const char **out, bnc_err *err)
 {
     json_t *v = json_object_get(params, key);
-    if (!v)
-        return bnc_err_set(err, BNC_EINVAL, "missing parameter '%s'", key);
+    if (!v) return bnc_err_set(err, BNC_EINVAL, "missing parameter '%s'", key);
     if (!json_is_string(v))
         return bnc_err_set(err, BNC_EINVAL, "parameter '%s' must be a string", key);
     *out = json_string_value(v);

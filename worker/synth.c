@@ -18,8 +18,8 @@ int bnc_synth_from_json(const json_t *def, const char *name, bnc_synth_tensor *o
     json_t *v;
     out->df = (v = json_object_get(def, "df")) ? json_number_value(v) : 3.0;
     out->scale = (v = json_object_get(def, "scale")) ? json_number_value(v) : 1.0;
-    out->outlier_fraction = (v = json_object_get(def, "outlier_fraction")) ? json_number_value(v)
-                                                                           : 0.01;
+    out->outlier_fraction =
+        (v = json_object_get(def, "outlier_fraction")) ? json_number_value(v) : 0.01;
     if (out->rows <= 0 || out->cols <= 0 || !out->distribution)
         return bnc_err_set(err, BNC_EINVAL, "tensor '%s' needs rows, cols and distribution", name);
     if (out->rows * out->cols > (1LL << 32))
@@ -59,8 +59,7 @@ int bnc_synth_fill(const bnc_synth_tensor *t, uint64_t seed, int64_t row_begin, 
                  * integer df, else through a gamma-free approximation. */
                 double z = bnc_rng_normal(&rng), chi = 0;
                 int k = (int)t->df;
-                if (k < 1)
-                    k = 1;
+                if (k < 1) k = 1;
                 for (int i = 0; i < k; i++) {
                     double g = bnc_rng_normal(&rng);
                     chi += g * g;

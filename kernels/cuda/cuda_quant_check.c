@@ -24,14 +24,14 @@ static int one(const char *scheme, shape sh, int big, int *fails)
 {
     const bnc_scheme *s = bnc_scheme_find(scheme);
     if (!s) {
-        printf("{\"check\":\"cuda_quant\",\"scheme\":\"%s\",\"error\":\"not in the table\"}\n", scheme);
+        printf("{\"check\":\"cuda_quant\",\"scheme\":\"%s\",\"error\":\"not in the table\"}\n",
+               scheme);
         (*fails)++;
         return 0;
     }
     bnc_qparams p = {.group = sh.group};
     size_t need = s->qsize(sh.rows, sh.cols, &p);
-    if (need == 0)
-        return 0; /* a shape this scheme does not take */
+    if (need == 0) return 0; /* a shape this scheme does not take */
     int64_t n = sh.rows * sh.cols;
     float *x = malloc((size_t)n * sizeof(float));
     uint8_t *a = malloc(need), *b = malloc(need);
@@ -52,13 +52,11 @@ static int one(const char *scheme, shape sh, int big, int *fails)
     if (!rc && !rg)
         for (size_t i = 0; i < need; i++)
             if (a[i] != b[i]) {
-                if (first == (size_t)-1)
-                    first = i;
+                if (first == (size_t)-1) first = i;
                 diff++;
             }
     int ok = !rc && !rg && wa == wb && diff == 0;
-    if (!ok)
-        (*fails)++;
+    if (!ok) (*fails)++;
     printf("{\"check\":\"cuda_quant\",\"scheme\":\"%s\",\"rows\":%lld,\"cols\":%lld,\"group\":%lld,"
            "\"bytes\":%zu,\"bytes_differing\":%zu,\"first_difference\":%lld,\"ok\":%s,"
            "\"gpu_s\":%.6f,\"h2d_s\":%.6f,\"kernel_s\":%.6f,\"kernel_GBps\":%.2f%s%s%s}\n",
@@ -83,18 +81,16 @@ int main(int argc, char **argv)
     }
     static const char *schemes[] = {"bitnet", "bitnet-row", "bitnet-group", "tq2_0",
                                     "tq1_0",  "q8_0",       "q4_0",         "f16"};
-    shape small[] = {{1, 256, 0},  {7, 300, 0},    {3, 4096, 256}, {64, 1024, 0},
-                     {5, 33, 0},   {300, 512, 128}, {1, 70000, 0}, {129, 2048, 0}};
+    shape small[] = {{1, 256, 0}, {7, 300, 0},     {3, 4096, 256}, {64, 1024, 0},
+                     {5, 33, 0},  {300, 512, 128}, {1, 70000, 0},  {129, 2048, 0}};
     shape large[] = {{4096, 4096, 0}, {11008, 4096, 0}};
     int fails = 0;
     for (size_t si = 0; si < sizeof schemes / sizeof *schemes; si++) {
         for (size_t k = 0; k < sizeof small / sizeof *small; k++)
-            if (one(schemes[si], small[k], 0, &fails))
-                return 1;
+            if (one(schemes[si], small[k], 0, &fails)) return 1;
         if (!quick)
             for (size_t k = 0; k < sizeof large / sizeof *large; k++)
-                if (one(schemes[si], large[k], 1, &fails))
-                    return 1;
+                if (one(schemes[si], large[k], 1, &fails)) return 1;
     }
     double h2d = 0;
     bnc_err err = {0};

@@ -15,7 +15,8 @@ extern "C" {
 #include "bnc_cuda_quant.h"
 }
 
-namespace {
+namespace
+{
 
 enum kind { K_NONE, K_BITNET_T, K_BITNET_R, K_BITNET_G, K_TQ2, K_TQ1, K_Q8, K_Q4, K_F16 };
 
@@ -24,14 +25,17 @@ kind kind_of(const bnc_scheme *s)
     static const struct {
         const char *name;
         kind k;
-    } map[] = {{"bitnet", K_BITNET_T}, {"bitnet-row", K_BITNET_R}, {"bitnet-group", K_BITNET_G},
-               {"tq2_0", K_TQ2},       {"tq1_0", K_TQ1},          {"q8_0", K_Q8},
-               {"q4_0", K_Q4},         {"f16", K_F16}};
-    if (!s || !s->name)
-        return K_NONE;
+    } map[] = {{"bitnet", K_BITNET_T},
+               {"bitnet-row", K_BITNET_R},
+               {"bitnet-group", K_BITNET_G},
+               {"tq2_0", K_TQ2},
+               {"tq1_0", K_TQ1},
+               {"q8_0", K_Q8},
+               {"q4_0", K_Q4},
+               {"f16", K_F16}};
+    if (!s || !s->name) return K_NONE;
     for (const auto &m : map)
-        if (!strcmp(s->name, m.name))
-            return m.k;
+        if (!strcmp(s->name, m.name)) return m.k;
     return K_NONE;
 }
 
@@ -45,30 +49,30 @@ __device__ uint16_t f32_to_f16(float f)
     uint32_t sign = (x >> 16) & 0x8000u;
     uint32_t ax = x & 0x7fffffffu;
     if (ax >= 0x7f800000u)
-        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
-    if (ax >= 0x477ff000u)
-        return (uint16_t)(sign | 0x7c00u);
+        return (uint16_t)(sign | 0x7c00u |
+                          (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
     if (ax >= 0x38800000u) {
         uint32_t r = ax - (112u << 23);
         r += 0xfffu + ((r >> 13) & 1u);
         return (uint16_t)(sign | (r >> 13));
     }
     uint32_t e = ax >> 23;
-    if (e == 0)
-        return (uint16_t)sign;
+    if (e == 0) return (uint16_t)sign;
     uint32_t m = (ax & 0x7fffffu) | 0x800000u;
     uint32_t shift = 126u - e;
-    if (shift > 24)
-        return (uint16_t)sign;
+    if (shift > 24) return (uint16_t)sign;
     uint32_t q = m >> shift;
     uint32_t rem = m & ((1u << shift) - 1u);
     uint32_t half = 1u << (shift - 1u);
-    if (rem > half || (rem == half && (q & 1u)))
-        q++;
+    if (rem > half || (rem == half && (q & 1u))) q++;
     return (uint16_t)(sign | q);
 }
 
-__device__ bool f16_finite(uint16_t h) { return (h & 0x7c00u) != 0x7c00u; }
+__device__ bool f16_finite(uint16_t h)
+{
+    return (h & 0x7c00u) != 0x7c00u;
+}
 
 __device__ void st16(uint8_t *p, uint16_t v)
 {
@@ -85,8 +89,7 @@ __global__ void k_lanes(const float *__restrict__ x, int64_t nseg, int64_t rows,
                         int64_t group, int tensor_mode, int64_t n, double *__restrict__ lanes)
 {
     int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= nseg * 16)
-        return;
+    if (t >= nseg * 16) return;
     int64_t s = t / 16, l = t % 16, start, len;
     if (tensor_mode) {
         start = s * CHUNK;
@@ -108,8 +111,7 @@ __global__ void k_group_gamma(const double *__restrict__ lanes, int64_t nseg, in
                               int64_t group, float *__restrict__ gamma, int *__restrict__ bad)
 {
     int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (s >= nseg)
-        return;
+    if (s >= nseg) return;
     double sum = 0;
     for (int l = 0; l < 16; l++)
         sum = __dadd_rn(sum, lanes[s * 16 + l]);
@@ -117,8 +119,7 @@ __global__ void k_group_gamma(const double *__restrict__ lanes, int64_t nseg, in
     int64_t len = cols - g * group < group ? cols - g * group : group;
     float gm = (float)__ddiv_rn(sum, (double)len);
     gamma[s] = gm;
-    if (!isfinite(gm))
-        atomicOr(bad, 1);
+    if (!isfinite(gm)) atomicOr(bad, 1);
 }
 
 // Tensor mode: chunk sums (lanes in order), then chunks in order, all on one
@@ -126,8 +127,7 @@ __global__ void k_group_gamma(const double *__restrict__ lanes, int64_t nseg, in
 __global__ void k_tensor_gamma(const double *__restrict__ lanes, int64_t nchunks, int64_t n,
                                float *__restrict__ gamma, int *__restrict__ bad)
 {
-    if (blockIdx.x != 0 || threadIdx.x != 0)
-        return;
+    if (blockIdx.x != 0 || threadIdx.x != 0) return;
     double sum = 0;
     for (int64_t c = 0; c < nchunks; c++) {
         double cs = 0;
@@ -135,8 +135,7 @@ __global__ void k_tensor_gamma(const double *__restrict__ lanes, int64_t nchunks
             cs = __dadd_rn(cs, lanes[c * 16 + l]);
         sum = __dadd_rn(sum, cs);
     }
-    if (!isfinite(sum))
-        atomicOr(bad, 1);
+    if (!isfinite(sum)) atomicOr(bad, 1);
     gamma[0] = (float)__ddiv_rn(sum, (double)n);
 }
 
@@ -149,8 +148,7 @@ __global__ void k_bitnet_pack(const float *__restrict__ x, int64_t rows, int64_t
 {
     int64_t nb = (cols + 127) / 128;
     int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= rows * nb)
-        return;
+    if (t >= rows * nb) return;
     int64_t r = t / nb, b = t % nb;
     float gm = tensor_mode ? gamma[0] : gamma[r * ((cols + group - 1) / group) + b * 128 / group];
     float inv = __fdiv_rn(1.0f, __fadd_rn(gm, EPS));
@@ -190,17 +188,14 @@ __global__ void k_q8_0(const float *__restrict__ x, int64_t nblocks, uint8_t *__
                        int *__restrict__ bad)
 {
     int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= nblocks)
-        return;
+    if (b >= nblocks) return;
     const float *xb = x + b * 32;
     float amax;
-    if (!block_amax(xb, 32, &amax, bad))
-        return;
+    if (!block_amax(xb, 32, &amax, bad)) return;
     float d = __fdiv_rn(amax, 127.0f);
     float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
     uint16_t dh = f32_to_f16(d);
-    if (!f16_finite(dh))
-        atomicOr(bad, 1);
+    if (!f16_finite(dh)) atomicOr(bad, 1);
     uint8_t *blk = out + b * 34;
     st16(blk, dh);
     for (int j = 0; j < 32; j++)
@@ -211,8 +206,7 @@ __global__ void k_q4_0(const float *__restrict__ x, int64_t nblocks, uint8_t *__
                        int *__restrict__ bad)
 {
     int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= nblocks)
-        return;
+    if (b >= nblocks) return;
     const float *xb = x + b * 32;
     float amax = 0.0f, max = 0.0f;
     for (int j = 0; j < 32; j++) {
@@ -228,8 +222,7 @@ __global__ void k_q4_0(const float *__restrict__ x, int64_t nblocks, uint8_t *__
     float d = __fdiv_rn(max, -8.0f);
     float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
     uint16_t dh = f32_to_f16(d);
-    if (!f16_finite(dh))
-        atomicOr(bad, 1);
+    if (!f16_finite(dh)) atomicOr(bad, 1);
     uint8_t *blk = out + b * 18;
     st16(blk, dh);
     for (int j = 0; j < 16; j++) {
@@ -241,24 +234,27 @@ __global__ void k_q4_0(const float *__restrict__ x, int64_t nblocks, uint8_t *__
     }
 }
 
-__device__ unsigned trit(float x, float id) { return (unsigned)((long)roundf(__fmul_rn(x, id)) + 1); }
+__device__ unsigned trit(float x, float id)
+{
+    return (unsigned)((long)roundf(__fmul_rn(x, id)) + 1);
+}
 
-__device__ uint8_t frac_byte(unsigned v) { return (uint8_t)((v * 256u + 242u) / 243u); }
+__device__ uint8_t frac_byte(unsigned v)
+{
+    return (uint8_t)((v * 256u + 242u) / 243u);
+}
 
 __global__ void k_tq2_0(const float *__restrict__ x, int64_t nblocks, uint8_t *__restrict__ out,
                         int *__restrict__ bad)
 {
     int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= nblocks)
-        return;
+    if (b >= nblocks) return;
     const float *xb = x + b * 256;
     float amax;
-    if (!block_amax(xb, 256, &amax, bad))
-        return;
+    if (!block_amax(xb, 256, &amax, bad)) return;
     float d = amax, id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
     uint16_t dh = f32_to_f16(d);
-    if (!f16_finite(dh))
-        atomicOr(bad, 1);
+    if (!f16_finite(dh)) atomicOr(bad, 1);
     uint8_t *blk = out + b * 66;
     for (int c = 0; c < 2; c++)
         for (int m = 0; m < 32; m++) {
@@ -274,16 +270,13 @@ __global__ void k_tq1_0(const float *__restrict__ x, int64_t nblocks, uint8_t *_
                         int *__restrict__ bad)
 {
     int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= nblocks)
-        return;
+    if (b >= nblocks) return;
     const float *xb = x + b * 256;
     float amax;
-    if (!block_amax(xb, 256, &amax, bad))
-        return;
+    if (!block_amax(xb, 256, &amax, bad)) return;
     float d = amax, id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
     uint16_t dh = f32_to_f16(d);
-    if (!f16_finite(dh))
-        atomicOr(bad, 1);
+    if (!f16_finite(dh)) atomicOr(bad, 1);
     uint8_t *blk = out + b * 54;
     for (int m = 0; m < 32; m++) {
         unsigned v = 0;
@@ -310,15 +303,16 @@ __global__ void k_f16(const float *__restrict__ x, int64_t n, uint8_t *__restric
                       int *__restrict__ bad)
 {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n)
-        return;
+    if (i >= n) return;
     uint16_t h = f32_to_f16(x[i]);
-    if (!isfinite(x[i]) || !f16_finite(h))
-        atomicOr(bad, 1);
+    if (!isfinite(x[i]) || !f16_finite(h)) atomicOr(bad, 1);
     st16(out + 2 * i, h);
 }
 
-unsigned grid(int64_t n, int threads) { return (unsigned)((n + threads - 1) / threads); }
+unsigned grid(int64_t n, int threads)
+{
+    return (unsigned)((n + threads - 1) / threads);
+}
 
 double now()
 {
@@ -331,7 +325,8 @@ int cuda_fail(bnc_err *err, const char *call, cudaError_t e)
 {
     int dev = -1;
     cudaGetDevice(&dev);
-    return bnc_err_set(err, BNC_ENET, "%s failed on device %d: %s", call, dev, cudaGetErrorString(e));
+    return bnc_err_set(err, BNC_ENET, "%s failed on device %d: %s", call, dev,
+                       cudaGetErrorString(e));
 }
 
 } // namespace
@@ -345,7 +340,10 @@ int cuda_fail(bnc_err *err, const char *call, cudaError_t e)
         }                                                                                          \
     } while (0)
 
-extern "C" int bnc_cuda_quant_supported(const bnc_scheme *s) { return kind_of(s) != K_NONE; }
+extern "C" int bnc_cuda_quant_supported(const bnc_scheme *s)
+{
+    return kind_of(s) != K_NONE;
+}
 
 extern "C" int bnc_cuda_h2d_bandwidth(size_t bytes, double *gbps, bnc_err *err)
 {
@@ -367,10 +365,8 @@ extern "C" int bnc_cuda_h2d_bandwidth(size_t bytes, double *gbps, bnc_err *err)
     CK(cudaEventElapsedTime(&ms, a, b));
     *gbps = 5.0 * (double)bytes / (ms * 1e-3) / 1e9;
 done:
-    if (a)
-        cudaEventDestroy(a);
-    if (b)
-        cudaEventDestroy(b);
+    if (a) cudaEventDestroy(a);
+    if (b) cudaEventDestroy(b);
     cudaFreeHost(h);
     cudaFree(d);
     return rc;
@@ -394,13 +390,10 @@ static const size_t SLAB = (size_t)64 << 20;
 
 extern "C" void bnc_cuda_qctx_free(bnc_cuda_qctx *q)
 {
-    if (!q)
-        return;
+    if (!q) return;
     for (int i = 0; i < 2; i++) {
-        if (q->st[i])
-            cudaStreamDestroy(q->st[i]);
-        if (q->stage[i])
-            cudaFreeHost(q->stage[i]);
+        if (q->st[i]) cudaStreamDestroy(q->st[i]);
+        if (q->stage[i]) cudaFreeHost(q->stage[i]);
     }
     cudaFree(q->dx);
     cudaFree(q->dout);
@@ -417,8 +410,7 @@ extern "C" int bnc_cuda_qctx_new(bnc_cuda_qctx **out, bnc_err *err)
     if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev < 1)
         return bnc_err_set(err, BNC_ENOTSUP, "no CUDA device");
     bnc_cuda_qctx *q = (bnc_cuda_qctx *)calloc(1, sizeof *q);
-    if (!q)
-        return bnc_err_set(err, BNC_ENOMEM, "GPU quantizer: out of memory");
+    if (!q) return bnc_err_set(err, BNC_ENOMEM, "GPU quantizer: out of memory");
     CK(cudaMalloc((void **)&q->dbad, sizeof(int)));
     for (int i = 0; i < 2; i++) {
         CK(cudaMallocHost(&q->stage[i], SLAB));
@@ -451,14 +443,12 @@ done:
 /* Grows a device buffer to at least bytes. */
 static int grow(void **p, size_t *cap, size_t bytes, bnc_err *err)
 {
-    if (*cap >= bytes)
-        return 0;
+    if (*cap >= bytes) return 0;
     cudaFree(*p);
     *p = NULL;
     *cap = 0;
     cudaError_t e = cudaMalloc(p, bytes);
-    if (e != cudaSuccess)
-        return cuda_fail(err, "cudaMalloc", e);
+    if (e != cudaSuccess) return cuda_fail(err, "cudaMalloc", e);
     *cap = bytes;
     return 0;
 }
@@ -476,18 +466,24 @@ extern "C" int bnc_cuda_quantize_ctx(bnc_cuda_qctx *q, const bnc_scheme *s, cons
     if (need == 0 || rows < 1 || cols < 1)
         return s->quantize(x, rows, cols, p, dst, cap, written, err);
     if (cap < need)
-        return bnc_err_set(err, BNC_EINVAL, "%s: buffer of %zu bytes, need %zu", s->name, cap, need);
+        return bnc_err_set(err, BNC_EINVAL, "%s: buffer of %zu bytes, need %zu", s->name, cap,
+                           need);
     int64_t n = rows * cols;
     size_t xbytes = (size_t)n * sizeof(float);
     int rc = 0, hbad = 0, tensor = k == K_BITNET_T;
-    int64_t group = k == K_BITNET_R ? cols : k == K_BITNET_G ? (p && p->group > 0 ? p->group : 128) : 0;
-    int64_t nseg = tensor ? (n + CHUNK - 1) / CHUNK : group ? rows * ((cols + group - 1) / group) : 0;
+    int64_t group = k == K_BITNET_R   ? cols
+                    : k == K_BITNET_G ? (p && p->group > 0 ? p->group : 128)
+                                      : 0;
+    int64_t nseg = tensor  ? (n + CHUNK - 1) / CHUNK
+                   : group ? rows * ((cols + group - 1) / group)
+                           : 0;
     double t0 = now(), t1 = 0, t2 = 0;
     if ((rc = grow((void **)&q->dx, &q->cap_x, xbytes, err)) ||
         (rc = grow((void **)&q->dout, &q->cap_out, need, err)))
         return rc;
-    if (nseg && ((rc = grow((void **)&q->dlanes, &q->cap_lanes, (size_t)nseg * 16 * sizeof(double), err)) ||
-                 (rc = grow((void **)&q->dgamma, &q->cap_gamma, (size_t)nseg * sizeof(float), err))))
+    if (nseg &&
+        ((rc = grow((void **)&q->dlanes, &q->cap_lanes, (size_t)nseg * 16 * sizeof(double), err)) ||
+         (rc = grow((void **)&q->dgamma, &q->cap_gamma, (size_t)nseg * sizeof(float), err))))
         return rc;
     CK(cudaMemsetAsync(q->dbad, 0, sizeof(int), q->st[0]));
     /* Upload: the host copies slab i into pinned buffer i % 2 while the DMA
@@ -497,7 +493,8 @@ extern "C" int bnc_cuda_quantize_ctx(bnc_cuda_qctx *q, const bnc_scheme *s, cons
         int j = (int)(i % 2);
         CK(cudaStreamSynchronize(q->st[j]));
         memcpy(q->stage[j], (const char *)x + off, len);
-        CK(cudaMemcpyAsync((char *)q->dx + off, q->stage[j], len, cudaMemcpyHostToDevice, q->st[j]));
+        CK(cudaMemcpyAsync((char *)q->dx + off, q->stage[j], len, cudaMemcpyHostToDevice,
+                           q->st[j]));
     }
     CK(cudaStreamSynchronize(q->st[1]));
     CK(cudaStreamSynchronize(q->st[0]));
@@ -507,14 +504,16 @@ extern "C" int bnc_cuda_quantize_ctx(bnc_cuda_qctx *q, const bnc_scheme *s, cons
         cudaStream_t st = q->st[0];
         if (k == K_BITNET_T || k == K_BITNET_R || k == K_BITNET_G) {
             int64_t nscale = tensor ? 1 : nseg;
-            k_lanes<<<grid(nseg * 16, T), T, 0, st>>>(q->dx, nseg, rows, cols, group, tensor, n, q->dlanes);
+            k_lanes<<<grid(nseg * 16, T), T, 0, st>>>(q->dx, nseg, rows, cols, group, tensor, n,
+                                                      q->dlanes);
             if (tensor)
                 k_tensor_gamma<<<1, 1, 0, st>>>(q->dlanes, nseg, n, q->dgamma, q->dbad);
             else
-                k_group_gamma<<<grid(nseg, T), T, 0, st>>>(q->dlanes, nseg, cols, group, q->dgamma, q->dbad);
+                k_group_gamma<<<grid(nseg, T), T, 0, st>>>(q->dlanes, nseg, cols, group, q->dgamma,
+                                                           q->dbad);
             int64_t nb = (cols + 127) / 128;
             k_bitnet_pack<<<grid(rows * nb, T), T, 0, st>>>(q->dx, rows, cols, group ? group : 128,
-                                                           tensor, q->dgamma, q->dout);
+                                                            tensor, q->dgamma, q->dout);
             /* the f32 scales follow the codes */
             CK(cudaMemcpyAsync(q->dout + rows * nb * 32, q->dgamma, (size_t)nscale * sizeof(float),
                                cudaMemcpyDeviceToDevice, st));
@@ -563,8 +562,7 @@ extern "C" int bnc_cuda_quantize(const bnc_scheme *s, const bnc_qparams *p, cons
         return bnc_err_set(err, BNC_ENOTSUP, "%s: no GPU quantizer", s ? s->name : "(null)");
     bnc_cuda_qctx *q = NULL;
     int rc = bnc_cuda_qctx_new(&q, err);
-    if (!rc)
-        rc = bnc_cuda_quantize_ctx(q, s, p, x, rows, cols, dst, cap, written, times, err);
+    if (!rc) rc = bnc_cuda_quantize_ctx(q, s, p, x, rows, cols, dst, cap, written, times, err);
     bnc_cuda_qctx_free(q);
     return rc;
 }

@@ -29,13 +29,11 @@ static void expect_error(const char *text, const char *msg)
         bnc_task_ctx ctx = {0};
         ctx.tensors = s->tensors;
         rc = bnc_plan_build(s, kinds, &ctx, &p, &e);
-        if (rc == 0)
-            bnc_plan_free(&p);
+        if (rc == 0) bnc_plan_free(&p);
         bnc_spec_free(s);
     }
     assert_int_equal(rc, BNC_EINVAL);
-    if (!strstr(e.msg, msg))
-        fail_msg("message '%s' lacks '%s'", e.msg, msg);
+    if (!strstr(e.msg, msg)) fail_msg("message '%s' lacks '%s'", e.msg, msg);
 }
 
 static void test_errors_name_line_and_key(void **state)
@@ -48,8 +46,9 @@ static void test_errors_name_line_and_key(void **state)
                  "t.yaml:1: missing required key 'seeds'");
     expect_error("name: a\nseeds: [1, 1]\ngroups: [{kind: noop, grid: {i: 1}}]\n",
                  "t.yaml:2: seed 1 is listed twice");
-    expect_error("name: a\nseeds: [1]\ngroups:\n  - kind: noop\n    grid: {i: 1}\n    colour: red\n",
-                 "t.yaml:6: unknown key 'colour' in group 1");
+    expect_error(
+        "name: a\nseeds: [1]\ngroups:\n  - kind: noop\n    grid: {i: 1}\n    colour: red\n",
+        "t.yaml:6: unknown key 'colour' in group 1");
     expect_error("name: a\nseeds: [1]\nname: b\ngroups: []\n", "t.yaml:3: duplicate key 'name'");
     expect_error("name: a\nseeds: [1]\ngroups:\n  - kind: nope\n    grid: {i: 1}\n",
                  "t.yaml:4: unknown task kind 'nope'");

@@ -33,7 +33,10 @@ static int rank, size, failures;
     } while (0)
 
 /* Rank r's value i: a small integer, so every sum is exact. */
-static float ival(int r, size_t i) { return (float)((int)((i * 7 + (size_t)r * 13) % 17) - 8); }
+static float ival(int r, size_t i)
+{
+    return (float)((int)((i * 7 + (size_t)r * 13) % 17) - 8);
+}
 
 static void gauss(uint64_t seed, int r, size_t n, float *x)
 {
@@ -99,8 +102,7 @@ static void plain(bnc_comm *c)
     for (size_t i = 0; i < n; i++)
         bad += y[i] != ival(100, i);
     CHECK(bad == 0, "broadcast from %d: %zu wrong", root, bad);
-    CHECK(bnc_comm_bcast(c, y, n, BNC_DT_F32, size, &err) == BNC_EINVAL &&
-              strstr(err.msg, "root"),
+    CHECK(bnc_comm_bcast(c, y, n, BNC_DT_F32, size, &err) == BNC_EINVAL && strstr(err.msg, "root"),
           "a root outside the communicator must be refused, got '%s'", err.msg);
 
     /* all-to-all: block j of rank r is 1000 r + j. */
@@ -140,8 +142,7 @@ static void against_simulation(bnc_comm *c, bnc_car_algo a, size_t n)
     bnc_car_sim *sim = NULL;
     CHECK(!bnc_car_new(c, a, &o, n, &s, &err), "%s", err.msg);
     CHECK(!bnc_car_sim_new(a, &o, size, n, &sim, &err), "%s", err.msg);
-    if (!s || !sim)
-        return;
+    if (!s || !sim) return;
     float **in = malloc(sizeof(float *) * (size_t)size);
     for (int r = 0; r < size; r++)
         in[r] = malloc(n * 4);
@@ -196,8 +197,7 @@ static void error_feedback(bnc_comm *c, bnc_car_algo a)
         bnc_car_opts o = {.topk_frac = 0.1, .error_feedback = ef ? 0 : -1};
         bnc_car *s = NULL;
         CHECK(!bnc_car_new(c, a, &o, n, &s, &err), "%s", err.msg);
-        if (!s)
-            return;
+        if (!s) return;
         float *x = malloc(n * 4), *y = malloc(n * 4);
         double *sy = calloc(n, 8), *sr = calloc(n, 8);
         for (int t = 1; t <= 40; t++) {
@@ -237,12 +237,14 @@ static void error_feedback(bnc_comm *c, bnc_car_algo a)
         bnc_car_free(s);
     }
     if (rank == 0)
-        printf("%-8s accumulated relative error: EF %.4f -> %.4f over 40 calls, without EF %.4f -> %.4f\n",
+        printf("%-8s accumulated relative error: EF %.4f -> %.4f over 40 calls, without EF %.4f -> "
+               "%.4f\n",
                bnc_car_name(a), acc[1][0], acc[1][1], acc[0][0], acc[0][1]);
-    CHECK(acc[1][1] < 0.25 * acc[1][0], "%s: error feedback did not shrink the accumulated error (%.4f -> %.4f)",
-          bnc_car_name(a), acc[1][0], acc[1][1]);
-    CHECK(acc[1][1] < 0.5 * acc[0][1], "%s: with error feedback %.4f, without %.4f", bnc_car_name(a),
-          acc[1][1], acc[0][1]);
+    CHECK(acc[1][1] < 0.25 * acc[1][0],
+          "%s: error feedback did not shrink the accumulated error (%.4f -> %.4f)", bnc_car_name(a),
+          acc[1][0], acc[1][1]);
+    CHECK(acc[1][1] < 0.5 * acc[0][1], "%s: with error feedback %.4f, without %.4f",
+          bnc_car_name(a), acc[1][1], acc[0][1]);
 }
 
 static void nonfinite(bnc_comm *c)
@@ -252,11 +254,10 @@ static void nonfinite(bnc_comm *c)
     bnc_car *s = NULL;
     CHECK(!bnc_car_new(c, BNC_CAR_TERNARY, NULL, n, &s, &err), "%s", err.msg);
     float *x = calloc(n, 4);
-    if (rank == size - 1)
-        x[17] = NAN;
+    if (rank == size - 1) x[17] = NAN;
     int rc = bnc_car_allreduce(s, x, x, NULL, &err);
-    CHECK(rc == BNC_ERANGE && strstr(err.msg, "non-finite"), "NaN on rank %d: rc %d '%s'",
-          size - 1, rc, err.msg);
+    CHECK(rc == BNC_ERANGE && strstr(err.msg, "non-finite"), "NaN on rank %d: rc %d '%s'", size - 1,
+          rc, err.msg);
     free(x);
     bnc_car_free(s);
 }
@@ -269,19 +270,16 @@ static int nccl_mode(void)
     bnc_err err = {0};
     bnc_comm *c = NULL;
     if (!bnc_comm_backend_built(BNC_COMM_NCCL)) {
-        if (rank == 0)
-            printf("built without NCCL: skipping\n");
+        if (rank == 0) printf("built without NCCL: skipping\n");
         return 77;
     }
     int rc = bnc_comm_new(MPI_COMM_WORLD, BNC_COMM_NCCL, &c, &err);
     if (rc == BNC_ENOTSUP) {
-        if (rank == 0)
-            printf("%s: skipping\n", err.msg);
+        if (rank == 0) printf("%s: skipping\n", err.msg);
         return 77;
     }
     CHECK(!rc, "%s", err.msg);
-    if (rc)
-        return 1;
+    if (rc) return 1;
     size_t n = 1 << 20;
     float *h = malloc(n * 4), *g = malloc(n * 4 * (size_t)size);
     void *dx = NULL, *dy = NULL, *dg = NULL;
@@ -356,8 +354,7 @@ int main(int argc, char **argv)
     bnc_comm_free(c);
     int total = 0;
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("%s: %d failed checks on %d ranks\n", total ? "FAIL" : "ok", total, size);
+    if (rank == 0) printf("%s: %d failed checks on %d ranks\n", total ? "FAIL" : "ok", total, size);
     MPI_Finalize();
     return total ? 1 : 0;
 }

@@ -14,12 +14,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char path[256];
 
+/* The input file goes when the fuzzer exits (libFuzzer ends with exit()). */
+static void remove_input(void)
+{
+    unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!path[0]) {
         const char *tmp = getenv("TMPDIR");
         snprintf(path, sizeof path, "%s/fuzz-llm-%ld.gguf", tmp && *tmp ? tmp : "/tmp",
                  (long)getpid());
+        atexit(remove_input);
     }
     FILE *f = fopen(path, "wb");
     if (!f) return 0;

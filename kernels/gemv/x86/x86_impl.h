@@ -19,8 +19,8 @@ static inline __m256i dp(__m256i acc, __m256i u, __m256i s)
     __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "vm"(s));
     return acc;
 #else
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s),
-                                                   _mm256_set1_epi16(1)));
+    return _mm256_add_epi32(acc,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 #endif
 }
 
@@ -39,7 +39,10 @@ static inline uint16_t ld16(const uint8_t *p)
     return v;
 }
 
-static inline float h2f_x86(uint16_t h) { return _cvtsh_ss(h); }
+static inline float h2f_x86(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
 
 /* sum of (code - 1) * x over one 128-weight block with natural-order x;
  * returns sum code * x as lanes (the caller subtracts sum x). */
@@ -77,8 +80,7 @@ static inline void bitnet_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r
     int64_t nblk = (jb->cols + 127) / 128;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = jb->w + r * jb->row_bytes;
-        if (r + 1 < r1)
-            _mm_prefetch((const char *)(row + jb->row_bytes), _MM_HINT_T0);
+        if (r + 1 < r1) _mm_prefetch((const char *)(row + jb->row_bytes), _MM_HINT_T0);
         for (int64_t b = 0; b < a->batch; b++) {
             const int8_t *x = a->q + b * a->stride, *xp = a->qp + b * a->stride;
             const int32_t *xs = jb->xseg + b * jb->nseg;
@@ -140,15 +142,17 @@ static inline __m256i trits(__m256i t)
     return _mm256_sub_epi8(_mm256_setzero_si256(), _mm256_add_epi8(ge1, ge2));
 }
 
-static inline __m256i mul3(__m256i t) { return _mm256_add_epi8(t, _mm256_add_epi8(t, t)); }
+static inline __m256i mul3(__m256i t)
+{
+    return _mm256_add_epi8(t, _mm256_add_epi8(t, t));
+}
 
 static inline int32_t tq1_blk(const uint8_t *blk, const int8_t *x)
 {
     __m256i acc = _mm256_setzero_si256();
     __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)blk);
     for (int n = 0; n < 5; n++) {
-        if (n)
-            t = mul3(t);
+        if (n) t = mul3(t);
         acc = dp(acc, trits(t), _mm256_loadu_si256((const __m256i *)(const void *)(x + 32 * n)));
     }
     /* qs[32..47]: elements 160 + m + 16n; pair trits n, n+1 in one ymm */
@@ -165,9 +169,9 @@ static inline int32_t tq1_blk(const uint8_t *blk, const int8_t *x)
     __m128i h = _mm_set1_epi32((int)qh);
     __m128i mult = _mm_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27);
     __m128i lo = _mm_and_si128(_mm_mullo_epi16(h, mult), _mm_set1_epi16(0x00ff));
-    __m128i hi = _mm_and_si128(_mm_mullo_epi16(_mm_and_si128(h, _mm_set1_epi16((short)0xff00)),
-                                               mult),
-                               _mm_set1_epi16((short)0xff00));
+    __m128i hi =
+        _mm_and_si128(_mm_mullo_epi16(_mm_and_si128(h, _mm_set1_epi16((short)0xff00)), mult),
+                      _mm_set1_epi16((short)0xff00));
     __m256i last = _mm256_set_m128i(_mm_or_si128(lo, hi), _mm256_castsi256_si128(v));
     acc = dp(acc, trits(last), _mm256_loadu_si256((const __m256i *)(const void *)(x + 224)));
     return hsum32(acc);
@@ -242,11 +246,11 @@ static inline void q_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1, in
                         is, _mm256_slli_epi32(
                                 _mm256_loadu_si256((const __m256i *)(const void *)(s32 + k)), 3));
                 const uint8_t *bk = row + bytes * k;
-                __m128i dh = _mm_setr_epi16((short)ld16(bk), (short)ld16(bk + bytes),
-                                            (short)ld16(bk + 2 * bytes), (short)ld16(bk + 3 * bytes),
-                                            (short)ld16(bk + 4 * bytes), (short)ld16(bk + 5 * bytes),
-                                            (short)ld16(bk + 6 * bytes),
-                                            (short)ld16(bk + 7 * bytes));
+                __m128i dh =
+                    _mm_setr_epi16((short)ld16(bk), (short)ld16(bk + bytes),
+                                   (short)ld16(bk + 2 * bytes), (short)ld16(bk + 3 * bytes),
+                                   (short)ld16(bk + 4 * bytes), (short)ld16(bk + 5 * bytes),
+                                   (short)ld16(bk + 6 * bytes), (short)ld16(bk + 7 * bytes));
                 float pr[8];
                 _mm256_storeu_ps(pr, _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_cvtph_ps(dh)));
                 for (int i = 0; i < 8; i++)
@@ -255,8 +259,7 @@ static inline void q_rows_x86(const bnc_gemv_job *jb, int64_t r0, int64_t r1, in
             for (; k < nb; k++) {
                 const uint8_t *bk = row + bytes * k;
                 int32_t isum = hsum32(is4 ? q4_lanes(bk, x + 32 * k) : q8_lanes(bk, x + 32 * k));
-                if (is4)
-                    isum -= 8 * s32[k];
+                if (is4) isum -= 8 * s32[k];
                 acc += (float)isum * h2f_x86(ld16(bk));
             }
             jb->y[b * jb->rows + r] = acc * a->d[b];
