@@ -10,12 +10,20 @@ name: t_nodb_sync
 seeds: [1, 2, 3, 4]
 groups:
   - kind: noop
-    grid: {i: [1, 2, 3, 4, 5], sleep_ms: 150}
+    grid: {i: [1, 2, 3, 4, 5], sleep_ms: 250}
 SPEC
-# 20 tasks of 150 ms on one rank: about 3 s; stop it after about 1 s.
+# 20 tasks of 250 ms on one rank: about 5 s. Stop it once the journal holds
+# more than its header (the first results are in), whatever the machine's speed.
 "$BNC" campaign run "$T/spec.yaml" --no-db --journal "$T/j" > "$T/run1.log" 2>&1 &
 pid=$!
-sleep 1.2
+first=""
+for _ in $(seq 1 200); do
+    size=$(stat -c %s "$T/j" 2>/dev/null || echo 0)
+    if [ "$size" -gt 0 ] && [ -z "$first" ]; then first=$size; fi
+    if [ -n "$first" ] && [ "$size" -gt "$first" ]; then break; fi
+    sleep 0.05
+done
+sleep 0.3
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 out=$("$BNC" db sync "$T/j" --db "$BNC_TEST_DB" 2>&1) || fail "sync after the stop: $out"
