@@ -45,7 +45,10 @@ typedef struct bnc_gemv_job {
     }
 BNC_ROWS_DECL(scalar);
 BNC_ROWS_DECL(avx2);
-BNC_ROWS_DECL(avx512);
+/* AVX-512 has its own bitnet and tq2_0 kernels; for tq1_0, q8_0 and q4_0
+ * the scheme table puts the AVX2 kernels in the AVX-512 slot (faster). */
+void bnc_avx512_bitnet_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1);
+void bnc_avx512_tq2_0_rows(const bnc_gemv_job *j, int64_t r0, int64_t r1);
 BNC_ROWS_DECL(neon);
 
 /* The scalar reference for a ggml-style block scheme: each block (the

@@ -285,7 +285,4 @@ const bnc_isa_kernels bnc_kernels_avx512 = {.absum = absum_avx512, .pack128 = pa
 /* clang-format off */
 BNC_ROWS_EXPORT(avx512, bitnet, bitnet_rows_512)
 BNC_ROWS_EXPORT(avx512, tq2_0, tq2_0_rows_512)
-BNC_ROWS_EXPORT(avx512, tq1_0, tq1_0_rows_x86)
-BNC_ROWS_EXPORT(avx512, q8_0, q8_0_rows_x86)
-BNC_ROWS_EXPORT(avx512, q4_0, q4_0_rows_x86)
 /* clang-format on */
