@@ -423,35 +423,42 @@ static void q4_0_rows_avx2(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
 
 /* tq1_0: trit n of byte b is floor(3 * (uint8)(b * 3^n) / 256), that is
  * [t >= 86] + [t >= 171] for t = (uint8)(b * 3^n): two signed compares of
- * t ^ 0x80. The products go to int16 lanes (a block adds at most
- * 8 * 2 * 2 * 127 = 4064 per lane) and are widened once per block. */
-AI __m256i trits2(__m256i t)
+ * u = t ^ 0x80. Multiplying by 3 keeps the offset ((t ^ 0x80) * 3 =
+ * (3t) ^ 0x80 mod 256), so each byte vector is flipped once and the next
+ * digits come from u by mul3. The products go to int16 lanes (a block adds
+ * at most 8 * 2 * 2 * 127 = 4064 per lane), widened once per block; the
+ * per-block sums of 8 blocks are reduced together (hsum8) and scaled in
+ * one vector, then added to the accumulator one by one in block order, as
+ * the scalar reference does. */
+AI __m256i trits_u(__m256i u)
 {
-    __m256i tx = _mm256_xor_si256(t, _mm256_set1_epi8((char)0x80));
-    __m256i g1 = _mm256_cmpgt_epi8(tx, _mm256_set1_epi8(85 - 128));
-    __m256i g2 = _mm256_cmpgt_epi8(tx, _mm256_set1_epi8(170 - 128));
+    __m256i g1 = _mm256_cmpgt_epi8(u, _mm256_set1_epi8(85 - 128));
+    __m256i g2 = _mm256_cmpgt_epi8(u, _mm256_set1_epi8(170 - 128));
     return _mm256_sub_epi8(_mm256_setzero_si256(), _mm256_add_epi8(g1, g2));
 }
 
-AI __m256i tq1_acc(__m256i acc, __m256i t, const int8_t *x)
+AI __m256i tq1_acc(__m256i acc, __m256i u, const int8_t *x)
 {
-    return _mm256_add_epi16(acc, _mm256_maddubs_epi16(trits2(t), ld256(x)));
+    return _mm256_add_epi16(acc, _mm256_maddubs_epi16(trits_u(u), ld256(x)));
 }
 
-static int32_t tq1_blk16(const uint8_t *blk, const int8_t *x)
+/* The block's 8 int32 lane sums of trit * x (trits 0..2). */
+AI __m256i tq1_lanes(const uint8_t *blk, const int8_t *x)
 {
-    __m256i t = ld256(blk);
-    __m256i a0 = tq1_acc(_mm256_setzero_si256(), t, x);
-    t = mul3(t);
-    __m256i a1 = tq1_acc(_mm256_setzero_si256(), t, x + 32);
-    t = mul3(t);
-    a0 = tq1_acc(a0, t, x + 64);
-    t = mul3(t);
-    a1 = tq1_acc(a1, t, x + 96);
-    t = mul3(t);
-    a0 = tq1_acc(a0, t, x + 128);
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m256i u = _mm256_xor_si256(ld256(blk), flip);
+    __m256i a0 = tq1_acc(_mm256_setzero_si256(), u, x);
+    u = mul3(u);
+    __m256i a1 = tq1_acc(_mm256_setzero_si256(), u, x + 32);
+    u = mul3(u);
+    a0 = tq1_acc(a0, u, x + 64);
+    u = mul3(u);
+    a1 = tq1_acc(a1, u, x + 96);
+    u = mul3(u);
+    a0 = tq1_acc(a0, u, x + 128);
     /* qs[32..47]: elements 160 + m + 16n; trits n, n+1 in one ymm */
-    __m128i q1 = _mm_loadu_si128((const __m128i *)(const void *)(blk + 32));
+    __m128i q1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(blk + 32)),
+                               _mm256_castsi256_si128(flip));
     __m128i q1x3 = _mm_add_epi8(q1, _mm_add_epi8(q1, q1));
     __m256i v = _mm256_set_m128i(q1x3, q1);
     a1 = tq1_acc(a1, v, x + 160);
@@ -467,9 +474,10 @@ static int32_t tq1_blk16(const uint8_t *blk, const int8_t *x)
     __m128i hi =
         _mm_and_si128(_mm_mullo_epi16(_mm_and_si128(h, _mm_set1_epi16((short)0xff00)), mult),
                       _mm_set1_epi16((short)0xff00));
-    __m256i last = _mm256_set_m128i(_mm_or_si128(lo, hi), _mm256_castsi256_si128(v));
+    __m128i last_hi = _mm_xor_si128(_mm_or_si128(lo, hi), _mm256_castsi256_si128(flip));
+    __m256i last = _mm256_set_m128i(last_hi, _mm256_castsi256_si128(v));
     a1 = tq1_acc(a1, last, x + 224);
-    return hsum32(_mm256_madd_epi16(_mm256_add_epi16(a0, a1), _mm256_set1_epi16(1)));
+    return _mm256_madd_epi16(_mm256_add_epi16(a0, a1), _mm256_set1_epi16(1));
 }
 
 static void tq1_0_rows_avx2(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
@@ -482,10 +490,35 @@ static void tq1_0_rows_avx2(const bnc_gemv_job *jb, int64_t r0, int64_t r1)
             const int8_t *x = a->q + b * a->stride;
             const int32_t *xs = jb->xseg + b * jb->nseg;
             float acc = 0;
-            for (int64_t k = 0; k < nb; k++) {
+            int64_t k = 0;
+            for (; k + 8 <= nb; k += 8) {
+                __m256i p[8];
+                const uint8_t *bk = row + 54 * k;
+                if (b == 0) {
+                    _mm_prefetch((const char *)(bk + PF_DIST), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(bk + PF_DIST + 64), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(bk + PF_DIST + 128), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(bk + PF_DIST + 192), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(bk + PF_DIST + 256), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(bk + PF_DIST + 320), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(bk + PF_DIST + 384), _MM_HINT_T0);
+                }
+                for (int i = 0; i < 8; i++)
+                    p[i] = tq1_lanes(bk + 54 * i, x + 256 * (k + i));
+                __m256i is = _mm256_sub_epi32(
+                    hsum8(p), _mm256_loadu_si256((const __m256i *)(const void *)(xs + k)));
+                __m128i dh = _mm_setr_epi16((short)ld16(bk + 52), (short)ld16(bk + 54 + 52),
+                                            (short)ld16(bk + 108 + 52), (short)ld16(bk + 162 + 52),
+                                            (short)ld16(bk + 216 + 52), (short)ld16(bk + 270 + 52),
+                                            (short)ld16(bk + 324 + 52), (short)ld16(bk + 378 + 52));
+                float pr[8];
+                _mm256_storeu_ps(pr, _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_cvtph_ps(dh)));
+                for (int i = 0; i < 8; i++)
+                    acc += pr[i];
+            }
+            for (; k < nb; k++) {
                 const uint8_t *blk = row + 54 * k;
-                if (b == 0) _mm_prefetch((const char *)(blk + PF_DIST), _MM_HINT_T0);
-                int32_t isum = tq1_blk16(blk, x + 256 * k) - xs[k];
+                int32_t isum = hsum32(tq1_lanes(blk, x + 256 * k)) - xs[k];
                 acc += (float)isum * h2f_x86(ld16(blk + 52));
             }
             jb->y[b * jb->rows + r] = acc * a->d[b];
