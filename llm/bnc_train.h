@@ -16,6 +16,7 @@
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bnc_err.h"
 
@@ -225,6 +226,10 @@ int bnc_tr_save(const char *path, const bnc_tr_layout *L, const bnc_train_opts *
  * BNC_EINVAL naming the key when its shape or mode differs from L->cfg. */
 int bnc_tr_load(const char *path, const bnc_tr_layout *L, bnc_tr_state *s, bnc_err *err);
 void bnc_tr_state_free(bnc_tr_state *s);
+
+/* Reads the rest of f into a new buffer (caller frees) and sets *n; NULL when
+ * out of memory. Read errors are left in ferror(f) for the caller. */
+uint8_t *bnc_tr_slurp(FILE *f, size_t *n);
 
 /* The GGUF type id of a scheme name ("f32", "f16", "tq2_0"), read from the
  * kernels' scheme table, the one place ggml ids live; 0 when unknown. */

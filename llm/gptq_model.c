@@ -26,25 +26,15 @@ static int read_all(const char *path, uint8_t **buf, size_t *n, bnc_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return bnc_err_set(err, BNC_EIO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 20, len = 0;
-    uint8_t *b = malloc(cap);
-    while (b) {
-        if (len == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t got = fread(b + len, 1, cap - len, f);
-        len += got;
-        if (!got) break;
-    }
+    size_t len = 0;
+    uint8_t *b = bnc_tr_slurp(f, &len);
+    int bad = ferror(f);
     fclose(f);
     if (!b) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory", path);
+    if (bad) {
+        free(b);
+        return bnc_err_set(err, BNC_EIO, "%s: read error", path);
+    }
     *buf = b;
     *n = len;
     return 0;

@@ -84,6 +84,28 @@ void bnc_sha256_hex(const void *data, size_t n, char hex[65])
         snprintf(hex + 8 * j, 9, "%08x", h[j]);
 }
 
+uint8_t *bnc_tr_slurp(FILE *f, size_t *n)
+{
+    size_t cap = 1 << 20, len = 0;
+    uint8_t *b = malloc(cap);
+    while (b) {
+        if (len == cap) {
+            uint8_t *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                return NULL;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    *n = len;
+    return b;
+}
+
 int bnc_tr_corpus_read(const char *path, size_t min_bytes, bnc_tr_corpus *c, bnc_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -97,23 +119,8 @@ int bnc_tr_corpus_read(const char *path, size_t min_bytes, bnc_tr_corpus *c, bnc
         fclose(f);
         return bnc_err_set(err, BNC_EINVAL, "%s: is a directory, not a corpus file", path);
     }
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *b = malloc(cap);
-    while (b) {
-        if (n == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
+    size_t n = 0;
+    uint8_t *b = bnc_tr_slurp(f, &n);
     int bad = ferror(f);
     fclose(f);
     if (!b) return bnc_err_set(err, BNC_ENOMEM, "%s: out of memory reading the corpus", path);
