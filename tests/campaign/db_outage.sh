@@ -3,29 +3,8 @@
 # its journal, and `bnc db sync` brings every row in afterwards. Uses a
 # private server of its own so the other tests keep theirs.
 . "$SRC/tests/lib.sh"
-export BNC_PG_DIR=$T/pg
-"$SRC/scripts/pg" start
-trap '"$SRC/scripts/pg" stop >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
-db=$("$SRC/scripts/pg" url)
-val() { psql "$db" -qAt -c "$1"; }
-cat > "$T/spec.yaml" <<SPEC
-name: t_outage
-seeds: [1, 2, 3, 4, 5]
-repetitions: 20
-groups:
-  - kind: noop
-    grid: {i: [1, 2, 3, 4, 5, 6], sleep_ms: 4}
-SPEC
-mpirun --oversubscribe -np 3 "$BNC" campaign run "$T/spec.yaml" --db "$db" --journal "$T/j" \
-    > "$T/run.log" 2>&1 &
-job=$!
-for _ in $(seq 1 300); do
-    n=$(val "SELECT count(*) FROM tasks" 2>/dev/null || echo 0)
-    [ "$n" -ge 100 ] && break
-    sleep 0.1
-done
-"$SRC/scripts/pg" stop
-echo "database stopped with $n tasks stored"
+private_pg
+outage_start t_outage 4 100
 wait "$job" || { cat "$T/run.log"; fail "the campaign did not complete without its database"; }
 cat "$T/run.log"
 grep -q "600 run: 600 done" "$T/run.log" || fail "not every task ran"

@@ -4,29 +4,8 @@
 # in the database at the end without `bnc db sync`, and the campaign's
 # status is done. Uses a private server of its own.
 . "$SRC/tests/lib.sh"
-export BNC_PG_DIR=$T/pg
-"$SRC/scripts/pg" start
-trap '"$SRC/scripts/pg" stop >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
-db=$("$SRC/scripts/pg" url)
-val() { psql "$db" -qAt -c "$1"; }
-cat > "$T/spec.yaml" <<SPEC
-name: t_restart
-seeds: [1, 2, 3, 4, 5]
-repetitions: 20
-groups:
-  - kind: noop
-    grid: {i: [1, 2, 3, 4, 5, 6], sleep_ms: 30}
-SPEC
-mpirun --oversubscribe -np 3 "$BNC" campaign run "$T/spec.yaml" --db "$db" --journal "$T/j" \
-    > "$T/run.log" 2>&1 &
-job=$!
-for _ in $(seq 1 300); do
-    n=$(val "SELECT count(*) FROM tasks" 2>/dev/null || echo 0)
-    [ "$n" -ge 60 ] && break
-    sleep 0.1
-done
-"$SRC/scripts/pg" stop
-echo "database stopped with $n tasks stored"
+private_pg
+outage_start t_restart 30 60
 sleep 1.5
 "$SRC/scripts/pg" start
 kill -0 "$job" 2>/dev/null || fail "the campaign ended before the database came back"
