@@ -144,7 +144,8 @@ const bnc_isa_kernels bnc_kernels_avx2 = {.absum = absum_avx2, .pack128 = pack12
  * vector uops per weight byte as the exact integer sums allow. */
 
 #define AI __attribute__((always_inline)) static inline
-/* Software prefetch distance in bytes ahead in each row of a tile. */
+/* Prefetch: the tiles use pf_tile (x86_impl.h); tq1_0 reads one row at a
+ * time and prefetches PF_DIST bytes ahead in it. */
 #define PF_DIST 2048
 
 AI __m256i ld256(const void *p)
@@ -185,16 +186,7 @@ AI __m128i reduce4(__m256i t0, __m256i t1, __m256i t2, __m256i t3)
     return _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
 }
 
-/* Prefetch PF_DIST bytes ahead in each row of a 4-row tile; past the end
- * of its row a stream continues in the matching row of the next tile. */
-#define PF4(off)                                                                                   \
-    do {                                                                                           \
-        int64_t po_ = (off) + PF_DIST, pa_ = po_ < rb ? po_ : po_ + 3 * rb;                        \
-        _mm_prefetch((const char *)(w0 + pa_), _MM_HINT_T0);                                       \
-        _mm_prefetch((const char *)(w1 + pa_), _MM_HINT_T0);                                       \
-        _mm_prefetch((const char *)(w2 + pa_), _MM_HINT_T0);                                       \
-        _mm_prefetch((const char *)(w3 + pa_), _MM_HINT_T0);                                       \
-    } while (0)
+#define PF4(off, lin) pf_tile(w0, 4, rb, off, lin)
 #define BLK4(k)                                                                                    \
     do {                                                                                           \
         const int8_t *xk = x + 128 * (k);                                                          \
@@ -215,8 +207,8 @@ AI __m128i seg4(const uint8_t *w0, const uint8_t *w1, const uint8_t *w2, const u
     for (; k + 4 <= k1; k += 4) {
         __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
         if (pf) {
-            PF4(32 * k);
-            PF4(32 * k + 64);
+            PF4(32 * k, BNC_PF_LIN_BITNET_AVX2);
+            PF4(32 * k + 64, BNC_PF_LIN_BITNET_AVX2);
         }
         BLK4(k);
         BLK4(k + 1);
@@ -227,7 +219,7 @@ AI __m128i seg4(const uint8_t *w0, const uint8_t *w1, const uint8_t *w2, const u
     if (k < k1) { /* short segments (groups of 128 or 256 columns) come here */
         __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
         for (; k < k1; k++) {
-            if (pf && !(k & 1)) PF4(32 * k);
+            if (pf && !(k & 1)) PF4(32 * k, BNC_PF_LIN_BITNET_AVX2);
             BLK4(k);
         }
         acc = _mm_add_epi32(acc, reduce4(widen(c0), widen(c1), widen(c2), widen(c3)));
@@ -314,7 +306,7 @@ static void tq2_tile(const bnc_gemv_job *jb, int64_t r, int nr)
             if (k + 1 < nb) dnext = DH4(k + 1);
             if (b == 0) {
                 const int64_t rb = jb->row_bytes;
-                PF4(66 * k);
+                PF4(66 * k, BNC_PF_LIN_TQ2);
             }
             const int8_t *xk = x + 256 * k;
             __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
@@ -378,13 +370,9 @@ AI void q_tile(const bnc_gemv_job *jb, int64_t r, int nr, int is4)
         __m256 facc = _mm256_setzero_ps();
         for (int64_t k = 0; k < nb; k++) {
             const int64_t o = bytes * k;
-            if (b == 0 && (is4 ? (k & 3) == 0 : (k & 1) == 0)) {
-                /* past its row's end a stream goes on in the next tile's row */
-                int64_t po = o + PF_DIST, pa = po < jb->row_bytes ? po : po + 7 * jb->row_bytes;
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++)
-                    _mm_prefetch((const char *)(w[i] + pa), _MM_HINT_T0);
-            }
+            /* one call per 64 bytes of row */
+            if (b == 0 && (is4 ? (k & 3) == 0 : (k & 1) == 0))
+                pf_tile(w[0], 8, jb->row_bytes, o, BNC_PF_LIN_Q);
             __m256i xv = ld256(x + 32 * k);
             __m256i p[8];
 #pragma GCC unroll 8

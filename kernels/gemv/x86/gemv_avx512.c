@@ -15,12 +15,7 @@ static int32_t bitnet_seg(const uint8_t *row, const int8_t *x, const int8_t *xp,
 #include "x86_impl.h"
 
 #define AI __attribute__((always_inline)) static inline
-/* Software prefetch distance within each row of a 4-row tile; past the end
- * of its row a stream continues in the matching row of the next tile.
- * Measured here (1 thread, 4096x4096 and 4096x11008): flat +768 bytes
- * 0.55/0.5, flat +6 KiB 0.7/0.5, per-row +2 KiB 0.7/0.65-0.95 of the
- * read bandwidth. */
-#define PF_DIST 2048
+/* Prefetch: pf_tile (x86_impl.h). */
 
 /* acc += u8 a . s8 b. Inline asm: with the intrinsic, GCC 12 copies the
  * accumulator around every vpdpbusd and spills the 4-row tile. */
@@ -101,11 +96,7 @@ static void bitnet_tile(const bnc_gemv_job *jb, int64_t r, int nr, int64_t b)
             const int8_t *xk = xp + 256 * k;
             __m512i x0 = _mm512_load_si512(xk), x1 = _mm512_load_si512(xk + 64),
                     x2 = _mm512_load_si512(xk + 128), x3 = _mm512_load_si512(xk + 192);
-            int64_t po = 64 * k + PF_DIST, pa = po < jb->row_bytes ? po : po + 3 * jb->row_bytes;
-            _mm_prefetch((const char *)(w0 + pa), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w1 + pa), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w2 + pa), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w3 + pa), _MM_HINT_T0);
+            pf_tile(w0, 4, jb->row_bytes, 64 * k, BNC_PF_LIN_BITNET_AVX512);
             ROW4(0);
             ROW4(1);
             ROW4(2);
@@ -195,11 +186,7 @@ static void tq2_tile(const bnc_gemv_job *jb, int64_t r, int nr, int64_t b)
             const int8_t *xk = xp + 256 * k;
             __m512i x0 = _mm512_load_si512(xk), x1 = _mm512_load_si512(xk + 64),
                     x2 = _mm512_load_si512(xk + 128), x3 = _mm512_load_si512(xk + 192);
-            int64_t po = 66 * k + PF_DIST, pa = po < jb->row_bytes ? po : po + 3 * jb->row_bytes;
-            _mm_prefetch((const char *)(w0 + pa), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w1 + pa), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w2 + pa), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w3 + pa), _MM_HINT_T0);
+            pf_tile(w0, 4, jb->row_bytes, 66 * k, BNC_PF_LIN_TQ2);
             __m256i h0 = tq2_acc(w0 + 66 * k, x0, x1, x2, x3);
             __m256i h1 = tq2_acc(w1 + 66 * k, x0, x1, x2, x3);
             __m256i h2 = tq2_acc(w2 + 66 * k, x0, x1, x2, x3);

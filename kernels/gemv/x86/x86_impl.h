@@ -44,6 +44,42 @@ static inline float h2f_x86(uint16_t h)
     return _cvtsh_ss(h);
 }
 
+/* Prefetch for a tile of n rows of rb bytes read side by side, called once
+ * per 64 bytes of row offset off (docs/kernels.md, "Prefetch"). Each row of
+ * a tile is a short stream (16 lines at 4096 columns), too short for the
+ * hardware's stream prefetcher to train on, and software prefetches into
+ * L1 are capped by L1's few outstanding misses (about 15 GB/s at DRAM
+ * latency), so: a tile of at most lin_max bytes prefetches the next tile in
+ * address order into L1 (n lines per call, a tile per tile: one ascending
+ * stream, which the L2 prefetcher follows); a longer one prefetches
+ * BNC_PF_ROW_DIST bytes ahead in each row into L2 (past the row's end, in
+ * the same row of a later tile). lin_max is each kernel's measured best
+ * (BNC_PF_LIN_* below; 0: always per row). */
+#define BNC_PF_ROW_DIST 4096
+#define BNC_PF_LIN_BITNET_AVX2 8192
+#define BNC_PF_LIN_BITNET_AVX512 0
+#define BNC_PF_LIN_TQ2 16384
+#define BNC_PF_LIN_Q 8192
+
+static inline __attribute__((always_inline)) void pf_tile(const uint8_t *w0, int n, int64_t rb,
+                                                          int64_t off, int64_t lin_max)
+{
+    if (n * rb <= lin_max) {
+        const char *p = (const char *)w0 + n * rb + n * off;
+        for (int i = 0; i < n; i++)
+            _mm_prefetch(p + 64 * i, _MM_HINT_T0);
+        return;
+    }
+    int64_t t = off + BNC_PF_ROW_DIST, tile = 0;
+    while (t >= rb) {
+        t -= rb;
+        tile += n * rb;
+    }
+    const char *p = (const char *)w0 + tile + t;
+    for (int i = 0; i < n; i++)
+        _mm_prefetch(p + i * rb, _MM_HINT_T1);
+}
+
 /* sum of (code - 1) * x over one 128-weight block with natural-order x;
  * returns sum code * x as lanes (the caller subtracts sum x). */
 static inline __m256i blk128(__m256i acc, const uint8_t *w, const int8_t *x)
