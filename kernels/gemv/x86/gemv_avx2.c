@@ -77,10 +77,8 @@ static void pack128_avx2(const float *x, int64_t n, float inv, uint8_t *out)
 double bnc_avx2_bitnet_spec_chunk(const float *x, int64_t n, float tlo, float thi, uint8_t *codes,
                                   uint32_t *uidx, float *uval, int64_t cap, int64_t *nunc)
 {
-    const __m256 vtlo = _mm256_set1_ps(tlo), vnlo = _mm256_set1_ps(-tlo),
-                 vthi = _mm256_set1_ps(thi);
+    const __m256 vtlo = _mm256_set1_ps(tlo), vthi = _mm256_set1_ps(thi);
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256d sign = _mm256_set1_pd(-0.0);
     const __m256i one = _mm256_set1_epi8(1);
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     int64_t cnt = 0;
@@ -88,12 +86,16 @@ double bnc_avx2_bitnet_spec_chunk(const float *x, int64_t n, float tlo, float th
         __m256i res = _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int g = 0; g < 4; g++) {
-            __m256i P[4], N[4];
+            /* M[v]: -1 where x >= tlo, +1 where x <= -tlo, 0 elsewhere
+             * (the mask |x| >= tlo with x's sign flipped in): few live
+             * vectors, so the four double sums stay in registers */
+            __m256i M[4];
 #pragma GCC unroll 4
             for (int v = 0; v < 4; v++) {
                 int64_t o = blk + 32 * g + 8 * v;
-                __m256d dl = _mm256_andnot_pd(sign, _mm256_cvtps_pd(_mm_loadu_ps(x + o)));
-                __m256d dh = _mm256_andnot_pd(sign, _mm256_cvtps_pd(_mm_loadu_ps(x + o + 4)));
+                __m256 xv = _mm256_loadu_ps(x + o), ax = _mm256_and_ps(xv, absm);
+                __m256d dl = _mm256_cvtps_pd(_mm256_castps256_ps128(ax));
+                __m256d dh = _mm256_cvtps_pd(_mm256_extractf128_ps(ax, 1));
                 if (v & 1) { /* lanes 8..15 */
                     a2 = _mm256_add_pd(a2, dl);
                     a3 = _mm256_add_pd(a3, dh);
@@ -101,9 +103,8 @@ double bnc_avx2_bitnet_spec_chunk(const float *x, int64_t n, float tlo, float th
                     a0 = _mm256_add_pd(a0, dl);
                     a1 = _mm256_add_pd(a1, dh);
                 }
-                __m256 xv = _mm256_loadu_ps(x + o), ax = _mm256_and_ps(xv, absm);
-                __m256 und = _mm256_andnot_ps(_mm256_cmp_ps(ax, vtlo, _CMP_GE_OQ),
-                                              _mm256_cmp_ps(ax, vthi, _CMP_GE_OQ));
+                __m256 big = _mm256_cmp_ps(ax, vtlo, _CMP_GE_OQ);
+                __m256 und = _mm256_andnot_ps(big, _mm256_cmp_ps(ax, vthi, _CMP_GE_OQ));
                 unsigned um = (unsigned)_mm256_movemask_ps(und);
                 while (__builtin_expect(um != 0, 0)) {
                     int bit = __builtin_ctz(um);
@@ -114,11 +115,10 @@ double bnc_avx2_bitnet_spec_chunk(const float *x, int64_t n, float tlo, float th
                     }
                     cnt++;
                 }
-                P[v] = _mm256_castps_si256(_mm256_cmp_ps(xv, vtlo, _CMP_GE_OQ));
-                N[v] = _mm256_castps_si256(_mm256_cmp_ps(xv, vnlo, _CMP_LE_OQ));
+                M[v] = _mm256_sign_epi32(_mm256_castps_si256(big), _mm256_castps_si256(xv));
             }
-            __m256i c = _mm256_add_epi8(_mm256_sub_epi8(one, pack_masks(P[0], P[1], P[2], P[3])),
-                                        pack_masks(N[0], N[1], N[2], N[3]));
+            /* code = 1 + [x >= tlo] - [x <= -tlo] = 1 - M */
+            __m256i c = _mm256_sub_epi8(one, pack_masks(M[0], M[1], M[2], M[3]));
             res = _mm256_or_si256(res, _mm256_sll_epi16(c, _mm_cvtsi32_si128(2 * g)));
         }
         _mm256_storeu_si256((__m256i *)(void *)(codes + blk / 4), res);
