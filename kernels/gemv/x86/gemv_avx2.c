@@ -140,7 +140,8 @@ const bnc_isa_kernels bnc_kernels_avx2 = {.absum = absum_avx2, .pack128 = pack12
 /* ---- GEMV ------------------------------------------------------------------
  * Tuned for one thread reading DRAM (docs/kernels.md, "Profiles"): rows in
  * tiles that share the activation loads and give the memory system several
- * streams, software prefetch a fixed distance ahead in each row, and as few
+ * streams, software prefetch that the memory system can follow (pf_tile in
+ * x86_impl.h; docs/kernels.md, "Prefetch on Zen 4"), and as few
  * vector uops per weight byte as the exact integer sums allow. */
 
 #define AI __attribute__((always_inline)) static inline
