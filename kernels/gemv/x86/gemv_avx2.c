@@ -371,7 +371,7 @@ AI void q_tile(const bnc_gemv_job *jb, int64_t r, int nr, int is4)
         __m256 facc = _mm256_setzero_ps();
         for (int64_t k = 0; k < nb; k++) {
             const int64_t o = bytes * k;
-            /* one call per 64 bytes of row */
+            /* one call per 68 (q8_0) or 72 (q4_0) bytes of row, about a line */
             if (b == 0 && (is4 ? (k & 3) == 0 : (k & 1) == 0))
                 pf_tile(w[0], 8, jb->row_bytes, o, BNC_PF_LIN_Q);
             __m256i xv = ld256(x + 32 * k);
