@@ -17,7 +17,7 @@ typedef struct bw_arg {
     uint64_t sink[64];
 } bw_arg;
 
-/* One sequential stream of 64-bit loads over [p, p + n). */
+/* One sequential stream of 64-bit loads over words words from p. */
 static uint64_t read_one(const uint64_t *p, size_t words)
 {
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -49,18 +49,23 @@ read_multi(const uint8_t *p, size_t lines_per_stream)
     return a[0] ^ a[1] ^ a[2] ^ a[3];
 }
 
+/* Thread t's share of a slice of `lines` lines: its first line, and how
+ * many it reads (the multi-stream pattern drops the remainder of STREAMS). */
+static size_t share(const bw_arg *a, int t, int nth, size_t *first)
+{
+    size_t lines = a->bytes / 64;
+    size_t b = lines * (size_t)t / (size_t)nth, e = lines * (size_t)(t + 1) / (size_t)nth;
+    *first = b;
+    return a->multi ? (e - b) / STREAMS * STREAMS : e - b;
+}
+
 static void bw_read(void *v, int tid, int nth)
 {
     bw_arg *a = v;
-    size_t lines = a->bytes / 64;
-    size_t b = lines * (size_t)tid / (size_t)nth, e = lines * (size_t)(tid + 1) / (size_t)nth;
-    uint64_t s;
-    if (a->multi) {
-        size_t per = (e - b) / STREAMS;
-        s = read_multi(a->p + b * 64, per);
-    } else {
-        s = read_one((const uint64_t *)(const void *)(a->p + b * 64), (e - b) * 8);
-    }
+    size_t b, n = share(a, tid, nth, &b);
+    const uint8_t *p = a->p + b * 64;
+    uint64_t s =
+        a->multi ? read_multi(p, n / STREAMS) : read_one((const uint64_t *)(const void *)p, n * 8);
     /* Kept so the compiler cannot drop the loads. */
     a->sink[tid % 64] += s;
 }
@@ -68,11 +73,9 @@ static void bw_read(void *v, int tid, int nth)
 /* Bytes one call of bw_read reads over all threads. */
 static size_t bytes_read(const bw_arg *a, int nth)
 {
-    size_t lines = a->bytes / 64, n = 0;
-    for (int t = 0; t < nth; t++) {
-        size_t b = lines * (size_t)t / (size_t)nth, e = lines * (size_t)(t + 1) / (size_t)nth;
-        n += a->multi ? (e - b) / STREAMS * STREAMS : e - b;
-    }
+    size_t n = 0, b;
+    for (int t = 0; t < nth; t++)
+        n += share(a, t, nth, &b);
     return n * 64;
 }
 
