@@ -813,7 +813,11 @@ static void zap_one(server *s)
 static const char *hs_reason(int event, int value)
 {
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) return "authentication refused";
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) return "handshake failed";
+    /* A keyless peer sometimes sees the mismatch first and hangs up: the
+     * server then only learns that the handshake ended early. */
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        return "handshake failed (the peer hung up mid-handshake: no CURVE keys, or a wrong "
+               "server key)";
     switch (value) {
     case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
         return "security mechanism mismatch (a peer without CURVE keys, or keys against a plain "

@@ -789,7 +789,11 @@ int main(int argc, char **argv)
             stored_accuracy(run, R, acc[pass]);
             w[pass] = ckpt_weights(ckpt, 7850);
             if (pass == 0) {
-                CHECK(log_has("server.log", "security mechanism mismatch"), "log keyless");
+                /* Which side of the handshake notices the missing keys first is a race
+                 * inside libzmq; both reasons name the keyless peer. */
+                CHECK(log_has("server.log", "security mechanism mismatch") ||
+                          log_has("server.log", "hung up mid-handshake: no CURVE keys"),
+                      "log keyless");
                 CHECK(log_has("server.log", "is not on the allow-list"), "log unknown key");
                 CHECK(log_has("server.log", "refused peer 127.0.0.1"), "log names the address");
                 CHECK(log_has("server.log", "rejected message from peer stolen-id"), "log stolen");
